@@ -1,0 +1,14 @@
+"""Tests: the same embedded PostgreSQL; Kafka, Redis and stripe-mock started by the run."""
+
+from config.settings.base import *  # noqa: F401,F403
+from config.settings.env import env_str
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
+KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+STRIPE_API_KEY = env_str("STRIPE_API_KEY", "sk_test_123")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:12111")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_test_secret")
+
+# Test runs flush tables between transactional tests; production keeps TRUNCATE refused
+# on journal tables (see ledger/migrations/sql/0002_ledger_rules.sql).
+DATABASES["default"]["OPTIONS"]["options"] = "-c ledger.allow_truncate=on"  # noqa: F405

@@ -1,0 +1,83 @@
+"""Canonical JSON and the hashes of the event log (Formance's IdempotencyHash and chain).
+
+The canonical form sorts keys and has no insignificant whitespace, so the same payload
+always hashes the same whether it comes from Python or back from PostgreSQL's jsonb.
+Floats are refused: money in a payload is an integer amount in the asset's scale, or a
+decimal string.
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from ledger.errors import InvalidEvent
+
+GENESIS_HASH = "0" * 64
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def _check_json_value(value, path: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidEvent(f"payload key {path}.{key!r} is not a string")
+            _check_json_value(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_json_value(item, f"{path}[{index}]")
+    elif isinstance(value, float):
+        raise InvalidEvent(
+            f"payload value at {path} is a float; use an integer amount or a decimal string"
+        )
+    elif not isinstance(value, _SCALARS):
+        raise InvalidEvent(f"payload value at {path} has unsupported type {type(value).__name__}")
+
+
+def canonical_json(payload: dict) -> str:
+    _check_json_value(payload, "$")
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def timestamp_text(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise InvalidEvent("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def input_hash(event_type: str, payload_json: str) -> str:
+    """What an idempotency key stands for: the same key must always mean this input.
+
+    The recording time is not part of it, so a client's retry of the same request is
+    recognised as the same input.
+    """
+    text = f"{event_type}\n{payload_json}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chain_hash(
+    *,
+    prev_hash: str,
+    sequence: int,
+    event_type: str,
+    idempotency_key: str,
+    input_hash_hex: str,
+    payload_json: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    actor: str,
+) -> str:
+    text = "\n".join(
+        (
+            prev_hash,
+            str(sequence),
+            event_type,
+            idempotency_key,
+            input_hash_hex,
+            timestamp_text(occurred_at),
+            timestamp_text(recorded_at),
+            actor,
+            payload_json,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,34 @@
+import os
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from ledger.demo import seed_demo_ledger
+
+
+class Command(BaseCommand):
+    help = "Load demo data for the embedded run (idempotent) and a local admin user."
+
+    def handle(self, *args, **options):
+        from django.conf import settings
+
+        if not settings.DEBUG:
+            raise CommandError("seed_demo is for the embedded/local run only (DEBUG is off)")
+        with transaction.atomic():
+            result = seed_demo_ledger()
+        username = os.environ.get("DEMO_ADMIN_USER", "admin")
+        password = os.environ.get("DEMO_ADMIN_PASSWORD", "admin")
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+        user.groups.add(Group.objects.get(name="finance"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"demo ledger ready: book {result['book']} with {result['accounts']} accounts; "
+                f"admin login {username!r}" + (f" / {password!r}" if created else " (existing)")
+            )
+        )

@@ -1,0 +1,18 @@
+DROP TRIGGER IF EXISTS ledger_entry_balanced ON ledger_entry_balance_check;
+DROP FUNCTION IF EXISTS ledger_check_entry_balanced();
+DROP TRIGGER IF EXISTS ledger_posting_balances ON ledger_posting;
+DROP FUNCTION IF EXISTS ledger_posting_after_insert();
+DROP TABLE IF EXISTS ledger_entry_balance_check;
+DROP TRIGGER IF EXISTS ledger_account_balance ON ledger_account;
+DROP FUNCTION IF EXISTS ledger_account_sync_balance();
+DROP TRIGGER IF EXISTS ledger_event_append_only ON ledger_event;
+DROP TRIGGER IF EXISTS ledger_entry_append_only ON ledger_entry;
+DROP TRIGGER IF EXISTS ledger_posting_append_only ON ledger_posting;
+DROP TRIGGER IF EXISTS ledger_hold_append_only ON ledger_hold;
+DROP TRIGGER IF EXISTS ledger_holdresolution_append_only ON ledger_holdresolution;
+DROP TRIGGER IF EXISTS ledger_event_no_truncate ON ledger_event;
+DROP TRIGGER IF EXISTS ledger_entry_no_truncate ON ledger_entry;
+DROP TRIGGER IF EXISTS ledger_posting_no_truncate ON ledger_posting;
+DROP TRIGGER IF EXISTS ledger_hold_no_truncate ON ledger_hold;
+DROP TRIGGER IF EXISTS ledger_holdresolution_no_truncate ON ledger_holdresolution;
+DROP FUNCTION IF EXISTS ledger_refuse_change();

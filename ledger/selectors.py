@@ -1,0 +1,165 @@
+"""Reads of the ledger: balances, statements, trial balance.
+
+Balances are signed from the account's own point of view: a debit-normal account
+(asset, expense) shows debits - credits, the others credits - debits. Amounts are ints
+in the asset's smallest unit; `Decimal` appears only at the API's edge.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
+
+from ledger.errors import UnknownAccount
+from ledger.models import Account, Balance
+
+DEBIT_NORMAL_TYPES = (Account.Type.ASSET, Account.Type.EXPENSE)
+STATEMENT_PAGE_SIZE_MAX = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBalance:
+    account_id: int
+    debits_posted: int
+    credits_posted: int
+    debits_pending: int
+    credits_pending: int
+    balance: int  # posted, signed by the account's normal side
+    available: int  # balance less what holds reserve against it
+    last_sequence: int
+
+
+def _signed(account_type: str, debits: int, credits: int) -> int:
+    return debits - credits if account_type in DEBIT_NORMAL_TYPES else credits - debits
+
+
+def _account(account_id: int) -> Account:
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise UnknownAccount(f"account {account_id} does not exist")
+    return account
+
+
+def account_balance_get(*, account_id: int) -> AccountBalance:
+    """The live projection: balance and available balance (pending holds subtracted)."""
+    account = _account(account_id)
+    row = Balance.objects.get(account_id=account_id)
+    dp, cp = int(row.debits_posted), int(row.credits_posted)
+    dh, ch = int(row.debits_pending), int(row.credits_pending)
+    balance = _signed(account.type, dp, cp)
+    # A hold debiting a credit-normal account (a wallet) reduces what is available, and
+    # a hold crediting a debit-normal account does too.
+    reserved = ch if account.type in DEBIT_NORMAL_TYPES else dh
+    return AccountBalance(
+        account_id, dp, cp, dh, ch, balance, balance - reserved, row.last_sequence
+    )
+
+
+def account_balance_as_of(
+    *, account_id: int, sequence: int | None = None, at: datetime | None = None
+) -> int:
+    """Posted balance after event `sequence`, or as recorded at time `at`."""
+    account = _account(account_id)
+    query = (
+        "SELECT coalesce(sum(p.amount) FILTER (WHERE p.side = 'D'), 0),"
+        "       coalesce(sum(p.amount) FILTER (WHERE p.side = 'C'), 0)"
+        "  FROM ledger_posting p"
+    )
+    params: list = []
+    if at is not None:
+        query += " JOIN ledger_entry e ON e.id = p.entry_id"
+    query += " WHERE p.account_id = %s AND p.phase = 'P'"
+    params.append(account_id)
+    if sequence is not None:
+        query += " AND p.sequence <= %s"
+        params.append(sequence)
+    if at is not None:
+        query += " AND e.recorded_at <= %s"
+        params.append(at)
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        debits, credits = cursor.fetchone()
+    return _signed(account.type, int(debits), int(credits))
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    posting_id: int
+    entry_id: int
+    sequence: int
+    recorded_at: datetime
+    memo: str
+    side: str
+    amount: int
+    running_balance: int
+
+
+def account_statement_list(
+    *, account_id: int, after_sequence: int = 0, limit: int = 100
+) -> list[StatementLine]:
+    """Posted lines after `after_sequence`, oldest first, with the running balance.
+
+    Paginate by passing the last line's sequence back as `after_sequence`: the opening
+    balance of each page is computed, so pages agree with each other.
+    """
+    account = _account(account_id)
+    limit = max(1, min(limit, STATEMENT_PAGE_SIZE_MAX))
+    opening = account_balance_as_of(account_id=account_id, sequence=after_sequence)
+    sign = 1 if account.type in DEBIT_NORMAL_TYPES else -1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.id, p.entry_id, p.sequence, e.recorded_at, e.memo, p.side, p.amount"
+            "  FROM ledger_posting p JOIN ledger_entry e ON e.id = p.entry_id"
+            " WHERE p.account_id = %s AND p.phase = 'P' AND p.sequence > %s"
+            " ORDER BY p.sequence, p.id LIMIT %s",
+            [account_id, after_sequence, limit],
+        )
+        rows = cursor.fetchall()
+    lines, running = [], opening
+    for posting_id, entry_id, sequence, recorded_at, memo, side, amount in rows:
+        running += sign * (amount if side == "D" else -amount)
+        lines.append(
+            StatementLine(posting_id, entry_id, sequence, recorded_at, memo, side, amount, running)
+        )
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceRow:
+    book_id: int
+    book_code: str
+    asset_code: str
+    scale: int
+    debits: int
+    credits: int
+
+    @property
+    def difference(self) -> int:
+        return self.debits - self.credits
+
+    def as_decimal(self, amount: int) -> Decimal:
+        return Decimal(amount).scaleb(-self.scale)
+
+
+def trial_balance_list(*, book_id: int | None = None) -> list[TrialBalanceRow]:
+    """Total debits and credits per book and asset; each difference must be zero."""
+    query = (
+        "SELECT bk.id, bk.code, ast.code, ast.scale,"
+        "       coalesce(sum(b.debits_posted), 0), coalesce(sum(b.credits_posted), 0)"
+        "  FROM ledger_account a"
+        "  JOIN ledger_balance b ON b.account_id = a.id"
+        "  JOIN ledger_book bk ON bk.id = a.book_id"
+        "  JOIN ledger_asset ast ON ast.id = a.asset_id"
+    )
+    params = []
+    if book_id is not None:
+        query += " WHERE a.book_id = %s"
+        params.append(book_id)
+    query += " GROUP BY bk.id, bk.code, ast.code, ast.scale ORDER BY bk.code, ast.code"
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return [
+            TrialBalanceRow(book, code, asset, scale, int(debits), int(credits))
+            for book, code, asset, scale, debits, credits in cursor.fetchall()
+        ]

@@ -1,0 +1,360 @@
+"""Every write to the ledger. Keyword-only arguments, one transaction each, an actor always.
+
+Money moves only by appending events (ledger.journal.append_events); the posting rules
+turn them into entries and PostgreSQL keeps balances and checks the invariants. Errors
+the database raises (overdraft, unbalanced entry, append-only) are mapped here to the
+ledger's error tree so callers see a stable code, not a driver exception.
+"""
+
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from ledger import errors
+from ledger.journal import AppendedEvent, NewEvent, append_events
+from ledger.models import Account, Asset, Book, Entry, Hold, HoldResolution, Posting
+from ledger.posting_rules import (
+    CREDIT,
+    DEBIT,
+    POSTED,
+    EntrySpec,
+    PostingSpec,
+    entry_payload,
+)
+
+_FAILING_ROW = re.compile(r"Failing row contains \((\d+),")
+
+
+def _sqlstate_and_constraint(exc: DatabaseError) -> tuple[str | None, str | None]:
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    if diag is None:
+        return None, None
+    return diag.sqlstate, diag.constraint_name
+
+
+@contextlib.contextmanager
+def ledger_errors() -> Iterator[None]:
+    """Translate the database's refusals into the ledger's errors."""
+    try:
+        yield
+    except DatabaseError as exc:
+        sqlstate, constraint = _sqlstate_and_constraint(exc)
+        message = str(exc.__cause__ or exc).splitlines()[0]
+        if constraint in (
+            "balance_debits_must_not_exceed_credits",
+            "balance_credits_must_not_exceed_debits",
+        ):
+            match = _FAILING_ROW.search(str(exc))
+            account = int(match.group(1)) if match else None
+            raise errors.InsufficientFunds(
+                f"account {account} has insufficient funds for this posting",
+                details={"account": account},
+            ) from exc
+        if constraint == "entry_reversed_once":
+            raise errors.AlreadyReversed("this entry has already been reversed") from exc
+        if constraint == "ledger_holdresolution_hold_id_key":
+            raise errors.HoldAlreadyResolved("this hold has already been resolved") from exc
+        if sqlstate == "LD002":
+            raise errors.UnbalancedEntry(message) from exc
+        if sqlstate == "LD001":
+            raise errors.AppendOnlyViolation(message) from exc
+        if sqlstate == "LD003":
+            raise errors.AccountMismatch(message) from exc
+        raise
+
+
+# --- reference data --------------------------------------------------------------------
+
+
+def asset_create(*, code: str, scale: int, description: str = "") -> Asset:
+    if not 0 <= scale <= 18:
+        raise errors.LedgerError(f"asset scale {scale} is outside 0..18")
+    asset, created = Asset.objects.get_or_create(
+        code=code, defaults={"scale": scale, "description": description}
+    )
+    if not created and asset.scale != scale:
+        raise errors.LedgerError(f"asset {code} exists with scale {asset.scale}, not {scale}")
+    return asset
+
+
+def book_create(*, code: str, name: str, kind: str = Book.Kind.DISTRIBUTOR) -> Book:
+    book, _ = Book.objects.get_or_create(code=code, defaults={"name": name, "kind": kind})
+    return book
+
+
+def account_create(
+    *,
+    book: Book,
+    asset: Asset,
+    code: str,
+    type: str,
+    name: str = "",
+    debits_must_not_exceed_credits: bool = False,
+    credits_must_not_exceed_debits: bool = False,
+) -> Account:
+    """Get or create an account; its balance row is created by the database."""
+    if type not in Account.Type.values:
+        raise errors.LedgerError(f"account type {type!r} is not one of {Account.Type.values}")
+    account, _ = Account.objects.get_or_create(
+        book=book,
+        asset=asset,
+        code=code,
+        defaults={
+            "type": type,
+            "name": name,
+            "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
+            "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
+        },
+    )
+    return account
+
+
+# --- events ----------------------------------------------------------------------------
+
+
+def event_record(
+    *,
+    event_type: str,
+    payload: dict,
+    idempotency_key: str,
+    actor: str,
+    occurred_at: datetime | None = None,
+) -> AppendedEvent:
+    """Append one event and the entries its posting rule makes."""
+    event = NewEvent(event_type, payload, idempotency_key, occurred_at)
+    with ledger_errors(), transaction.atomic():
+        [result] = append_events([event], actor=actor)
+    return result
+
+
+def events_record_batch(*, events: Sequence[NewEvent], actor: str) -> list[AppendedEvent]:
+    """Append many events in one transaction (the metering pipeline's path)."""
+    with ledger_errors(), transaction.atomic():
+        return append_events(events, actor=actor)
+
+
+def adjustment_post(
+    *,
+    book: Book,
+    postings: Sequence[PostingSpec],
+    memo: str,
+    idempotency_key: str,
+    actor: str,
+) -> AppendedEvent:
+    """A manual adjustment by finance: one balanced entry, recorded as ledger.transfer."""
+    entry = EntrySpec(book.id, tuple(postings), memo)
+    return event_record(
+        event_type="ledger.transfer",
+        payload={"entries": [entry_payload(entry)], "kind": "adjustment"},
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
+def entry_reverse(
+    *, entry_id: int, idempotency_key: str, actor: str, memo: str = ""
+) -> AppendedEvent:
+    """Book the mirror image of a posted entry. Holds are released with void, not this."""
+    entry = Entry.objects.filter(pk=entry_id).first()
+    if entry is None:
+        raise errors.EntryNotFound(f"entry {entry_id} does not exist")
+    postings = list(Posting.objects.filter(entry_id=entry_id).order_by("id"))
+    if any(p.phase != POSTED for p in postings):
+        raise errors.LedgerError(
+            f"entry {entry_id} holds pending postings; void or post its hold instead"
+        )
+    mirrored = tuple(
+        PostingSpec(p.account_id, p.asset_id, CREDIT if p.side == DEBIT else DEBIT, p.amount)
+        for p in postings
+    )
+    reversal = EntrySpec(entry.book_id, mirrored, memo or f"reversal of entry {entry_id}")
+    return event_record(
+        event_type="ledger.reversal",
+        payload={"reverses_entry": entry_id, "entries": [entry_payload(reversal)]},
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
+# --- two-phase holds -------------------------------------------------------------------
+
+
+def hold_create(
+    *,
+    debit_account: Account,
+    credit_account: Account,
+    amount: int,
+    idempotency_key: str,
+    actor: str,
+    expires_at: datetime | None = None,
+) -> Hold:
+    """Reserve `amount` on the debit account (pending) until posted, voided or expired."""
+    if type(amount) is not int or amount <= 0:
+        raise errors.InvalidEvent(f"hold amount {amount!r} must be a positive integer")
+    if (debit_account.book_id, debit_account.asset_id) != (
+        credit_account.book_id,
+        credit_account.asset_id,
+    ):
+        raise errors.AccountMismatch("a hold's two accounts must share one book and asset")
+    payload = {
+        "book": debit_account.book_id,
+        "asset": debit_account.asset_id,
+        "debit": debit_account.id,
+        "credit": credit_account.id,
+        "amount": amount,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+    with ledger_errors(), transaction.atomic():
+        [result] = append_events(
+            [NewEvent("ledger.hold.created", payload, idempotency_key)], actor=actor
+        )
+        if result.replayed:
+            return Hold.objects.get(event_id=result.sequence)
+        return Hold.objects.create(
+            event_id=result.sequence,
+            entry_id=result.entry_ids[0],
+            debit_account=debit_account,
+            credit_account=credit_account,
+            amount=amount,
+            expires_at=expires_at,
+            created_at=timezone.now(),
+        )
+
+
+def _hold_payload(hold: Hold) -> dict:
+    return {
+        "hold": hold.id,
+        "book": hold.entry.book_id,
+        "asset": hold.debit_account.asset_id,
+        "debit": hold.debit_account_id,
+        "credit": hold.credit_account_id,
+        "amount": hold.amount,
+    }
+
+
+def _locked_holds(hold_ids: Sequence[int], *, skip_locked: bool = False) -> list[Hold]:
+    """Lock holds in id order (one fixed order, so that lockers cannot deadlock)."""
+    return list(
+        Hold.objects.select_related("entry", "debit_account")
+        .select_for_update(of=("self",), skip_locked=skip_locked)
+        .filter(pk__in=hold_ids)
+        .order_by("pk")
+    )
+
+
+def _resolutions(hold_ids: Sequence[int]) -> dict[int, HoldResolution]:
+    """Read after locking, in a statement of its own, so a resolution committed while we
+    waited for the lock is seen."""
+    found = HoldResolution.objects.select_related("event").filter(hold_id__in=hold_ids)
+    return {resolution.hold_id: resolution for resolution in found}
+
+
+def _hold_resolve(
+    *, hold_id: int, kind: str, posted_amount: int, idempotency_key: str, actor: str
+) -> HoldResolution:
+    event_type = f"ledger.hold.{kind}"
+    with ledger_errors(), transaction.atomic():
+        holds = _locked_holds([hold_id])
+        if not holds:
+            raise errors.HoldNotFound(f"hold {hold_id} does not exist")
+        hold = holds[0]
+        payload = _hold_payload(hold) | {"posted_amount": posted_amount}
+        resolution = _resolutions([hold_id]).get(hold_id)
+        if resolution is not None:
+            if resolution.event.idempotency_key != idempotency_key:
+                raise errors.HoldAlreadyResolved(
+                    f"hold {hold_id} was already {resolution.kind}",
+                    details={"resolution": resolution.kind},
+                )
+            # A retry: append_events refuses it if the input differs, else replays.
+            append_events([NewEvent(event_type, payload, idempotency_key)], actor=actor)
+            return resolution
+        if posted_amount > hold.amount:
+            raise errors.InvalidEvent(
+                f"cannot capture {posted_amount}: hold {hold_id} reserves only {hold.amount}"
+            )
+        now = timezone.now()
+        if kind == HoldResolution.Kind.POSTED and hold.expires_at and hold.expires_at <= now:
+            raise errors.HoldExpired(f"hold {hold_id} expired at {hold.expires_at.isoformat()}")
+        [result] = append_events([NewEvent(event_type, payload, idempotency_key)], actor=actor)
+        return HoldResolution.objects.create(
+            hold=hold,
+            event_id=result.sequence,
+            kind=kind,
+            posted_amount=posted_amount,
+            resolved_at=now,
+        )
+
+
+def hold_post(
+    *, hold_id: int, idempotency_key: str, actor: str, amount: int | None = None
+) -> HoldResolution:
+    """Capture `amount` (default: all of it); the rest of the reservation is released."""
+    if amount is None:
+        hold = Hold.objects.filter(pk=hold_id).only("amount").first()
+        if hold is None:
+            raise errors.HoldNotFound(f"hold {hold_id} does not exist")
+        amount = hold.amount
+    if type(amount) is not int or amount < 0:
+        raise errors.InvalidEvent(f"capture amount {amount!r} must be a non-negative integer")
+    return _hold_resolve(
+        hold_id=hold_id,
+        kind=HoldResolution.Kind.POSTED,
+        posted_amount=amount,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
+def hold_void(*, hold_id: int, idempotency_key: str, actor: str) -> HoldResolution:
+    return _hold_resolve(
+        hold_id=hold_id,
+        kind=HoldResolution.Kind.VOIDED,
+        posted_amount=0,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+
+
+def holds_expire(
+    *, actor: str = "system:hold-expiry", now: datetime | None = None, limit: int = 1000
+) -> int:
+    """Release up to `limit` holds past their expiry, in one transaction; returns how many.
+
+    Holds another transaction is resolving right now are skipped, not waited for.
+    """
+    now = now or timezone.now()
+    with ledger_errors(), transaction.atomic():
+        due_ids = list(
+            Hold.objects.filter(expires_at__lte=now, resolution__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        locked = _locked_holds(due_ids, skip_locked=True)
+        resolved = _resolutions([hold.id for hold in locked])
+        holds = [hold for hold in locked if hold.id not in resolved]
+        events = [
+            NewEvent(
+                "ledger.hold.expired",
+                _hold_payload(hold) | {"posted_amount": 0},
+                f"ledger:hold:{hold.id}:expired",
+            )
+            for hold in holds
+        ]
+        results = append_events(events, actor=actor)
+        HoldResolution.objects.bulk_create(
+            HoldResolution(
+                hold=hold,
+                event_id=result.sequence,
+                kind=HoldResolution.Kind.EXPIRED,
+                posted_amount=0,
+                resolved_at=now,
+            )
+            for hold, result in zip(holds, results, strict=True)
+        )
+    return len(holds)

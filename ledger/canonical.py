@@ -17,6 +17,16 @@ GENESIS_HASH = "0" * 64
 _SCALARS = (str, int, bool, type(None))
 
 
+def _is_plain_json(value) -> bool:
+    """The fast check every payload gets; the path-naming walk below runs only on failure."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(k) is str and _is_plain_json(v) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_is_plain_json(item) for item in value)
+    return kind is str or kind is int or kind is bool or value is None
+
+
 def _check_json_value(value, path: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -35,7 +45,8 @@ def _check_json_value(value, path: str) -> None:
 
 
 def canonical_json(payload: dict) -> str:
-    _check_json_value(payload, "$")
+    if not _is_plain_json(payload):
+        _check_json_value(payload, "$")  # raises, naming the offending value
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -17,13 +17,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT, env=dict(os.environ, **env), capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_production_settings_pass_check_deploy_without_warnings():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="ledger.example.com",
@@ -33,8 +40,11 @@ def test_production_settings_pass_check_deploy_without_warnings():
 
 
 def test_production_refuses_the_development_secret_key():
-    result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.production",
-                     SECRET_KEY="insecure-development-key-change-me")
+    result = _manage(
+        "check",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY="insecure-development-key-change-me",
+    )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 

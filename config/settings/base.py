@@ -63,7 +63,7 @@ TEMPLATES = [
 ]
 
 # The embedded PostgreSQL that `python -m devservices up postgres` starts is the default.
-DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:54329/tokenledger")
+DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:15432/tokenledger")
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60)

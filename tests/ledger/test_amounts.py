@@ -14,12 +14,15 @@ def test_round_trip_is_exact(minor, scale):
     assert to_minor_units(from_minor_units(minor, scale), scale) == minor
 
 
-@pytest.mark.parametrize("text, scale, minor", [
-    ("0.000000028", 9, 28),  # a cheap model's per-token price
-    ("5", 9, 5_000_000_000),
-    ("1.10", 2, 110),
-    ("-0.5", 1, -5),
-])
+@pytest.mark.parametrize(
+    "text, scale, minor",
+    [
+        ("0.000000028", 9, 28),  # a cheap model's per-token price
+        ("5", 9, 5_000_000_000),
+        ("1.10", 2, 110),
+        ("-0.5", 1, -5),
+    ],
+)
 def test_known_conversions(text, scale, minor):
     assert to_minor_units(text, scale) == minor
 

@@ -168,3 +168,48 @@ def test_idempotency_keys_are_unique_in_the_database():
             " prev_hash, hash, occurred_at, recorded_at, actor)"
             " VALUES (2, 'raw', '{}', 'same-key', '', '', '', now(), now(), 'raw-sql')"
         )
+
+
+def test_references_are_checked_without_foreign_keys():
+    book = BookFactory()
+    cash = AccountFactory(book=book)
+    with pytest.raises(Exception, match="names account 987654, which does not exist"):
+        with transaction.atomic():
+            entry_id = _new_event_and_entry(book.id)
+            _raw(
+                "INSERT INTO ledger_posting (entry_id, account_id, asset_id, side, phase, amount,"
+                " sequence) VALUES (%s, 987654, %s, 'D', 'P', 5, 1)",
+                [entry_id, cash.asset_id],
+            )
+    with pytest.raises(Exception, match="names entry 987654, which does not exist"):
+        with transaction.atomic():
+            _raw(
+                "INSERT INTO ledger_posting (entry_id, account_id, asset_id, side, phase, amount,"
+                " sequence) VALUES (987654, %s, %s, 'D', 'P', 5, 1)",
+                [cash.id, cash.asset_id],
+            )
+    with pytest.raises(Exception, match="names event #987654, which does not exist"):
+        with transaction.atomic():
+            _raw(
+                "INSERT INTO ledger_entry (event_sequence, book_id, memo, recorded_at)"
+                " VALUES (987654, %s, 'raw', now())",
+                [book.id],
+            )
+
+
+def test_an_entry_cannot_post_to_another_books_account():
+    book, other_book = BookFactory(), BookFactory()
+    mine, theirs = AccountFactory(book=book), AccountFactory(book=other_book)
+    with pytest.raises(Exception, match=f"puts account {theirs.id} of book {other_book.id}"):
+        with transaction.atomic():
+            entry_id = _new_event_and_entry(book.id)
+            _insert_posting(entry_id, mine, "D", 5)
+            _insert_posting(entry_id, theirs, "C", 5)
+
+
+@pytest.mark.parametrize("table", ["ledger_account", "ledger_book", "ledger_asset"])
+def test_reference_data_cannot_be_deleted(table):
+    AccountFactory()
+    with pytest.raises(Exception, match="append-only"):
+        with transaction.atomic():
+            _raw(f"DELETE FROM {table}")

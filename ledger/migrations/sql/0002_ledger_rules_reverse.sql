@@ -1,3 +1,9 @@
+DROP TRIGGER IF EXISTS ledger_book_no_delete ON ledger_book;
+DROP TRIGGER IF EXISTS ledger_asset_no_delete ON ledger_asset;
+DROP TRIGGER IF EXISTS ledger_account_no_delete ON ledger_account;
+DROP TRIGGER IF EXISTS ledger_balance_no_delete ON ledger_balance;
+DROP TRIGGER IF EXISTS ledger_entry_references ON ledger_entry;
+DROP FUNCTION IF EXISTS ledger_entry_after_insert();
 DROP TRIGGER IF EXISTS ledger_entry_balanced ON ledger_entry_balance_check;
 DROP FUNCTION IF EXISTS ledger_check_entry_balanced();
 DROP TRIGGER IF EXISTS ledger_posting_balances ON ledger_posting;

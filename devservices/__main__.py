@@ -12,11 +12,17 @@ from . import SERVICES, DevServiceError, down, env, status, up
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devservices", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("up", "install if missing, start, wait until ready"),
-                            ("down", "stop (no-op when not running)")):
+    for name, help_text in (
+        ("up", "install if missing, start, wait until ready"),
+        ("down", "stop (no-op when not running)"),
+    ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("services", nargs="*", metavar="SERVICE",
-                         help=f"any of {', '.join(SERVICES)} (default: all)")
+        sub.add_argument(
+            "services",
+            nargs="*",
+            metavar="SERVICE",
+            help=f"any of {', '.join(SERVICES)} (default: all)",
+        )
     commands.add_parser("status", help="show which services run and answer")
     commands.add_parser("env", help="print `export NAME=value` lines for the test-suite")
     args = parser.parse_args(argv)

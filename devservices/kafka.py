@@ -113,8 +113,14 @@ class Kafka(Service):
         shutil.rmtree(partial, ignore_errors=True)
         run(
             [
-                "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-                f"-DoutputDirectory={partial}", "-DincludeScope=runtime",
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={partial}",
+                "-DincludeScope=runtime",
             ],
             "kafka: fetching broker jars from Maven Central",
             timeout=900,

@@ -102,11 +102,16 @@ class Postgres(Service):
         run(
             [
                 str(_bin_dir() / "initdb"),
-                "--pgdata", str(DATA_DIR),
-                "--username", DB_USER,
-                "--auth", "trust",  # loopback only, like the wheel; no password to manage
-                "--encoding", "UTF8",
-                "--locale", "C",  # deterministic collation regardless of the box's locales
+                "--pgdata",
+                str(DATA_DIR),
+                "--username",
+                DB_USER,
+                "--auth",
+                "trust",  # loopback only, like the wheel; no password to manage
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C",  # deterministic collation regardless of the box's locales
             ],
             "postgres: initdb",
             timeout=180,

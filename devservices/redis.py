@@ -56,13 +56,20 @@ class Redis(Service):
     def command(self) -> list[str]:
         return [
             _binary() or "redis-server",
-            "--bind", HOST,
-            "--port", str(PORT),
-            "--save", "",  # no RDB snapshots
-            "--appendonly", "no",
-            "--daemonize", "no",  # we detach it ourselves and keep the pid
-            "--dir", str(DATA_DIR),
-            "--logfile", str(LOG_DIR / "redis.log"),
+            "--bind",
+            HOST,
+            "--port",
+            str(PORT),
+            "--save",
+            "",  # no RDB snapshots
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",  # we detach it ourselves and keep the pid
+            "--dir",
+            str(DATA_DIR),
+            "--logfile",
+            str(LOG_DIR / "redis.log"),
         ]
 
     def markers(self) -> tuple[str, ...]:

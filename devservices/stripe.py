@@ -59,8 +59,10 @@ class Stripe(Service):
     def command(self) -> list[str]:
         return [
             str(_binary()),
-            "-http-addr", f"{HOST}:{HTTP_PORT}",  # the -http-port flag would bind all interfaces
-            "-https-addr", f"{HOST}:{HTTPS_PORT}",
+            "-http-addr",
+            f"{HOST}:{HTTP_PORT}",  # the -http-port flag would bind all interfaces
+            "-https-addr",
+            f"{HOST}:{HTTPS_PORT}",
         ]
 
     def markers(self) -> tuple[str, ...]:

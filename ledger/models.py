@@ -21,6 +21,11 @@ class Book(models.Model):
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # A reseller's book buys wholesale from this book (the distributor's): one usage event
+    # of a reseller's customer posts in both.
+    wholesale_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resellers"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

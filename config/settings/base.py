@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "invoicing",
     "credit",
     "settlement",
+    "pricing",
+    "metering",
 ]
 
 MIDDLEWARE = [

@@ -12,3 +12,7 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_test_secret")
 # Test runs flush tables between transactional tests; production keeps TRUNCATE refused
 # on journal tables (see ledger/migrations/sql/0002_ledger_rules.sql).
 DATABASES["default"]["OPTIONS"]["options"] = "-c ledger.allow_truncate=on"  # noqa: F405
+
+# Parallel runs on one machine (a developer's and a helper's) must not share a test
+# database: set TEST_DATABASE_NAME to keep them apart.
+DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_tokenledger")}  # noqa: F405

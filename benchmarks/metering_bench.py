@@ -1,0 +1,305 @@
+"""Metering benchmark: usage events from a Kafka topic to the committed ledger.
+
+    .venv/bin/python benchmarks/metering_bench.py [--events N] [--batch-size N]
+
+Needs PostgreSQL and Kafka running (`python -m devservices up postgres kafka`). In one
+run it prints:
+  - the raw kafka-python consume rate of the topic (the ceiling),
+  - end-to-end events/s of `manage.py metering_consume` from the topic to committed
+    usage records and ledger postings (a separate process, as in production),
+  - their ratio and the consumer's peak memory (VmHWM),
+with the issue's goals beside them. The data is real: prices from the LiteLLM catalogue
+in ../shared/data, a realistic model mix, 1,000 customers of a distributor and a reseller.
+"""
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
+from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
+
+from ledger import services as ledger_services  # noqa: E402
+from ledger.models import Book  # noqa: E402
+from ledger.selectors import trial_balance_list  # noqa: E402
+from metering.models import UsageRecord  # noqa: E402
+from pricing import services as pricing_services  # noqa: E402
+from pricing.models import CatalogImport  # noqa: E402
+from wallets.models import Customer  # noqa: E402
+
+CATALOGUE = (REPO_ROOT / "../shared/data/model_prices_litellm.json").resolve()
+CATALOGUE_FROM = datetime(2025, 1, 1, tzinfo=UTC)
+PARTITIONS = 4
+CUSTOMERS = 1_000
+# (provider, model as gateways report it, share of traffic): cheap models dominate.
+MODEL_MIX = [
+    ("deepseek", "deepseek-chat", 0.25),
+    ("openai", "gpt-4o-mini", 0.20),
+    ("gemini", "gemini-2.5-flash", 0.12),
+    ("dashscope", "qwen-plus", 0.10),
+    ("minimax", "MiniMax-M2", 0.05),
+    ("openai", "gpt-4o", 0.10),
+    ("anthropic", "claude-sonnet-4-5", 0.10),
+    ("anthropic", "claude-haiku-4-5", 0.05),
+    ("openai", "gpt-5", 0.03),
+]
+GOAL_EVENTS_PER_S, GOAL_RATIO, GOAL_PEAK_MB = 20_000, 0.5, 500
+
+
+def progress(text: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def ensure_prices() -> None:
+    if not CatalogImport.objects.exists():
+        progress("importing the LiteLLM catalogue")
+        pricing_services.catalog_import(
+            path=CATALOGUE, effective_from=CATALOGUE_FROM, actor="bench"
+        )
+
+
+def create_world(run_id: str) -> list[str]:
+    """A distributor, one reseller buying from it, and their customers; returns ids."""
+    usd = ledger_services.asset_create(code="USD", scale=9)
+    distributor = ledger_services.book_create(code=f"bench-dist-{run_id}", name="bench")
+    reseller = ledger_services.book_create(
+        code=f"bench-res-{run_id}", name="bench reseller", kind=Book.Kind.RESELLER
+    )
+    reseller.wholesale_from = distributor
+    reseller.save(update_fields=["wholesale_from"])
+    common = {"effective_from": CATALOGUE_FROM, "actor": "bench"}
+    pricing_services.retail_price_book_create(
+        book=distributor, name="list", markup_bps=2000, **common
+    )
+    pricing_services.retail_price_book_create(
+        book=distributor, name="wholesale", customer=reseller.code, markup_bps=550, **common
+    )
+    pricing_services.retail_price_book_create(book=reseller, name="list", markup_bps=3000, **common)
+    customers = []
+    for index in range(CUSTOMERS):
+        customers.append(
+            Customer(
+                external_id=f"bench-{run_id}-{index}",
+                book=reseller if index % 10 == 0 else distributor,
+                billing=Customer.Billing.CREDIT if index % 5 == 0 else Customer.Billing.PREPAID,
+                currency=usd,
+            )
+        )
+    Customer.objects.bulk_create(customers)
+    return [customer.external_id for customer in customers]
+
+
+def make_events(count: int, customers: list[str], rng: random.Random):
+    models = [(provider, model) for provider, model, _share in MODEL_MIX]
+    weights = [share for _provider, _model, share in MODEL_MIX]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for index in range(count):
+        provider, model = rng.choices(models, weights)[0]
+        customer = rng.choice(customers)
+        event = {
+            "event_id": f"bench-{index}",
+            "source": "bench-gw",
+            "occurred_at": (start + timedelta(milliseconds=index)).isoformat(),
+            "customer": customer,
+            "model": model,
+            "provider": provider,
+            "tokens": {
+                "input": int(rng.lognormvariate(6.5, 1.0)) % 100_000,
+                "output": int(rng.lognormvariate(5.5, 1.0)) % 20_000,
+                "cache_read": rng.choice((0, 0, 0, 512, 1024)),
+                "cache_write": 0,
+                "reasoning": rng.choice((0, 0, 128)) if provider == "openai" else 0,
+            },
+        }
+        yield customer.encode(), json.dumps(event, separators=(",", ":")).encode()
+
+
+def produce(topic: str, events) -> tuple[int, float]:
+    producer = KafkaProducer(
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+        compression_type=None,
+    )
+    started, sent = time.monotonic(), 0
+    for key, value in events:
+        producer.send(topic, key=key, value=value)
+        sent += 1
+        if sent % 200_000 == 0:
+            progress(f"produced {sent:,}")
+    producer.flush(timeout=600)
+    producer.close()
+    return sent, time.monotonic() - started
+
+
+def raw_consume_rate(topic: str, expected: int) -> float:
+    """The ceiling: kafka-python reading the topic and touching every value, nothing else."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+        enable_auto_commit=False,
+        max_poll_records=5_000,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    started, seen, size = time.monotonic(), 0, 0
+    while seen < expected:
+        for messages in consumer.poll(timeout_ms=500).values():
+            seen += len(messages)
+            size += sum(len(m.value) for m in messages)
+    elapsed_s = time.monotonic() - started
+    consumer.close()
+    return seen / elapsed_s
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def run_consumer(topic: str, run_id: str, expected: int, batch_size: int) -> dict:
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DEBUG="false",
+        CELERY_TASK_ALWAYS_EAGER="true",
+    )
+    command = [
+        sys.executable,
+        "manage.py",
+        "metering_consume",
+        "--topic",
+        topic,
+        "--dead-letter-topic",
+        f"{topic}.dlq",
+        "--group",
+        f"bench-{run_id}",
+        "--partitions",
+        "all",
+        "--batch-size",
+        str(batch_size),
+        "--batch-timeout-ms",
+        "200",
+        "--stop-when-idle-s",
+        "5",
+        "--report-every",
+        "20",
+    ]
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    first_commit_at, done_at, peak_mb = None, None, 0.0
+    records = UsageRecord.objects.filter(source="bench-gw", customer__startswith=f"bench-{run_id}-")
+    while done_at is None:
+        time.sleep(0.5)
+        peak_mb = max(peak_mb, peak_rss_mb(process.pid))
+        booked = records.count()
+        now = time.monotonic()
+        if booked and first_commit_at is None:
+            first_commit_at = now
+        if booked >= expected:
+            done_at = now
+        elif process.poll() is not None:
+            raise SystemExit(f"consumer exited early:\n{process.stdout.read()[-3000:]}")
+        if int(now - started) % 15 == 0:
+            progress(f"booked {booked:,} of {expected:,}")
+    peak_mb = max(peak_mb, peak_rss_mb(process.pid))
+    process.terminate()
+    output = process.communicate(timeout=60)[0]
+    return {
+        "total_s": done_at - started,
+        "steady_s": done_at - (first_commit_at or started),
+        "peak_mb": peak_mb,
+        "output": output,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=5_000)
+    args = parser.parse_args()
+    run_id = datetime.now().strftime("%Y%m%d%H%M%S")
+    topic = f"bench-usage-{run_id}-{uuid.uuid4().hex[:6]}"
+    rng = random.Random(42)
+
+    print(
+        f"Metering benchmark: {args.events:,} events, {PARTITIONS} partitions, batches of "
+        f"{args.batch_size:,}, {CUSTOMERS:,} customers, {len(MODEL_MIX)} models"
+    )
+    ensure_prices()
+    customers = create_world(run_id)
+    admin = KafkaAdminClient(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
+    admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    admin.close()
+    sent, produce_s = produce(topic, make_events(args.events, customers, rng))
+    progress(f"produced {sent:,} events in {produce_s:.1f} s ({sent / produce_s:,.0f}/s)")
+    raw_rate = raw_consume_rate(topic, sent)
+    progress(f"raw kafka-python consume: {raw_rate:,.0f} events/s")
+    result = run_consumer(topic, run_id, sent, args.batch_size)
+    e2e_rate = sent / result["total_s"]
+    steady_rate = sent / result["steady_s"]
+    balanced = all(row.difference == 0 for row in trial_balance_list())
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "MISS"
+
+    print("\nFigures against goals")
+    print(f"  {'figure':38} {'measured':>14}  {'goal':>12}  result")
+    rows = [
+        (
+            "end-to-end events/s (process start)",
+            f"{e2e_rate:,.0f}",
+            f">= {GOAL_EVENTS_PER_S:,}",
+            verdict(e2e_rate >= GOAL_EVENTS_PER_S),
+        ),
+        ("end-to-end events/s (first commit on)", f"{steady_rate:,.0f}", "", ""),
+        ("raw kafka-python consume events/s", f"{raw_rate:,.0f}", "(ceiling)", ""),
+        (
+            "ratio end-to-end / raw",
+            f"{e2e_rate / raw_rate:.2f}",
+            f">= {GOAL_RATIO}",
+            verdict(e2e_rate / raw_rate >= GOAL_RATIO),
+        ),
+        (
+            "consumer peak memory MB (VmHWM)",
+            f"{result['peak_mb']:,.0f}",
+            f"< {GOAL_PEAK_MB}",
+            verdict(result["peak_mb"] < GOAL_PEAK_MB),
+        ),
+    ]
+    for name, measured, goal, outcome in rows:
+        print(f"  {name:38} {measured:>14}  {goal:>12}  {outcome}")
+    print(f"\nTrial balance zero in every book: {'yes' if balanced else 'NO'}")
+    print("Consumer's last lines:\n  " + "\n  ".join(result["output"].strip().splitlines()[-3:]))
+    return 0 if balanced else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Gateway keys for POST /v1/usage: `gw_<prefix>_<secret>`, only a hash of the secret kept."""
+
+import hashlib
+import hmac
+import secrets
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from metering.models import GatewayKey
+
+KEY_PREFIX = "gw_"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def gateway_key_create(*, name: str, source: str, actor: str) -> tuple[GatewayKey, str]:
+    """Create a key; the full key is returned once and never stored."""
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    key = GatewayKey.objects.create(
+        name=name, source=source, prefix=prefix, secret_hash=_hash(secret)
+    )
+    return key, f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+def gateway_key_revoke(*, key: GatewayKey, actor: str) -> None:
+    GatewayKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def gateway_key_check(raw: str) -> GatewayKey | None:
+    if not raw.startswith(KEY_PREFIX) or raw.count("_") < 2:
+        return None
+    prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
+    key = GatewayKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
+        return None
+    return key
+
+
+class GatewayPrincipal:
+    """The authenticated gateway (request.user for the ingestion API)."""
+
+    is_authenticated = True
+
+    def __init__(self, key: GatewayKey) -> None:
+        self.key = key
+
+
+class GatewayKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer gw_…`."""
+
+    def authenticate(self, request):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
+            return None
+        key = gateway_key_check(token.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed("unknown or revoked gateway key")
+        return GatewayPrincipal(key), key
+
+    def authenticate_header(self, request) -> str:
+        return "Bearer"

@@ -1,0 +1,4 @@
+DROP TRIGGER IF EXISTS metering_usagerecord_append_only ON metering_usagerecord;
+DROP TRIGGER IF EXISTS metering_usagerecord_no_truncate ON metering_usagerecord;
+DROP TRIGGER IF EXISTS metering_deadletter_append_only ON metering_deadletter;
+DROP TRIGGER IF EXISTS metering_deadletter_no_truncate ON metering_deadletter;

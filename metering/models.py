@@ -1,0 +1,128 @@
+"""Metering's tables: rated usage records, dead letters, consumer offsets, gateway keys.
+
+Usage records are the per-request detail; the ledger gets one event per consumer batch
+with postings aggregated per account (so hot accounts do not serialise ingestion).
+Records and dead letters are append-only (triggers in migrations/sql/). Consumer offsets
+are a projection updated in the same transaction as the records they account for.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from ledger.models import Book, Event
+
+
+class UsageRecord(models.Model):
+    source = models.CharField(max_length=64)
+    event_id = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    customer = models.CharField(max_length=200)
+    api_key = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=200)
+    provider = models.CharField(max_length=64)
+    upstream_request_id = models.CharField(max_length=200, blank=True)
+    authorization_id = models.CharField(max_length=200, blank=True)
+    input_tokens = models.BigIntegerField()
+    output_tokens = models.BigIntegerField()
+    cache_read_tokens = models.BigIntegerField()
+    cache_write_tokens = models.BigIntegerField()
+    reasoning_tokens = models.BigIntegerField()
+    # Amounts in the currency asset's minor units (USD: nano-dollars), each rounded half-even
+    # from the exact atto amount; the remainders are kept so rounding can be audited.
+    currency = models.CharField(max_length=16)
+    price_minor = models.BigIntegerField()  # what the customer pays its seller
+    wholesale_minor = models.BigIntegerField(null=True)  # reseller's cost (distributor's price)
+    cost_minor = models.BigIntegerField()  # upstream cost to the distributor
+    margin_minor = models.BigIntegerField()  # price - cost (all books together)
+    price_remainder_atto = models.BigIntegerField()
+    cost_remainder_atto = models.BigIntegerField()
+    # The price versions used, so any record can be re-rated and explained.
+    upstream_price_id = models.BigIntegerField()
+    retail_price_book_id = models.BigIntegerField(null=True)
+    retail_override_id = models.BigIntegerField(null=True)
+    wholesale_price_book_id = models.BigIntegerField(null=True)
+    seller_book = models.ForeignKey(
+        Book, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
+    ledger_event = models.ForeignKey(
+        Event,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="ledger_event_sequence",
+        db_constraint=False,
+    )
+    metadata = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="usage_record_dedupe"),
+            models.CheckConstraint(
+                condition=Q(input_tokens__gte=0)
+                & Q(output_tokens__gte=0)
+                & Q(cache_read_tokens__gte=0)
+                & Q(cache_write_tokens__gte=0)
+                & Q(reasoning_tokens__gte=0)
+                & Q(price_minor__gte=0)
+                & Q(cost_minor__gte=0),
+                name="usage_record_non_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.event_id}"
+
+
+class DeadLetter(models.Model):
+    """A message that could not be booked, with the reason; also sent to the DLQ topic."""
+
+    topic = models.CharField(max_length=200)
+    partition = models.IntegerField(null=True)
+    offset = models.BigIntegerField(null=True)
+    key = models.BinaryField(null=True)
+    value = models.BinaryField()
+    reason_code = models.CharField(max_length=64)
+    reason = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["reason_code", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}: {self.reason_code}"
+
+
+class ConsumerOffset(models.Model):
+    """The next offset to read per consumer group and partition, committed together with
+    the records it accounts for: PostgreSQL, not Kafka, is the source of truth."""
+
+    group = models.CharField(max_length=200)
+    topic = models.CharField(max_length=200)
+    partition = models.IntegerField()
+    next_offset = models.BigIntegerField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "topic", "partition"], name="consumer_offset_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} {self.topic}[{self.partition}] → {self.next_offset}"
+
+
+class GatewayKey(models.Model):
+    """A gateway's credential for POST /v1/usage; only a hash of the secret is stored."""
+
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=64, help_text="the source id its events carry")
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,0 +1,294 @@
+"""validate → dedupe → rate → post: one bounded batch of raw usage messages into the ledger.
+
+The same code serves the Kafka consumer and the embedded HTTP path. Per batch, one
+PostgreSQL transaction stores the usage records, the ledger event with the aggregated
+postings, the dead letters and the consumer offsets together: a crash at any point
+either commits all of it or none, so replaying the batch neither loses nor doubles.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ledger.journal import NewEvent, append_events, insert_rows
+from ledger.posting_rules import entry_payload
+from ledger.services import ledger_errors
+from metering.accounts import AccountDirectory
+from metering.booking import USAGE_BATCH_EVENT, aggregate_legs, batch_entries
+from metering.customers import CustomerDirectory
+from metering.models import ConsumerOffset, DeadLetter
+from metering.rating import RatedEvent, Rater, Unrateable
+from metering.schema import InvalidUsageEvent, UsageEvent, parse_usage_event
+
+logger = logging.getLogger(__name__)
+
+BATCH_MESSAGES_MAX = 20_000
+METERING_ACTOR = "system:metering"
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(slots=True)
+class DeadLetterRow:
+    message: RawMessage
+    reason_code: str
+    reason: str
+
+
+@dataclass(slots=True)
+class BatchResult:
+    processed: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    ledger_sequence: int | None = None
+    dead_letters: list[DeadLetterRow] = field(default_factory=list)
+
+
+RECORD_COLUMNS = (
+    "source",
+    "event_id",
+    "occurred_at",
+    "recorded_at",
+    "customer",
+    "api_key",
+    "model",
+    "provider",
+    "upstream_request_id",
+    "authorization_id",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "currency",
+    "price_minor",
+    "wholesale_minor",
+    "cost_minor",
+    "margin_minor",
+    "price_remainder_atto",
+    "cost_remainder_atto",
+    "upstream_price_id",
+    "retail_price_book_id",
+    "retail_override_id",
+    "wholesale_price_book_id",
+    "seller_book_id",
+    "ledger_event_sequence",
+    "metadata",
+)
+
+
+def _record_row(event: UsageEvent, rated: RatedEvent, now, sequence: int, metadata_json: str):
+    tokens = event.tokens
+    return (
+        event.source,
+        event.event_id,
+        event.occurred_at,
+        now,
+        event.customer,
+        event.api_key or "",
+        event.model,
+        event.provider,
+        event.upstream_request_id or "",
+        event.authorization_id or "",
+        tokens.input,
+        tokens.output,
+        tokens.cache_read,
+        tokens.cache_write,
+        tokens.reasoning,
+        rated.currency,
+        rated.price_minor,
+        rated.wholesale_minor,
+        rated.cost_minor,
+        rated.price_minor - rated.cost_minor,
+        rated.price_remainder_atto,
+        rated.cost_remainder_atto,
+        rated.upstream_price_id,
+        rated.retail_price_book_id,
+        rated.retail_override_id,
+        rated.wholesale_price_book_id,
+        rated.usage.seller_book_id,
+        sequence,
+        metadata_json,
+    )
+
+
+def _existing_keys(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    if not keys:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT r.source, r.event_id FROM metering_usagerecord r"
+            "  JOIN unnest(%s::text[], %s::text[]) AS k(source, event_id)"
+            "    ON r.source = k.source AND r.event_id = k.event_id",
+            [[k[0] for k in keys], [k[1] for k in keys]],
+        )
+        return {(source, event_id) for source, event_id in cursor.fetchall()}
+
+
+def _batch_key(events: Sequence[UsageEvent]) -> str:
+    """A batch's ledger idempotency key: the hash of its records' dedupe keys."""
+    digest = hashlib.sha256()
+    for event in events:
+        digest.update(f"{event.source}\x1f{event.event_id}\x1e".encode())
+    return f"metering:batch:{digest.hexdigest()}"
+
+
+def _save_offsets(group: str, next_offsets: dict[tuple[str, int], int]) -> None:
+    if not next_offsets:
+        return
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for (topic, partition), next_offset in sorted(next_offsets.items()):
+            # greatest(): a stale batch replayed after a rebalance never moves offsets back.
+            cursor.execute(
+                'INSERT INTO metering_consumeroffset ("group", topic, partition, next_offset,'
+                " updated_at) VALUES (%s, %s, %s, %s, %s)"
+                ' ON CONFLICT ("group", topic, partition) DO UPDATE'
+                " SET next_offset = greatest(metering_consumeroffset.next_offset,"
+                "                            EXCLUDED.next_offset),"
+                "     updated_at = EXCLUDED.updated_at",
+                [group, topic, partition, next_offset, now],
+            )
+
+
+def _next_offsets(messages: Sequence[RawMessage]) -> dict[tuple[str, int], int]:
+    next_offsets: dict[tuple[str, int], int] = {}
+    for message in messages:
+        if message.partition is not None and message.offset is not None:
+            key = (message.topic, message.partition)
+            next_offsets[key] = max(next_offsets.get(key, 0), message.offset + 1)
+    return next_offsets
+
+
+def stored_offsets(group: str, topic: str) -> dict[int, int]:
+    return dict(
+        ConsumerOffset.objects.filter(group=group, topic=topic).values_list(
+            "partition", "next_offset"
+        )
+    )
+
+
+class Pipeline:
+    """Holds the caches that make rating fast: customers, accounts and price versions."""
+
+    def __init__(self, *, rater: Rater | None = None, actor: str = METERING_ACTOR):
+        self.rater = rater or Rater()
+        self.customers = CustomerDirectory()
+        self.accounts = AccountDirectory()
+        self.actor = actor
+
+    def process(
+        self,
+        messages: Sequence[RawMessage],
+        *,
+        group: str | None = None,
+        before_commit: Callable[[list[DeadLetterRow]], None] | None = None,
+    ) -> BatchResult:
+        """Book a batch. `before_commit` runs inside the transaction (the consumer sends
+        dead letters to Kafka there, so a failed send rolls the batch back)."""
+        assert len(messages) <= BATCH_MESSAGES_MAX, "batch larger than BATCH_MESSAGES_MAX"
+        result = BatchResult()
+        parsed = self._parse(messages, result)
+        existing = _existing_keys([event.dedupe_key for _message, event in parsed])
+        fresh: list[tuple[UsageEvent, RatedEvent]] = []
+        for message, event in parsed:
+            if event.dedupe_key in existing:
+                result.duplicates += 1
+                continue
+            try:
+                customer = self.customers.get(event.customer)
+                fresh.append((event, self.rater.rate(event, customer)))
+            except Unrateable as exc:
+                result.dead_letters.append(DeadLetterRow(message, exc.code, exc.reason))
+        # Accounts first, in their own commits, so a rolled-back batch leaves no stale ids.
+        entries = self._entries(fresh)
+        result.processed = len(fresh)
+        result.rejected = len(result.dead_letters)
+
+        with ledger_errors(), transaction.atomic():
+            if fresh:
+                result.ledger_sequence = self._book(fresh, entries)
+            self._store_dead_letters(result.dead_letters)
+            if group is not None:
+                _save_offsets(group, _next_offsets(messages))
+            if before_commit is not None:
+                before_commit(result.dead_letters)
+        return result
+
+    @staticmethod
+    def _parse(messages: Sequence[RawMessage], result: BatchResult):
+        """Valid events, first occurrence per dedupe key; the rest counted or dead-lettered."""
+        parsed: list[tuple[RawMessage, UsageEvent]] = []
+        seen: set[tuple[str, str]] = set()
+        for message in messages:
+            try:
+                event = parse_usage_event(message.value)
+            except InvalidUsageEvent as exc:
+                result.dead_letters.append(DeadLetterRow(message, exc.code, exc.reason))
+                continue
+            if event.dedupe_key in seen:
+                result.duplicates += 1
+                continue
+            seen.add(event.dedupe_key)
+            parsed.append((message, event))
+        return parsed
+
+    def _entries(self, fresh: list[tuple[UsageEvent, RatedEvent]]) -> list:
+        by_asset: dict[int, list] = {}
+        for _event, rated in fresh:
+            by_asset.setdefault(rated.asset_id, []).append(rated.usage)
+        entries = []
+        for asset_id, usages in sorted(by_asset.items()):
+            sums = aggregate_legs(usages)
+            account_ids = self.accounts.ids(
+                {key for book in sums.values() for key, _side in book}, asset_id
+            )
+            entries += batch_entries(sums, account_ids, asset_id)
+        return entries
+
+    def _book(self, fresh: list[tuple[UsageEvent, RatedEvent]], entries: list) -> int:
+        key = _batch_key([event for event, _rated in fresh])
+        payload = {
+            "entries": [entry_payload(entry) for entry in entries],
+            "records": len(fresh),
+        }
+        [appended] = append_events([NewEvent(USAGE_BATCH_EVENT, payload, key)], actor=self.actor)
+        assert not appended.replayed, "a batch of fresh records cannot have been booked before"
+        now = timezone.now()
+        rows = [
+            _record_row(event, rated, now, appended.sequence, rated.metadata_json)
+            for event, rated in fresh
+        ]
+        with connection.cursor() as cursor:
+            insert_rows(cursor, "metering_usagerecord", RECORD_COLUMNS, rows)
+        return appended.sequence
+
+    @staticmethod
+    def _store_dead_letters(rows: list[DeadLetterRow]) -> None:
+        if not rows:
+            return
+        now = timezone.now()
+        DeadLetter.objects.bulk_create(
+            DeadLetter(
+                topic=row.message.topic,
+                partition=row.message.partition,
+                offset=row.message.offset,
+                key=row.message.key,
+                value=row.message.value,
+                reason_code=row.reason_code,
+                reason=row.reason[:2000],
+                created_at=now,
+            )
+            for row in rows
+        )

@@ -1,0 +1,140 @@
+"""Rating one usage event: the customer's price, the reseller's wholesale price and the
+upstream cost, each at the versions in force when the event occurred.
+
+Prices come from pricing's in-memory resolvers (loaded once, reloaded when a catalogue
+or price book is published), so rating costs no query per event. Amounts are exact in
+atto-units and rounded once, half-even, to the currency's scale; the remainders are
+kept on the usage record.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+
+from config.errors import DomainError
+from metering.booking import RatedUsage
+from pricing.rating import TokenCounts, rate, to_scale
+from pricing.selectors import RetailResolver
+
+RELOAD_CHECK_S = 30.0  # how often the resolver asks whether prices were published
+
+
+class Unrateable(Exception):
+    """An event that is valid but cannot be priced: it goes to the dead-letter topic."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class RatedEvent:
+    usage: RatedUsage
+    asset_id: int
+    currency: str
+    price_minor: int
+    wholesale_minor: int | None
+    cost_minor: int
+    price_remainder_atto: int
+    cost_remainder_atto: int
+    upstream_price_id: int
+    retail_price_book_id: int
+    retail_override_id: int | None
+    wholesale_price_book_id: int | None
+    metadata_json: str
+
+
+class Rater:
+    def __init__(self, retail: RetailResolver | None = None) -> None:
+        self._retail = retail
+        self._checked_at = time.monotonic()
+
+    @property
+    def retail(self) -> RetailResolver:
+        now = time.monotonic()
+        if self._retail is None:
+            self._retail = RetailResolver.load()
+            self._checked_at = now
+        elif now - self._checked_at > RELOAD_CHECK_S:
+            self._checked_at = now
+            if self._retail.is_stale():
+                self._retail = RetailResolver.load()
+        return self._retail
+
+    def _catalogue_model(self, provider: str, model: str, at) -> str:
+        """The catalogue names some models with their provider ("deepseek/deepseek-chat")
+        and others without ("gpt-4o"); gateways report either."""
+        prices = self.retail.prices
+        if prices.get(provider, model, at) is None:
+            prefixed = f"{provider}/{model}"
+            if prices.get(provider, prefixed, at) is not None:
+                return prefixed
+        return model
+
+    def rate(self, event, customer) -> RatedEvent:
+        tokens = event.tokens
+        model = self._catalogue_model(event.provider, event.model, event.occurred_at)
+        counts = TokenCounts(
+            tokens.input, tokens.output, tokens.cache_read, tokens.cache_write, tokens.reasoning
+        )
+        try:
+            quote = self.retail.quote(
+                seller_book_id=customer.seller_book_id,
+                provider=event.provider,
+                model=model,
+                at=event.occurred_at,
+                plan=customer.plan,
+                customer=customer.external_id,
+            )
+            wholesale = None
+            if customer.seller_book_id != customer.distributor_book_id:
+                # The distributor's price to this reseller: its list for the reseller's book.
+                wholesale = self.retail.quote(
+                    seller_book_id=customer.distributor_book_id,
+                    provider=event.provider,
+                    model=model,
+                    at=event.occurred_at,
+                    customer=customer.seller_book_code,
+                )
+            price_atto = rate(counts, quote.price).amount_atto
+            cost_atto = rate(counts, quote.cost).amount_atto
+            wholesale_atto = rate(counts, wholesale.price).amount_atto if wholesale else None
+        except DomainError as exc:  # no price, no price book, a price missing
+            raise Unrateable(exc.code, exc.message) from exc
+        if quote.price.currency != customer.asset_code:
+            raise Unrateable(
+                "currency_mismatch",
+                f"{event.provider}/{event.model} is priced in {quote.price.currency}; "
+                f"customer {customer.external_id!r} pays in {customer.asset_code}",
+            )
+        scale = customer.asset_scale
+        price_minor, price_remainder = to_scale(price_atto, scale)
+        cost_minor, cost_remainder = to_scale(cost_atto, scale)
+        wholesale_minor = to_scale(wholesale_atto, scale)[0] if wholesale else None
+        return RatedEvent(
+            usage=RatedUsage(
+                customer=customer.external_id,
+                prepaid=customer.prepaid,
+                provider=event.provider,
+                seller_book_id=customer.seller_book_id,
+                seller_book_code=customer.seller_book_code,
+                distributor_book_id=customer.distributor_book_id,
+                distributor_book_code=customer.distributor_book_code,
+                price_minor=price_minor,
+                wholesale_minor=wholesale_minor,
+                cost_minor=cost_minor,
+            ),
+            asset_id=customer.asset_id,
+            currency=customer.asset_code,
+            price_minor=price_minor,
+            wholesale_minor=wholesale_minor,
+            cost_minor=cost_minor,
+            price_remainder_atto=price_remainder,
+            cost_remainder_atto=cost_remainder,
+            upstream_price_id=quote.upstream_price_id,
+            retail_price_book_id=quote.retail_price_book_id,
+            retail_override_id=quote.retail_override_id,
+            wholesale_price_book_id=wholesale.retail_price_book_id if wholesale else None,
+            metadata_json=json.dumps(event.metadata, sort_keys=True),
+        )

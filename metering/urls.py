@@ -1,0 +1,5 @@
+from django.urls import path
+
+from metering import api
+
+urlpatterns = [path("usage", api.UsageIngestApi.as_view(), name="usage-ingest")]

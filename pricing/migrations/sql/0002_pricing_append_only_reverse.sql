@@ -1,0 +1,9 @@
+DROP TRIGGER IF EXISTS pricing_catalogimport_append_only ON pricing_catalogimport;
+DROP TRIGGER IF EXISTS pricing_upstreamprice_append_only ON pricing_upstreamprice;
+DROP TRIGGER IF EXISTS pricing_retailpricebook_append_only ON pricing_retailpricebook;
+DROP TRIGGER IF EXISTS pricing_retailpriceoverride_append_only ON pricing_retailpriceoverride;
+DROP TRIGGER IF EXISTS pricing_catalogimport_no_truncate ON pricing_catalogimport;
+DROP TRIGGER IF EXISTS pricing_upstreamprice_no_truncate ON pricing_upstreamprice;
+DROP TRIGGER IF EXISTS pricing_retailpricebook_no_truncate ON pricing_retailpricebook;
+DROP TRIGGER IF EXISTS pricing_retailpriceoverride_no_truncate ON pricing_retailpriceoverride;
+DROP FUNCTION IF EXISTS pricing_refuse_change();

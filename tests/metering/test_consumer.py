@@ -1,0 +1,100 @@
+"""The Kafka consumer against the real broker: batches booked with their offsets, bad
+messages in the dead-letter topic with the reason, a replay changes nothing."""
+
+import json
+import uuid
+
+import pytest
+from django.db import connection
+from kafka import KafkaConsumer, KafkaProducer
+
+from ledger.integrity import verify_ledger
+from metering.consumer import ConsumerSettings, DeadLetterRateExceeded, UsageConsumer
+from metering.models import ConsumerOffset, UsageRecord
+from tests.metering.conftest import usage
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    for key, value in zip(keys, values, strict=True):
+        producer.send(topic, key=key, value=value)
+    producer.flush(timeout=60)
+    producer.close()
+
+
+def consume_all(bootstrap: str, topic: str) -> list:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"read-{uuid.uuid4().hex[:8]}",
+        consumer_timeout_ms=5000,
+    )
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+def run_consumer(bootstrap: str, topic: str, group: str, **overrides):
+    options = {"batch_size_max": 50, "batch_timeout_ms": 300} | overrides
+    config = ConsumerSettings(
+        bootstrap_servers=bootstrap,
+        topic=topic,
+        dead_letter_topic=f"{topic}.dlq",
+        group=group,
+        **options,
+    )
+    return UsageConsumer(config).run(max_idle_s=3)
+
+
+def test_consumer_books_batches_dead_letters_and_replays_nothing(
+    world, kafka_bootstrap, kafka_topic
+):
+    events = [
+        usage(customer=("acme", "globex", "initech")[i % 3], input=100 + i) for i in range(120)
+    ]
+    values = [json.dumps(e).encode() for e in events] + [b"not json", b'{"event_id": 1}']
+    values += [json.dumps(events[0]).encode()]  # a duplicate delivered again
+    keys = [e["customer"].encode() for e in events] + [b"x", b"y", b"acme"]
+    produce(kafka_bootstrap, kafka_topic, values, keys)
+
+    group = f"metering-{uuid.uuid4().hex[:8]}"
+    counters = run_consumer(kafka_bootstrap, kafka_topic, group)
+    assert (counters.processed, counters.duplicates, counters.rejected) == (120, 1, 2)
+    assert UsageRecord.objects.count() == 120
+    stored = dict(
+        ConsumerOffset.objects.filter(group=group).values_list("partition", "next_offset")
+    )
+    assert sum(stored.values()) == len(values)  # every message accounted for
+
+    dead = consume_all(kafka_bootstrap, f"{kafka_topic}.dlq")
+    assert sorted(m.value for m in dead) == sorted([b"not json", b'{"event_id": 1}'])
+    headers = dict(dead[0].headers)
+    assert headers["reason_code"] in (b"malformed_json", b"schema_violation")
+    assert headers["reason"] and headers["source_topic"] == kafka_topic.encode()
+
+    # Same group again: PostgreSQL's offsets say everything is done.
+    assert run_consumer(kafka_bootstrap, kafka_topic, group).processed == 0
+    # Replaying the same offsets from the start changes nothing either.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'UPDATE metering_consumeroffset SET next_offset = 0 WHERE "group" = %s', [group]
+        )
+    replay = run_consumer(kafka_bootstrap, kafka_topic, group)
+    assert (replay.processed, replay.duplicates) == (0, 121)
+    assert UsageRecord.objects.count() == 120
+    assert verify_ledger().ok
+
+
+def test_consumer_stops_loudly_when_most_of_a_batch_is_bad(world, kafka_bootstrap, kafka_topic):
+    produce(kafka_bootstrap, kafka_topic, [b"garbage"] * 150, [b"k"] * 150)
+    group = f"metering-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(DeadLetterRateExceeded, match="were rejected"):
+        run_consumer(
+            kafka_bootstrap, kafka_topic, group, batch_size_max=150, dead_letter_ratio_min_batch=100
+        )
+    # Nothing was committed for that batch: the next run sees the same messages again.
+    assert not ConsumerOffset.objects.filter(group=group).exists()

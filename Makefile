@@ -1,7 +1,7 @@
 # Two commands set up everything on a fresh machine:
 #   make run   - the product on its embedded defaults, with demo data, on http://127.0.0.1:8000
 #   make test  - every service the tests need, ruff, pytest; stops what it started
-.PHONY: run test install services-up services-down bench-ledger clean
+.PHONY: run test install services-up services-down bench-ledger bench-metering clean
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -33,6 +33,10 @@ services-down:
 bench-ledger: install
 	$(PY) -m devservices up postgres
 	$(PY) benchmarks/ledger_bench.py
+
+bench-metering: install
+	$(PY) -m devservices up postgres kafka
+	$(PY) benchmarks/metering_bench.py
 
 clean: services-down
 	rm -rf var $(VENV)

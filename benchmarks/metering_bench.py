@@ -106,7 +106,7 @@ def create_world(run_id: str) -> list[str]:
     return [customer.external_id for customer in customers]
 
 
-def make_events(count: int, customers: list[str], rng: random.Random):
+def make_events(count: int, customers: list[str], rng: random.Random, run_id: str):
     models = [(provider, model) for provider, model, _share in MODEL_MIX]
     weights = [share for _provider, _model, share in MODEL_MIX]
     start = datetime(2026, 11, 1, tzinfo=UTC)
@@ -114,7 +114,7 @@ def make_events(count: int, customers: list[str], rng: random.Random):
         provider, model = rng.choices(models, weights)[0]
         customer = rng.choice(customers)
         event = {
-            "event_id": f"bench-{index}",
+            "event_id": f"{run_id}-{index}",
             "source": "bench-gw",
             "occurred_at": (start + timedelta(milliseconds=index)).isoformat(),
             "customer": customer,
@@ -182,56 +182,68 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_consumer(topic: str, run_id: str, expected: int, batch_size: int) -> dict:
+def run_consumers(topic: str, run_id: str, expected: int, batch_size: int, processes: int) -> dict:
+    """`processes` consumer processes, each reading its own share of the partitions."""
     env = dict(
         os.environ,
         DJANGO_SETTINGS_MODULE="config.settings.local",
         DEBUG="false",
         CELERY_TASK_ALWAYS_EAGER="true",
     )
-    command = [
-        sys.executable,
-        "manage.py",
-        "metering_consume",
-        "--topic",
-        topic,
-        "--dead-letter-topic",
-        f"{topic}.dlq",
-        "--group",
-        f"bench-{run_id}",
-        "--partitions",
-        "all",
-        "--batch-size",
-        str(batch_size),
-        "--batch-timeout-ms",
-        "200",
-        "--stop-when-idle-s",
-        "5",
-        "--report-every",
-        "20",
-    ]
+    shares = [[p for p in range(PARTITIONS) if p % processes == i] for i in range(processes)]
     started = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    first_commit_at, done_at, peak_mb = None, None, 0.0
+    running = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "metering_consume",
+                "--topic",
+                topic,
+                "--dead-letter-topic",
+                f"{topic}.dlq",
+                "--group",
+                f"bench-{run_id}",
+                "--partitions",
+                ",".join(map(str, share)),
+                "--batch-size",
+                str(batch_size),
+                "--batch-timeout-ms",
+                "200",
+                "--stop-when-idle-s",
+                "5",
+                "--report-every",
+                "20",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for share in shares
+    ]
+    first_commit_at, done_at, peak_mb, last_report = None, None, 0.0, started
     records = UsageRecord.objects.filter(source="bench-gw", customer__startswith=f"bench-{run_id}-")
     while done_at is None:
         time.sleep(0.5)
-        peak_mb = max(peak_mb, peak_rss_mb(process.pid))
+        peak_mb = max([peak_mb] + [peak_rss_mb(process.pid) for process in running])
         booked = records.count()
         now = time.monotonic()
         if booked and first_commit_at is None:
             first_commit_at = now
         if booked >= expected:
             done_at = now
-        elif process.poll() is not None:
-            raise SystemExit(f"consumer exited early:\n{process.stdout.read()[-3000:]}")
-        if int(now - started) % 15 == 0:
+        elif any(process.poll() is not None for process in running):
+            output = "".join(process.communicate()[0] for process in running)
+            raise SystemExit(f"a consumer exited early:\n{output[-3000:]}")
+        if now - last_report > 15:
+            last_report = now
             progress(f"booked {booked:,} of {expected:,}")
-    peak_mb = max(peak_mb, peak_rss_mb(process.pid))
-    process.terminate()
-    output = process.communicate(timeout=60)[0]
+    peak_mb = max([peak_mb] + [peak_rss_mb(process.pid) for process in running])
+    for process in running:
+        process.terminate()
+    output = "".join(process.communicate(timeout=60)[0] for process in running)
     return {
         "total_s": done_at - started,
         "steady_s": done_at - (first_commit_at or started),
@@ -244,6 +256,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=5_000)
+    parser.add_argument(
+        "--consumers",
+        type=int,
+        default=1,
+        choices=(1, 2, 4),
+        help="consumer processes, each with its share of the 4 partitions",
+    )
     args = parser.parse_args()
     run_id = datetime.now().strftime("%Y%m%d%H%M%S")
     topic = f"bench-usage-{run_id}-{uuid.uuid4().hex[:6]}"
@@ -258,11 +277,11 @@ def main() -> int:
     admin = KafkaAdminClient(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
     admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
     admin.close()
-    sent, produce_s = produce(topic, make_events(args.events, customers, rng))
+    sent, produce_s = produce(topic, make_events(args.events, customers, rng, run_id))
     progress(f"produced {sent:,} events in {produce_s:.1f} s ({sent / produce_s:,.0f}/s)")
     raw_rate = raw_consume_rate(topic, sent)
     progress(f"raw kafka-python consume: {raw_rate:,.0f} events/s")
-    result = run_consumer(topic, run_id, sent, args.batch_size)
+    result = run_consumers(topic, run_id, sent, args.batch_size, args.consumers)
     e2e_rate = sent / result["total_s"]
     steady_rate = sent / result["steady_s"]
     balanced = all(row.difference == 0 for row in trial_balance_list())

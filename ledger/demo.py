@@ -41,7 +41,8 @@ def seed_demo_ledger() -> dict[str, int]:
     cogs = account("cogs:openai", "expense")
     payable = account("payable:openai", "liability")
     for index, customer in enumerate(CUSTOMERS):
-        wallet = account(f"wallet:{customer}", "liability", debits_must_not_exceed_credits=True)
+        # No overdraft flag: metered usage may take a prepaid wallet below zero (exposure).
+        wallet = account(f"wallet:{customer}", "liability")
         top_up = (index + 1) * 50 * NANOS_PER_USD
         _transfer(book, cash, wallet, top_up, f"top-up by {customer}", f"topup:{customer}")
         usage_price = top_up // 7

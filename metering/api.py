@@ -17,8 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import DomainError
+from ledger.amounts import from_minor_units
+from ledger.models import Asset
+from ledger.permissions import CanReadLedger
 from metering.gateway_keys import GatewayKeyAuthentication
 from metering.ingest import ingest_events
+from metering.selectors import GROUPINGS, usage_summary_list
 
 USAGE_BATCH_MAX = 1_000
 
@@ -86,3 +90,41 @@ class UsageIngestApi(APIView):
         )
         code = status.HTTP_202_ACCEPTED if outcome["mode"] == "kafka" else status.HTTP_200_OK
         return Response(outcome, status=code)
+
+
+class _SummaryQuery(serializers.Serializer):
+    group_by = serializers.ChoiceField(choices=sorted(GROUPINGS), default="model")
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+
+class UsageSummaryApi(APIView):
+    """Requests, tokens, price, cost and margin per model, customer or seller book."""
+
+    permission_classes = [CanReadLedger]
+
+    @extend_schema(
+        parameters=[_SummaryQuery],
+        responses=inline_serializer(
+            "UsageSummaryRow",
+            {
+                "requests": serializers.IntegerField(),
+                "tokens": serializers.IntegerField(),
+                "price": serializers.CharField(),
+                "cost": serializers.CharField(),
+                "margin": serializers.CharField(),
+            },
+            many=True,
+        ),
+    )
+    def get(self, request):
+        query = _SummaryQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = usage_summary_list(**query.validated_data)
+        scales = dict(Asset.objects.values_list("code", "scale"))
+        for row in rows:
+            scale = scales.get(row["currency"], 0)
+            for name in ("price", "cost", "margin"):
+                row[name] = from_minor_units(row[f"{name}_minor"], scale)
+        return Response(rows)

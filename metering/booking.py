@@ -21,14 +21,16 @@ The customer account is `wallet:<customer>` (prepaid: customer funds, a liabilit
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec
 
 USAGE_BATCH_EVENT = "metering.usage_batch"
 
 
-@dataclass(frozen=True, slots=True)
-class AccountKey:
+class AccountKey(NamedTuple):
+    """A NamedTuple, not a dataclass: it is hashed thousands of times per batch."""
+
     book_id: int
     code: str
     type: str  # ledger Account.Type value
@@ -91,9 +93,38 @@ def usage_legs(usage: RatedUsage) -> list[tuple[AccountKey, AccountKey, int]]:
 def aggregate_legs(
     records: list[RatedUsage],
 ) -> dict[int, dict[tuple[AccountKey, str], int]]:
-    """Sum every leg per book, account and side."""
-    sums: dict[int, dict[tuple[AccountKey, str], int]] = defaultdict(lambda: defaultdict(int))
+    """Sum every leg per book, account and side.
+
+    Legs are linear in the amounts, so records are first summed per route (customer,
+    provider, books) and the legs made once per route: thousands of records in a batch
+    share a few hundred routes.
+    """
+    routes: dict[tuple, list[int]] = {}
     for usage in records:
+        route = (
+            usage.customer,
+            usage.prepaid,
+            usage.provider,
+            usage.seller_book_id,
+            usage.seller_book_code,
+            usage.distributor_book_id,
+            usage.distributor_book_code,
+        )
+        amounts = routes.get(route)
+        if amounts is None:
+            routes[route] = [usage.price_minor, usage.cost_minor, usage.wholesale_minor or 0]
+        else:
+            amounts[0] += usage.price_minor
+            amounts[1] += usage.cost_minor
+            amounts[2] += usage.wholesale_minor or 0
+    sums: dict[int, dict[tuple[AccountKey, str], int]] = defaultdict(lambda: defaultdict(int))
+    for route, (price, cost, wholesale) in routes.items():
+        usage = RatedUsage(
+            *route,
+            price_minor=price,
+            cost_minor=cost,
+            wholesale_minor=wholesale if route[3] != route[5] else None,
+        )
         for debit, credit, amount in usage_legs(usage):
             sums[debit.book_id][(debit, DEBIT)] += amount
             sums[credit.book_id][(credit, CREDIT)] += amount

@@ -12,7 +12,7 @@ from metering.models import GatewayKey
 KEY_PREFIX = "gw_"
 
 
-def _hash(secret: str) -> str:
+def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -20,7 +20,7 @@ def gateway_key_create(*, name: str, source: str, actor: str) -> tuple[GatewayKe
     """Create a key; the full key is returned once and never stored."""
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     key = GatewayKey.objects.create(
-        name=name, source=source, prefix=prefix, secret_hash=_hash(secret)
+        name=name, source=source, prefix=prefix, secret_hash=hash_secret(secret)
     )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
 
@@ -34,7 +34,7 @@ def gateway_key_check(raw: str) -> GatewayKey | None:
         return None
     prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
     key = GatewayKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
-    if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
+    if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
         return None
     return key
 

@@ -200,10 +200,10 @@ class Pipeline:
         assert len(messages) <= BATCH_MESSAGES_MAX, "batch larger than BATCH_MESSAGES_MAX"
         result = BatchResult()
         parsed = self._parse(messages, result)
-        existing = _existing_keys([event.dedupe_key for _message, event in parsed])
+        existing = _existing_keys([key for _message, _event, key in parsed])
         fresh: list[tuple[UsageEvent, RatedEvent]] = []
-        for message, event in parsed:
-            if event.dedupe_key in existing:
+        for message, event, key in parsed:
+            if key in existing:
                 result.duplicates += 1
                 continue
             try:
@@ -229,7 +229,7 @@ class Pipeline:
     @staticmethod
     def _parse(messages: Sequence[RawMessage], result: BatchResult):
         """Valid events, first occurrence per dedupe key; the rest counted or dead-lettered."""
-        parsed: list[tuple[RawMessage, UsageEvent]] = []
+        parsed: list[tuple[RawMessage, UsageEvent, tuple[str, str]]] = []
         seen: set[tuple[str, str]] = set()
         for message in messages:
             try:
@@ -237,11 +237,12 @@ class Pipeline:
             except InvalidUsageEvent as exc:
                 result.dead_letters.append(DeadLetterRow(message, exc.code, exc.reason))
                 continue
-            if event.dedupe_key in seen:
+            key = event.dedupe_key
+            if key in seen:
                 result.duplicates += 1
                 continue
-            seen.add(event.dedupe_key)
-            parsed.append((message, event))
+            seen.add(key)
+            parsed.append((message, event, key))
         return parsed
 
     def _entries(self, fresh: list[tuple[UsageEvent, RatedEvent]]) -> list:

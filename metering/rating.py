@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from config.errors import DomainError
 from metering.booking import RatedUsage
-from pricing.rating import TokenCounts, rate, to_scale
+from pricing.rating import PriceVersion, TokenCounts, effective_prices, rate, to_scale
 from pricing.selectors import RetailResolver
 
 RELOAD_CHECK_S = 30.0  # how often the resolver asks whether prices were published
+UNIT_PRICE_CACHE_MAX = 100_000
 
 
 class Unrateable(Exception):
@@ -49,35 +50,69 @@ class Rater:
     def __init__(self, retail: RetailResolver | None = None) -> None:
         self._retail = retail
         self._checked_at = time.monotonic()
+        self._catalogue_keys: set[tuple[str, str]] | None = None
+        # id(price) -> (price, unit prices below the tier, above it). The `is` check on
+        # lookup makes a reused id of a freed price harmless.
+        self._unit_prices: dict[int, tuple[PriceVersion, tuple, tuple]] = {}
 
     @property
     def retail(self) -> RetailResolver:
         now = time.monotonic()
-        if self._retail is None:
+        if self._retail is None or (
+            now - self._checked_at > RELOAD_CHECK_S and self._retail.is_stale()
+        ):
             self._retail = RetailResolver.load()
+            self._catalogue_keys = None
+            self._unit_prices.clear()
+        if now - self._checked_at > RELOAD_CHECK_S:
             self._checked_at = now
-        elif now - self._checked_at > RELOAD_CHECK_S:
-            self._checked_at = now
-            if self._retail.is_stale():
-                self._retail = RetailResolver.load()
         return self._retail
 
-    def _catalogue_model(self, provider: str, model: str, at) -> str:
+    def _catalogue_model(self, provider: str, model: str) -> str:
         """The catalogue names some models with their provider ("deepseek/deepseek-chat")
         and others without ("gpt-4o"); gateways report either."""
-        prices = self.retail.prices
-        if prices.get(provider, model, at) is None:
+        if self._catalogue_keys is None:
+            self._catalogue_keys = set(self.retail.prices.models())
+        if (provider, model) not in self._catalogue_keys:
             prefixed = f"{provider}/{model}"
-            if prices.get(provider, prefixed, at) is not None:
+            if (provider, prefixed) in self._catalogue_keys:
                 return prefixed
         return model
 
+    def _amount_atto(self, counts: tuple[int, ...], prompt_tokens: int, price: PriceVersion) -> int:
+        """pricing.rating.rate(...).amount_atto, with the unit prices cached per version:
+        rating is the consumer's hottest loop."""
+        cached = self._unit_prices.get(id(price))
+        if cached is None or cached[0] is not price:
+            if len(self._unit_prices) >= UNIT_PRICE_CACHE_MAX:
+                self._unit_prices.clear()
+            cached = (
+                price,
+                tuple(effective_prices(price, above_tier=False)),
+                tuple(effective_prices(price, above_tier=True)),
+            )
+            self._unit_prices[id(price)] = cached
+        threshold = price.tier_threshold_tokens
+        units = cached[2] if threshold is not None and prompt_tokens > threshold else cached[1]
+        total = 0
+        for count, unit in zip(counts, units, strict=True):
+            if count:
+                if unit is None:  # let pricing raise PriceMissing with its message
+                    return rate(TokenCounts(*counts), price).amount_atto
+                total += count * unit
+        return total
+
     def rate(self, event, customer) -> RatedEvent:
         tokens = event.tokens
-        model = self._catalogue_model(event.provider, event.model, event.occurred_at)
-        counts = TokenCounts(
-            tokens.input, tokens.output, tokens.cache_read, tokens.cache_write, tokens.reasoning
+        model = self._catalogue_model(event.provider, event.model)
+        counts = (
+            tokens.input,
+            tokens.output,
+            tokens.cache_read,
+            tokens.cache_write,
+            tokens.reasoning,
         )
+        prompt_tokens = tokens.input + tokens.cache_read + tokens.cache_write
         try:
             quote = self.retail.quote(
                 seller_book_id=customer.seller_book_id,
@@ -97,9 +132,11 @@ class Rater:
                     at=event.occurred_at,
                     customer=customer.seller_book_code,
                 )
-            price_atto = rate(counts, quote.price).amount_atto
-            cost_atto = rate(counts, quote.cost).amount_atto
-            wholesale_atto = rate(counts, wholesale.price).amount_atto if wholesale else None
+            price_atto = self._amount_atto(counts, prompt_tokens, quote.price)
+            cost_atto = self._amount_atto(counts, prompt_tokens, quote.cost)
+            wholesale_atto = (
+                self._amount_atto(counts, prompt_tokens, wholesale.price) if wholesale else None
+            )
         except DomainError as exc:  # no price, no price book, a price missing
             raise Unrateable(exc.code, exc.message) from exc
         if quote.price.currency != customer.asset_code:
@@ -136,5 +173,5 @@ class Rater:
             retail_price_book_id=quote.retail_price_book_id,
             retail_override_id=quote.retail_override_id,
             wholesale_price_book_id=wholesale.retail_price_book_id if wholesale else None,
-            metadata_json=json.dumps(event.metadata, sort_keys=True),
+            metadata_json=json.dumps(event.metadata, sort_keys=True) if event.metadata else "{}",
         )

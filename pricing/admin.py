@@ -9,20 +9,10 @@ read-only, since a price change is a new version (the database refuses edits any
 from django import forms
 from django.contrib import admin
 
+from ledger.admin import ReadOnlyAdmin
 from pricing import services
 from pricing.models import CatalogImport, RetailPriceBook, RetailPriceOverride, UpstreamPrice
 from pricing.rating import PRICE_FIELDS, OverrideTerms
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(CatalogImport)

@@ -139,3 +139,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"kafka": {"level": "WARNING"}},
 }
+
+# The upstream price catalogue `make run` imports for its demo (LiteLLM's price map).
+PRICE_CATALOGUE_PATH = env_str(
+    "PRICE_CATALOGUE_PATH", str(BASE_DIR.parent / "shared" / "data" / "model_prices_litellm.json")
+)
+
+CELERY_BEAT_SCHEDULE = {
+    "ledger-expire-holds": {"task": "ledger.expire_holds", "schedule": 60.0},
+}

@@ -321,3 +321,18 @@ def test_trial_balance_is_zero_per_book_and_asset(book, cash, revenue, wallet):
     rows = trial_balance_list(book_id=book.id)
     assert rows and all(row.difference == 0 for row in rows)
     assert rows[0].debits == 1_123
+
+
+def test_the_expiry_task_runs_the_service(wallet, revenue):
+    from ledger.tasks import expire_holds
+
+    services.hold_create(
+        debit_account=wallet,
+        credit_account=revenue,
+        amount=10,
+        idempotency_key=key(),
+        actor="gateway",
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert expire_holds.apply().get() == 1
+    assert available(wallet) == 1_000

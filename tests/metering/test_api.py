@@ -90,3 +90,27 @@ def test_bad_requests_get_clear_errors(world, gateway, settings):
     assert "may only report source" in other_source.json()["error"]["message"]
     empty = client.post("/v1/usage", {"events": []}, format="json")
     assert empty.json()["error"]["code"] == "invalid_usage_request"
+
+
+def test_usage_summary_shows_margin_per_model_for_finance(world, gateway, settings):
+    from django.contrib.auth.models import Group, User
+
+    settings.KAFKA_BOOTSTRAP_SERVERS = ""
+    gateway["client"].post(
+        "/v1/usage",
+        {"events": [usage(), usage(), usage(model="gpt-4o", provider="openai")]},
+        format="json",
+    )
+    finance = APIClient()
+    user = User.objects.create_user("fin")
+    user.groups.add(Group.objects.get(name="finance"))
+    finance.force_authenticate(user)
+    rows = finance.get("/v1/usage/summary?group_by=model").json()
+    deepseek = next(row for row in rows if row["model"] == "deepseek-chat")
+    assert deepseek["requests"] == 2
+    assert deepseek["cost"] == "0.000980000" and deepseek["price"] == "0.001176000"
+    assert deepseek["margin"] == "0.000196000"
+    outsider = APIClient()
+    outsider.force_authenticate(User.objects.create_user("nobody"))
+    assert outsider.get("/v1/usage/summary").status_code == 403
+    assert finance.get("/v1/usage/summary?group_by=nonsense").status_code == 400

@@ -240,3 +240,41 @@ def test_killed_and_restarted_consumer_books_every_event_exactly_once(
     assert {message.value for message in dead} == malformed  # at least once each
     assert all(row.difference == 0 for row in trial_balance_list())
     call_command("ledger_verify", "--no-progress")  # raises CommandError when off
+
+
+def test_sigterm_finishes_the_batch_in_hand_and_exits_cleanly(
+    world, kafka_bootstrap, kafka_topic, tmp_path
+):
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+    for index in range(20_000):
+        event = {
+            "event_id": f"term-{index}",
+            "source": "term-gw",
+            "occurred_at": "2026-06-02T00:00:00+00:00",
+            "customer": "acme",
+            "model": "gpt-4o",
+            "provider": "openai",
+            "tokens": {"input": 10, "output": 5, "cache_read": 0, "cache_write": 0, "reasoning": 0},
+        }
+        producer.send(kafka_topic, key=b"acme", value=json.dumps(event).encode())
+    producer.flush(timeout=120)
+    producer.close()
+    group = f"term-{uuid.uuid4().hex[:8]}"
+    with (tmp_path / "consumer.log").open("wb") as log:
+        process = _consumer(kafka_topic, group, log)
+        deadline = time.monotonic() + 120
+        while not UsageRecord.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    output = (tmp_path / "consumer.log").read_text(errors="replace")
+    assert process.returncode == 0, output[-2000:]
+    assert "stopped:" in output
+    # Whatever was booked is exactly what the stored offsets account for.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT coalesce(sum(next_offset), 0) FROM metering_consumeroffset WHERE "group" = %s',
+            [group],
+        )
+        consumed = cursor.fetchone()[0]
+    assert 0 < UsageRecord.objects.count() == consumed

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from ledger.demo import seed_demo_ledger
+from metering.demo import seed_demo_metering
 
 
 class Command(BaseCommand):
@@ -17,6 +18,7 @@ class Command(BaseCommand):
             raise CommandError("seed_demo is for the embedded/local run only (DEBUG is off)")
         with transaction.atomic():
             result = seed_demo_ledger()
+            metering = seed_demo_metering()
         username = os.environ.get("DEMO_ADMIN_USER", "admin")
         password = os.environ.get("DEMO_ADMIN_PASSWORD", "admin")
         user, created = User.objects.get_or_create(
@@ -28,7 +30,8 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name="finance"))
         self.stdout.write(
             self.style.SUCCESS(
-                f"demo ledger ready: book {result['book']} with {result['accounts']} accounts; "
+                f"demo ready: book {result['book']}, {metering['customers']} customers, "
+                f"{metering['accounts']} accounts; "
                 f"admin login {username!r}" + (f" / {password!r}" if created else " (existing)")
             )
         )

@@ -10,5 +10,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/ledger/", include("ledger.urls")),
+    path("api/wallets/", include("wallets.urls")),
     path("v1/", include("metering.urls")),
+    path("v1/", include("wallets.gateway_urls")),
 ]

@@ -23,6 +23,7 @@ from metering.customers import CustomerDirectory
 from metering.models import ConsumerOffset, DeadLetter
 from metering.rating import RatedEvent, Rater, Unrateable
 from metering.schema import InvalidUsageEvent, UsageEvent, parse_usage_event
+from wallets.services import UsageCapture, authorizations_settle_by_usage
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +180,18 @@ def stored_offsets(group: str, topic: str) -> dict[int, int]:
     )
 
 
+def _settle_authorizations(fresh: list[tuple[UsageEvent, RatedEvent]], actor: str) -> None:
+    """Capture by usage: the holds these events name are resolved in the batch's
+    transaction, so the price is debited once, by the batch (see wallets.services)."""
+    captures = [
+        UsageCapture(event.authorization_id, event.customer, rated.price_minor)
+        for event, rated in fresh
+        if event.authorization_id
+    ]
+    if captures:
+        authorizations_settle_by_usage(usages=captures, actor=actor)
+
+
 class Pipeline:
     """Holds the caches that make rating fast: customers, accounts and price versions."""
 
@@ -218,6 +231,8 @@ class Pipeline:
 
         with ledger_errors(), transaction.atomic():
             if fresh:
+                # Before booking: wallets locks its rows and holds before the ledger's chain.
+                _settle_authorizations(fresh, self.actor)
                 result.ledger_sequence = self._book(fresh, entries)
             self._store_dead_letters(result.dead_letters)
             if group is not None:

@@ -1,10 +1,83 @@
 from django.contrib import admin
 
-from wallets.models import Customer
+from wallets.models import ApiKey, Authorization, Customer
 
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "name", "book", "plan", "billing", "currency", "created_at"]
-    list_filter = ["book", "billing", "plan"]
+    list_display = [
+        "external_id",
+        "name",
+        "book",
+        "plan",
+        "billing",
+        "currency",
+        "suspended",
+        "created_at",
+    ]
+    list_filter = ["book", "billing", "plan", "suspended"]
     search_fields = ["external_id", "name"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created through the API (the secret is shown once there); finance can
+    change limits and the allow-list here, and see what was revoked by whom."""
+
+    list_display = [
+        "prefix",
+        "customer",
+        "name",
+        "daily_limit_minor",
+        "monthly_limit_minor",
+        "total_limit_minor",
+        "created_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "customer__external_id", "name"]
+    readonly_fields = [
+        "customer",
+        "prefix",
+        "secret_hash",
+        "created_at",
+        "created_by",
+        "revoked_at",
+        "revoked_by",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Authorization)
+class AuthorizationAdmin(admin.ModelAdmin):
+    """Read-only: authorizations change only through their services (ledger events)."""
+
+    list_display = [
+        "public_id",
+        "customer",
+        "model",
+        "decision",
+        "reason",
+        "state",
+        "amount_minor",
+        "captured_minor",
+        "created_at",
+        "expires_at",
+    ]
+    list_filter = ["decision", "reason", "state"]
+    search_fields = ["public_id", "customer__external_id", "model"]
+    list_select_related = ["customer"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,9 +1,17 @@
-"""Customers and what their wallets need. Money itself lives in the ledger: a wallet's
-balance is the balance of the account `wallet:<customer>` in the seller's book."""
+"""Customers, their API keys and the authorizations gateways ask for.
+
+Money itself lives in the ledger: a wallet's balance is the balance of the account
+`wallet:<customer>` in the seller's book, and an authorization's reservation is a
+two-phase ledger hold. The rows here say who may spend and what was decided; no logic
+lives in save() or signals.
+"""
+
+import uuid
 
 from django.db import models
+from django.db.models import Q
 
-from ledger.models import Asset, Book
+from ledger.models import Asset, Book, Hold
 
 
 class Customer(models.Model):
@@ -18,7 +26,122 @@ class Customer(models.Model):
     plan = models.CharField(max_length=64, blank=True)
     billing = models.CharField(max_length=16, choices=Billing.choices, default=Billing.PREPAID)
     currency = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    # A suspended customer's authorizations are declined (customer_suspended). Usage the
+    # gateways already served still books.
+    suspended = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class ApiKey(models.Model):
+    """A customer's key: `sk_live_<prefix>_<secret>`, shown once; only a hash is kept.
+
+    Limits are integer minor units of the customer's currency; null means unlimited.
+    An empty allow-list allows every model.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=200, blank=True)
+    prefix = models.CharField(max_length=32, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    daily_limit_minor = models.BigIntegerField(null=True, blank=True)
+    monthly_limit_minor = models.BigIntegerField(null=True, blank=True)
+    total_limit_minor = models.BigIntegerField(null=True, blank=True)
+    # ["model", "provider/model", ...]; a bare model matches it under any provider.
+    allowed_models = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(daily_limit_minor__isnull=True) | Q(daily_limit_minor__gte=0))
+                & (Q(monthly_limit_minor__isnull=True) | Q(monthly_limit_minor__gte=0))
+                & (Q(total_limit_minor__isnull=True) | Q(total_limit_minor__gte=0)),
+                name="api_key_limits_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sk_live_{self.prefix}_…"
+
+
+class Authorization(models.Model):
+    """A gateway's question "may this key spend up to `amount`?" and the answer.
+
+    Declines are stored too (the audit trail, and idempotent replays of them). An
+    approved authorization owns one ledger hold; `state` moves open -> captured | voided
+    | captured_by_usage | expired, always in the same transaction as the ledger event.
+    """
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved"
+        DECLINED = "declined"
+
+    class State(models.TextChoices):
+        OPEN = "open"  # approved, hold pending
+        CAPTURED = "captured"  # explicit capture: the hold was posted
+        CAPTURED_BY_USAGE = "captured_by_usage"  # the usage batch booked the price
+        VOIDED = "voided"
+        EXPIRED = "expired"
+        DECLINED = "declined"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    gateway_key = models.ForeignKey(
+        "metering.GatewayKey", on_delete=models.PROTECT, related_name="+", null=True
+    )
+    idempotency_key = models.CharField(max_length=200, blank=True)  # "" when none was sent
+    request_hash = models.CharField(max_length=64)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, related_name="authorizations", null=True
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="authorizations", null=True
+    )
+    provider = models.CharField(max_length=64)
+    model = models.CharField(max_length=200)
+    max_input_tokens = models.BigIntegerField()
+    max_output_tokens = models.BigIntegerField()
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    reason = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices)
+    amount_minor = models.BigIntegerField(default=0)  # the estimate held
+    captured_minor = models.BigIntegerField(null=True, blank=True)
+    currency = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", null=True)
+    hold = models.OneToOneField(
+        Hold, on_delete=models.PROTECT, related_name="authorization", null=True, blank=True
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    actor = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway_key", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="authorization_idempotency_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_minor__gte=0)
+                & (Q(captured_minor__isnull=True) | Q(captured_minor__gte=0)),
+                name="authorization_amounts_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=(Q(decision="approved") & Q(hold__isnull=False))
+                | (Q(decision="declined") & Q(hold__isnull=True) & Q(state="declined")),
+                name="authorization_hold_iff_approved",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["api_key", "created_at"], name="authorization_key_time"),
+            models.Index(fields=["state", "expires_at"], name="authorization_state_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"authorization {self.public_id} ({self.state})"

@@ -1,0 +1,17 @@
+"""Wallets tests build on metering's small real world (real catalogue prices, a
+distributor, a reseller, customers acme / globex / initech)."""
+
+import pytest
+
+from tests.metering.conftest import catalogue_subset, world  # noqa: F401  (fixtures)
+from wallets import selectors, services
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Account ids and prices are cached per process; each test has its own database."""
+    services._account_ids.clear()
+    selectors.retail_prices.reset()
+    yield
+    services._account_ids.clear()
+    selectors.retail_prices.reset()

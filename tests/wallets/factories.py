@@ -1,0 +1,80 @@
+"""factory-boy factories for wallets: customers and API keys.
+
+Keys are made through the service (the secret is returned once): the factory hands it
+back on `key.raw`. Money is never made by a factory: `wallet_topup` books it in the
+ledger, as a top-up would.
+"""
+
+import uuid
+
+import factory
+
+from ledger import services as ledger_services
+from ledger.models import Account
+from ledger.posting_rules import PostingSpec
+from ledger.selectors import account_balance_get
+from metering.gateway_keys import gateway_key_create
+from tests.ledger.factories import AssetFactory, BookFactory
+from wallets import services
+from wallets.models import ApiKey, Customer
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    external_id = factory.Sequence(lambda n: f"customer-{n}")
+    book = factory.SubFactory(BookFactory)
+    currency = factory.SubFactory(AssetFactory)
+    billing = Customer.Billing.PREPAID
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiKey
+
+    customer = factory.SubFactory(CustomerFactory)
+    name = factory.Sequence(lambda n: f"key {n}")
+    created_by = "test"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        actor = kwargs.pop("created_by")
+        key, raw = services.api_key_create(actor=actor, **kwargs)
+        key.raw = raw
+        return key
+
+
+def gateway_key(source: str = "test-gw"):
+    """(GatewayKey, the Bearer token)."""
+    return gateway_key_create(name=f"gateway {source}", source=source, actor="test")
+
+
+def wallet_topup(customer: Customer, amount_minor: int) -> Account:
+    """Fund a prepaid wallet: Dr cash:test / Cr wallet:<customer> (what a top-up books)."""
+    debit, _clearing = services.authorization_accounts(customer=customer)
+    cash = ledger_services.account_create(
+        book=customer.book, asset=customer.currency, code="cash:test", type=Account.Type.ASSET
+    )
+    ledger_services.adjustment_post(
+        book=customer.book,
+        postings=[
+            PostingSpec(cash.id, customer.currency_id, "D", amount_minor),
+            PostingSpec(debit.id, customer.currency_id, "C", amount_minor),
+        ],
+        memo="test top-up",
+        idempotency_key=f"test:topup:{uuid.uuid4()}",
+        actor="test",
+    )
+    return debit
+
+
+def wallet(customer: Customer):
+    """The customer account's AccountBalance (balance, available)."""
+    debit, _clearing = services.authorization_accounts(customer=customer)
+    return account_balance_get(account_id=debit.id)
+
+
+def clearing(customer: Customer):
+    _debit, credit = services.authorization_accounts(customer=customer)
+    return account_balance_get(account_id=credit.id)

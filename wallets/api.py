@@ -1,0 +1,370 @@
+"""Wallets' HTTP API: thin views that validate input, call one service, serialise output.
+
+Gateways (Bearer gateway key, as for /v1/usage):
+  POST /v1/authorizations                 may this key spend the request's maximum cost?
+  GET  /v1/authorizations/{id}
+  POST /v1/authorizations/{id}/capture    the actual amount; the rest is released
+  POST /v1/authorizations/{id}/void
+Finance (Django permissions on wallets' models), under /api/wallets/:
+  customers/{external_id}/keys/ (GET, POST), keys/{id}/ (GET, PATCH), keys/{id}/revoke/,
+  customers/{external_id}/suspension/ (POST), customers/{external_id}/wallet/ (GET),
+  authorizations/ (GET).
+A customer-scoped endpoint (tenants seeing their own keys) waits for customer logins.
+"""
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger.amounts import from_minor_units, to_minor_units
+from metering.gateway_keys import GatewayKeyAuthentication
+from wallets import selectors, services
+from wallets.batching import batcher
+from wallets.errors import AuthorizationNotFound, AuthorizationNotOpen, CustomerNotFound
+from wallets.models import ApiKey, Authorization, Customer
+
+AUTHORIZATION_ACTOR_PREFIX = "gateway:"
+
+
+def batching_enabled() -> bool:
+    """Decide concurrent authorizations together (wallets.batching). Off by default
+    (setting WALLETS_AUTHORIZATION_BATCHING): the worker thread has its own connection,
+    which tests inside a rolled-back transaction cannot share."""
+    return bool(getattr(settings, "WALLETS_AUTHORIZATION_BATCHING", False))
+
+
+def _has(perm: str):
+    class HasPerm(BasePermission):
+        message = f"This needs the permission {perm}."
+
+        def has_permission(self, request, view) -> bool:
+            return bool(request.user and request.user.has_perm(perm))
+
+    HasPerm.__name__ = f"Has_{perm.replace('.', '_')}"
+    return HasPerm
+
+
+CanViewKeys = _has("wallets.view_apikey")
+CanAddKeys = _has("wallets.add_apikey")
+CanChangeKeys = _has("wallets.change_apikey")
+CanChangeCustomers = _has("wallets.change_customer")
+CanViewAuthorizations = _has("wallets.view_authorization")
+
+
+# --- authorizations (gateways) ---------------------------------------------------------
+
+
+class AuthorizationOutput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Authorization.Decision.choices)
+    reason = serializers.ChoiceField(choices=services.DECLINE_REASONS, allow_null=True)
+    authorization_id = serializers.UUIDField(allow_null=True)
+    state = serializers.ChoiceField(choices=Authorization.State.choices)
+    amount = serializers.CharField(allow_null=True, help_text="decimal string: the amount held")
+    captured = serializers.CharField(allow_null=True)
+    currency = serializers.CharField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+def authorization_body(authorization: Authorization) -> dict:
+    currency = authorization.currency
+    scale = currency.scale if currency else None
+    approved = authorization.decision == Authorization.Decision.APPROVED
+    return {
+        "decision": authorization.decision,
+        "reason": authorization.reason or None,
+        "authorization_id": str(authorization.public_id) if approved else None,
+        "state": authorization.state,
+        "amount": selectors.amount_display(authorization.amount_minor, scale) if approved else None,
+        "captured": selectors.amount_display(authorization.captured_minor, scale),
+        "currency": currency.code if currency else None,
+        "expires_at": authorization.expires_at.isoformat() if authorization.expires_at else None,
+    }
+
+
+class _GatewayApi(APIView):
+    authentication_classes = [GatewayKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    def _actor(self, request) -> str:
+        return f"{AUTHORIZATION_ACTOR_PREFIX}{request.auth.source}"
+
+    def _own(self, request, public_id) -> Authorization:
+        """Gateways see the authorizations of their own source only."""
+        found = selectors.authorization_get(public_id=public_id)
+        if (
+            found is None
+            or found.gateway_key is None
+            or found.gateway_key.source != request.auth.source
+        ):
+            raise AuthorizationNotFound(f"authorization {public_id} does not exist")
+        return found
+
+
+class AuthorizationCreateApi(_GatewayApi):
+    class AuthorizationCreateInput(serializers.Serializer):
+        api_key = serializers.CharField(max_length=300, help_text="the customer's secret key")
+        provider = serializers.CharField(max_length=200)
+        model = serializers.CharField(max_length=200)
+        max_input_tokens = serializers.IntegerField(min_value=0, max_value=services.TOKENS_MAX)
+        max_output_tokens = serializers.IntegerField(min_value=0, max_value=services.TOKENS_MAX)
+
+    @extend_schema(
+        request=AuthorizationCreateInput,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="a retry with the same key and request returns the first answer",
+            )
+        ],
+        responses={201: AuthorizationOutput, 200: AuthorizationOutput},
+        description="Estimate the request's maximum cost at the retail price in force and "
+        "hold it on the customer's wallet. Declines are answers, not errors: `reason` is "
+        f"one of {', '.join(services.DECLINE_REASONS)}. 201 for a new answer, 200 for a "
+        "replay of an Idempotency-Key.",
+    )
+    def post(self, request):
+        data = self.AuthorizationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.authorization_create(
+            secret=data.validated_data["api_key"],
+            provider=data.validated_data["provider"],
+            model=data.validated_data["model"],
+            max_input_tokens=data.validated_data["max_input_tokens"],
+            max_output_tokens=data.validated_data["max_output_tokens"],
+            gateway_key_id=request.auth.id,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            actor=self._actor(request),
+            decide=batcher.decide if batching_enabled() else None,
+        )
+        code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
+        return Response(authorization_body(result.authorization), status=code)
+
+
+class AuthorizationDetailApi(_GatewayApi):
+    @extend_schema(responses=AuthorizationOutput)
+    def get(self, request, public_id):
+        return Response(authorization_body(self._own(request, public_id)))
+
+
+class AuthorizationCaptureApi(_GatewayApi):
+    class AuthorizationCaptureInput(serializers.Serializer):
+        amount = serializers.CharField(
+            max_length=64, help_text="decimal string in the authorization's currency"
+        )
+
+    @extend_schema(request=AuthorizationCaptureInput, responses=AuthorizationOutput)
+    def post(self, request, public_id):
+        authorization = self._own(request, public_id)
+        data = self.AuthorizationCaptureInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if authorization.currency is None:
+            raise AuthorizationNotOpen("a declined authorization cannot be captured")
+        amount_minor = to_minor_units(data.validated_data["amount"], authorization.currency.scale)
+        captured = services.authorization_capture(
+            public_id=authorization.public_id, amount_minor=amount_minor, actor=self._actor(request)
+        )
+        return Response(authorization_body(captured))
+
+
+class AuthorizationVoidApi(_GatewayApi):
+    @extend_schema(request=None, responses=AuthorizationOutput)
+    def post(self, request, public_id):
+        authorization = self._own(request, public_id)
+        voided = services.authorization_void(
+            public_id=authorization.public_id, actor=self._actor(request)
+        )
+        return Response(authorization_body(voided))
+
+
+# --- API keys and customers (finance) --------------------------------------------------
+
+
+def _customer(external_id: str) -> Customer:
+    customer = Customer.objects.select_related("currency").filter(external_id=external_id).first()
+    if customer is None:
+        raise CustomerNotFound(f"customer {external_id!r} does not exist")
+    return customer
+
+
+def _actor(request) -> str:
+    return f"user:{request.user.get_username()}"
+
+
+class ApiKeyOutput(serializers.ModelSerializer):
+    customer = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    display = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "customer",
+            "name",
+            "prefix",
+            "display",
+            "daily_limit_minor",
+            "monthly_limit_minor",
+            "total_limit_minor",
+            "allowed_models",
+            "created_at",
+            "created_by",
+            "revoked_at",
+            "revoked_by",
+        ]
+
+    def get_display(self, key: ApiKey) -> str:
+        return str(key)
+
+
+class _KeyLimits(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    daily_limit_minor = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    monthly_limit_minor = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    total_limit_minor = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    allowed_models = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=services.ALLOWED_MODELS_MAX,
+    )
+
+
+class CustomerApiKeysApi(APIView):
+    def get_permissions(self):
+        return [CanAddKeys()] if self.request.method == "POST" else [CanViewKeys()]
+
+    @extend_schema(responses=ApiKeyOutput(many=True))
+    def get(self, request, external_id):
+        customer = _customer(external_id)
+        return Response(ApiKeyOutput(selectors.api_key_list(customer=customer), many=True).data)
+
+    @extend_schema(
+        request=_KeyLimits,
+        responses={
+            201: inline_serializer(
+                "ApiKeyCreated",
+                {"key": ApiKeyOutput(), "secret": serializers.CharField(help_text="shown once")},
+            )
+        },
+    )
+    def post(self, request, external_id):
+        customer = _customer(external_id)
+        data = _KeyLimits(data=request.data)
+        data.is_valid(raise_exception=True)
+        key, secret = services.api_key_create(
+            customer=customer, actor=_actor(request), **data.validated_data
+        )
+        return Response(
+            {"key": ApiKeyOutput(key).data, "secret": secret}, status=status.HTTP_201_CREATED
+        )
+
+
+class ApiKeyDetailApi(APIView):
+    def get_permissions(self):
+        return [CanChangeKeys()] if self.request.method == "PATCH" else [CanViewKeys()]
+
+    @extend_schema(responses=ApiKeyOutput)
+    def get(self, request, pk):
+        return Response(ApiKeyOutput(get_object_or_404(ApiKey, pk=pk)).data)
+
+    @extend_schema(request=_KeyLimits, responses=ApiKeyOutput)
+    def patch(self, request, pk):
+        key = get_object_or_404(ApiKey, pk=pk)
+        data = _KeyLimits(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        key = services.api_key_update(api_key=key, actor=_actor(request), **data.validated_data)
+        return Response(ApiKeyOutput(key).data)
+
+
+class ApiKeyRevokeApi(APIView):
+    permission_classes = [CanChangeKeys]
+
+    @extend_schema(request=None, responses=ApiKeyOutput)
+    def post(self, request, pk):
+        key = get_object_or_404(ApiKey, pk=pk)
+        return Response(
+            ApiKeyOutput(services.api_key_revoke(api_key=key, actor=_actor(request))).data
+        )
+
+
+class CustomerSuspensionApi(APIView):
+    permission_classes = [CanChangeCustomers]
+
+    class CustomerSuspensionInput(serializers.Serializer):
+        suspended = serializers.BooleanField()
+
+    @extend_schema(
+        request=CustomerSuspensionInput,
+        responses=inline_serializer(
+            "CustomerSuspension",
+            {"customer": serializers.CharField(), "suspended": serializers.BooleanField()},
+        ),
+    )
+    def post(self, request, external_id):
+        data = self.CustomerSuspensionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = services.customer_suspend(
+            customer=_customer(external_id),
+            suspended=data.validated_data["suspended"],
+            actor=_actor(request),
+        )
+        return Response({"customer": customer.external_id, "suspended": customer.suspended})
+
+
+class CustomerWalletApi(APIView):
+    permission_classes = [CanViewKeys]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "CustomerWallet",
+            {
+                "customer": serializers.CharField(),
+                "billing": serializers.CharField(),
+                "currency": serializers.CharField(),
+                "account_id": serializers.IntegerField(allow_null=True),
+                "balance": serializers.CharField(),
+                "available": serializers.CharField(),
+                "suspended": serializers.BooleanField(),
+            },
+        )
+    )
+    def get(self, request, external_id):
+        customer = _customer(external_id)
+        found = selectors.wallet_balance_get(customer=customer)
+        scale = customer.currency.scale
+        return Response(
+            {
+                "customer": customer.external_id,
+                "billing": customer.billing,
+                "currency": customer.currency.code,
+                "account_id": found.account_id if found else None,
+                "balance": from_minor_units(found.balance if found else 0, scale),
+                "available": from_minor_units(found.available if found else 0, scale),
+                "suspended": customer.suspended,
+            }
+        )
+
+
+class AuthorizationListApi(APIView):
+    permission_classes = [CanViewAuthorizations]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("customer", str, description="customer external id")],
+        responses=AuthorizationOutput(many=True),
+    )
+    def get(self, request):
+        customer_id = request.query_params.get("customer")
+        customer = _customer(customer_id) if customer_id else None
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(
+            selectors.authorization_list(customer=customer), request, view=self
+        )
+        return paginator.get_paginated_response([authorization_body(a) for a in page])

@@ -1,0 +1,781 @@
+"""Every write of the wallets app: keyword-only arguments, an actor, one transaction each.
+
+Authorizations (what a gateway asks before serving a request)
+-------------------------------------------------------------
+Accounts, in the seller's book and the customer's currency:
+- the hold DEBITS the account the usage booking debits (metering.booking.customer_account):
+  `wallet:<customer>` (prepaid; liability) or `unbilled:<customer>` (credit; asset);
+- and CREDITS `holds:authorizations`, a clearing liability: while pending it only
+  reserves; an explicit capture moves the captured amount there, out of the wallet.
+
+Locking. Every ledger writer takes the journal's chain lock (a transaction advisory lock,
+ledger.journal.CHAIN_LOCK_KEY) and then the balance rows (the posting trigger, in
+account order). An authorization takes the same locks in the same order - the chain
+lock, then the customer account's balance row FOR UPDATE - before it reads the available
+balance and the key's spend, and holds them until commit, so concurrent authorizations
+(and usage batches) cannot interleave between the check and the hold: they cannot
+overdraw. Rows of this app are locked before any ledger lock (Authorization rows in pk
+order, then holds, then the chain), the order of ledger.services' hold resolution too.
+
+Capture by usage. A usage event carrying `authorization_id` is booked by the metering
+batch at its rated price (wallet Dr P / revenue Cr P, with cost and the reseller's legs).
+In the same transaction `authorizations_settle_by_usage` voids the authorization's hold,
+so the price is debited once, by the usage batch, and the reservation is released. If the
+gateway had already captured explicitly, that capture is returned from the clearing
+account to the customer account in the same transaction, so the usage's rated price is
+what the customer pays and the clearing account is left at zero for that authorization.
+"""
+
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from ledger import errors as ledger_errors_module
+from ledger import services as ledger_services
+from ledger.amounts import to_minor_units
+from ledger.journal import CHAIN_LOCK_KEY, NewEvent, append_events
+from ledger.models import Account, Hold, HoldResolution
+from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload
+from ledger.services import ledger_errors
+from wallets import selectors
+from wallets.errors import (
+    AuthorizationNotFound,
+    AuthorizationNotOpen,
+    CaptureExceedsAuthorization,
+    IdempotencyConflict,
+    InvalidApiKeyInput,
+    InvalidAuthorizationRequest,
+)
+from wallets.models import ApiKey, Authorization, Customer
+
+logger = logging.getLogger(__name__)
+
+HOLDS_ACCOUNT_CODE = "holds:authorizations"
+VOID_EVENT = "ledger.hold.voided"
+# How long a hold lives unless captured or voided (setting WALLETS_AUTHORIZATION_TTL_S).
+AUTHORIZATION_TTL_S_DEFAULT = 900
+# Credit customers have no credit-limit model yet (credit/ will own it): until then a
+# credit customer may have this much exposure (unbilled usage + open holds), in major
+# units of its currency (setting WALLETS_CREDIT_LIMIT_DEFAULT, a decimal string).
+CREDIT_LIMIT_DEFAULT = "1000"
+TOKENS_MAX = 10**9  # per request: far above any model's context window
+ALLOWED_MODELS_MAX = 1000
+HOLD_MINOR_MIN = 1  # a hold must be positive: a free model still reserves one unit
+
+UNKNOWN_KEY = "unknown_key"
+KEY_REVOKED = "key_revoked"
+CUSTOMER_SUSPENDED = "customer_suspended"
+MODEL_NOT_ALLOWED = "model_not_allowed"
+KEY_LIMIT_EXCEEDED = "key_limit_exceeded"
+INSUFFICIENT_FUNDS = "insufficient_funds"
+DECLINE_REASONS = (
+    UNKNOWN_KEY,
+    KEY_REVOKED,
+    CUSTOMER_SUSPENDED,
+    MODEL_NOT_ALLOWED,
+    KEY_LIMIT_EXCEEDED,
+    INSUFFICIENT_FUNDS,
+)
+
+
+# --- customers -------------------------------------------------------------------------
+
+
+def customer_suspend(*, customer: Customer, suspended: bool = True, actor: str) -> Customer:
+    """Suspend (or reinstate) a customer: its authorizations are declined meanwhile."""
+    Customer.objects.filter(pk=customer.pk).update(suspended=suspended)
+    customer.suspended = suspended
+    logger.info("customer %s suspended=%s by %s", customer.external_id, suspended, actor)
+    return customer
+
+
+# --- API keys --------------------------------------------------------------------------
+
+
+def _check_limit(name: str, value) -> None:
+    if value is not None and (type(value) is not int or not 0 <= value <= 2**63 - 1):
+        raise InvalidApiKeyInput(f"{name} must be null or a non-negative integer (minor units)")
+
+
+def _check_allowed_models(allowed_models) -> list[str]:
+    if allowed_models is None:
+        return []
+    if not isinstance(allowed_models, list) or len(allowed_models) > ALLOWED_MODELS_MAX:
+        raise InvalidApiKeyInput(f"allowed_models must be a list of at most {ALLOWED_MODELS_MAX}")
+    for item in allowed_models:
+        if not isinstance(item, str) or not 0 < len(item) <= 200:
+            raise InvalidApiKeyInput("allowed_models holds model names of 1..200 characters")
+    return sorted(set(allowed_models))
+
+
+def api_key_create(
+    *,
+    customer: Customer,
+    actor: str,
+    name: str = "",
+    daily_limit_minor: int | None = None,
+    monthly_limit_minor: int | None = None,
+    total_limit_minor: int | None = None,
+    allowed_models: list[str] | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; the full secret is returned this once and never stored."""
+    for field_name, value in (
+        ("daily_limit_minor", daily_limit_minor),
+        ("monthly_limit_minor", monthly_limit_minor),
+        ("total_limit_minor", total_limit_minor),
+    ):
+        _check_limit(field_name, value)
+    models = _check_allowed_models(allowed_models)
+    prefix, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            customer=customer,
+            name=name,
+            prefix=prefix,
+            secret_hash=selectors.hash_secret(secret),
+            daily_limit_minor=daily_limit_minor,
+            monthly_limit_minor=monthly_limit_minor,
+            total_limit_minor=total_limit_minor,
+            allowed_models=models,
+            created_by=actor,
+        )
+    return key, f"{selectors.API_KEY_PREFIX}{prefix}_{secret}"
+
+
+_UNSET = object()
+
+
+def api_key_update(
+    *,
+    api_key: ApiKey,
+    actor: str,
+    name=_UNSET,
+    daily_limit_minor=_UNSET,
+    monthly_limit_minor=_UNSET,
+    total_limit_minor=_UNSET,
+    allowed_models=_UNSET,
+) -> ApiKey:
+    """Change a key's limits or allow-list; arguments left out keep their value."""
+    changes: dict = {}
+    for field_name, value in (
+        ("daily_limit_minor", daily_limit_minor),
+        ("monthly_limit_minor", monthly_limit_minor),
+        ("total_limit_minor", total_limit_minor),
+    ):
+        if value is not _UNSET:
+            _check_limit(field_name, value)
+            changes[field_name] = value
+    if allowed_models is not _UNSET:
+        changes["allowed_models"] = _check_allowed_models(allowed_models)
+    if name is not _UNSET:
+        changes["name"] = str(name)[:200]
+    with transaction.atomic():
+        ApiKey.objects.filter(pk=api_key.pk).update(**changes)
+    for field_name, value in changes.items():
+        setattr(api_key, field_name, value)
+    logger.info("api key %s updated by %s: %s", api_key.prefix, actor, sorted(changes))
+    return api_key
+
+
+def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
+    """Revoke a key (idempotent); its open authorizations stay open until resolved."""
+    now = timezone.now()
+    with transaction.atomic():
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_by=actor
+        )
+    api_key.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    return api_key
+
+
+# --- accounts --------------------------------------------------------------------------
+
+# Accounts never change book or asset, so committed ids are cached for good.
+_account_ids: dict[tuple[int, int, str], int] = {}
+
+
+def _account(*, book_id: int, asset_id: int, code: str, type: str) -> Account:
+    key = (book_id, asset_id, code)
+    cached = _account_ids.get(key)
+    if cached is not None:
+        return Account(id=cached, book_id=book_id, asset_id=asset_id, code=code, type=type)
+    account, _ = Account.objects.get_or_create(
+        book_id=book_id, asset_id=asset_id, code=code, defaults={"type": type}
+    )
+    if not connection.in_atomic_block:
+        _account_ids[key] = account.id
+    return account
+
+
+def authorization_accounts(*, customer: Customer) -> tuple[Account, Account]:
+    """(the customer account the hold debits, the clearing account it credits)."""
+    code, account_type = selectors.customer_account_code(customer)
+    debit = _account(
+        book_id=customer.book_id, asset_id=customer.currency_id, code=code, type=account_type
+    )
+    credit = _account(
+        book_id=customer.book_id,
+        asset_id=customer.currency_id,
+        code=HOLDS_ACCOUNT_CODE,
+        type=Account.Type.LIABILITY,
+    )
+    return debit, credit
+
+
+# --- authorizations --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationResult:
+    authorization: Authorization
+    replayed: bool  # an earlier answer to the same Idempotency-Key
+
+
+def _request_hash(secret: str, provider: str, model: str, max_in: int, max_out: int) -> str:
+    canonical = json.dumps(
+        [selectors.hash_secret(secret), provider, model, max_in, max_out], separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _model_allowed(api_key: ApiKey, provider: str, model: str) -> bool:
+    allowed = api_key.allowed_models
+    return not allowed or model in allowed or f"{provider}/{model}" in allowed
+
+
+def _credit_limit_minor(customer: Customer) -> int:
+    limit = getattr(settings, "WALLETS_CREDIT_LIMIT_DEFAULT", CREDIT_LIMIT_DEFAULT)
+    return to_minor_units(str(limit), customer.currency.scale)
+
+
+def _check_request(provider: str, model: str, max_in: int, max_out: int) -> None:
+    for name, value in (("max_input_tokens", max_in), ("max_output_tokens", max_out)):
+        if type(value) is not int or not 0 <= value <= TOKENS_MAX:
+            raise InvalidAuthorizationRequest(f"{name} must be an integer in 0..{TOKENS_MAX}")
+    if max_in + max_out == 0:
+        raise InvalidAuthorizationRequest("a request needs at least one input or output token")
+    for name, value in (("provider", provider), ("model", model)):
+        if not isinstance(value, str) or not 0 < len(value) <= 200:
+            raise InvalidAuthorizationRequest(f"{name} must be a string of 1..200 characters")
+
+
+@dataclass(slots=True)
+class PendingAuthorization:
+    """A request that passed every check that needs no lock: what remains is the key's
+    spend and the customer's funds, decided under the locks (`authorizations_decide`)."""
+
+    base: dict
+    api_key: ApiKey
+    customer: Customer
+    estimate_minor: int
+    debit: Account
+    credit: Account
+    expires_at: datetime
+    public_id: uuid.UUID
+
+
+def authorization_create(
+    *,
+    secret: str,
+    provider: str,
+    model: str,
+    max_input_tokens: int,
+    max_output_tokens: int,
+    actor: str,
+    gateway_key_id: int | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+    decide: Callable[[PendingAuthorization], Authorization] | None = None,
+) -> AuthorizationResult:
+    """Decide whether the key may spend the request's maximum cost, and hold it if so.
+
+    The same (gateway, Idempotency-Key) with the same request returns the first answer;
+    with another request it is refused (idempotency_conflict). `decide` runs the locked
+    part (default: `authorizations_decide` of this one request); the HTTP API passes a
+    batcher that decides concurrent requests together (wallets.batching).
+    """
+    _check_request(provider, model, max_input_tokens, max_output_tokens)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 200:
+        raise InvalidAuthorizationRequest("Idempotency-Key must be 1..200 characters")
+    request_hash = _request_hash(secret, provider, model, max_input_tokens, max_output_tokens)
+    if idempotency_key is not None:
+        earlier = _earlier_answer(gateway_key_id, idempotency_key, request_hash)
+        if earlier is not None:
+            return AuthorizationResult(earlier, replayed=True)
+    now = now or timezone.now()
+    base = {
+        "gateway_key_id": gateway_key_id,
+        "idempotency_key": idempotency_key or "",
+        "request_hash": request_hash,
+        "provider": provider,
+        "model": model,
+        "max_input_tokens": max_input_tokens,
+        "max_output_tokens": max_output_tokens,
+        "created_at": now,
+        "actor": actor,
+    }
+    try:
+        prepared = _prepare(base, secret, now)
+        if isinstance(prepared, Authorization):
+            return AuthorizationResult(prepared, replayed=False)
+        if decide is None:
+            [decided] = authorizations_decide(pending=[prepared])
+        else:
+            decided = decide(prepared)
+        return AuthorizationResult(decided, replayed=False)
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won: answer as it did.
+        if idempotency_key is None:
+            raise
+        earlier = _earlier_answer(gateway_key_id, idempotency_key, request_hash)
+        if earlier is None:
+            raise
+        return AuthorizationResult(earlier, replayed=True)
+
+
+def _earlier_answer(
+    gateway_key_id: int | None, idempotency_key: str, request_hash: str
+) -> Authorization | None:
+    earlier = (
+        Authorization.objects.select_related("currency")
+        .filter(gateway_key_id=gateway_key_id, idempotency_key=idempotency_key)
+        .first()
+    )
+    if earlier is not None and earlier.request_hash != request_hash:
+        raise IdempotencyConflict(
+            f"Idempotency-Key {idempotency_key!r} was used for a different request",
+            details={"authorization_id": str(earlier.public_id)},
+        )
+    return earlier
+
+
+def _declined_row(base: dict, reason: str, **fields) -> Authorization:
+    assert reason in DECLINE_REASONS, reason
+    return Authorization(
+        **base,
+        **fields,
+        decision=Authorization.Decision.DECLINED,
+        state=Authorization.State.DECLINED,
+        reason=reason,
+    )
+
+
+def _prepare(base: dict, secret: str, now: datetime) -> Authorization | PendingAuthorization:
+    """The checks that need no lock. A decline here is stored and returned at once."""
+    api_key = selectors.api_key_get_by_secret(raw=secret)
+    if api_key is None:
+        return _stored(_declined_row(base, UNKNOWN_KEY))
+    customer = api_key.customer
+    who = {"api_key": api_key, "customer": customer, "currency": customer.currency}
+    if api_key.revoked_at is not None:
+        return _stored(_declined_row(base, KEY_REVOKED, **who))
+    if customer.suspended:
+        return _stored(_declined_row(base, CUSTOMER_SUSPENDED, **who))
+    if not _model_allowed(api_key, base["provider"], base["model"]):
+        return _stored(_declined_row(base, MODEL_NOT_ALLOWED, **who))
+    estimate = max(
+        HOLD_MINOR_MIN,
+        selectors.authorization_estimate_minor(
+            customer=customer,
+            provider=base["provider"],
+            model=base["model"],
+            max_input_tokens=base["max_input_tokens"],
+            max_output_tokens=base["max_output_tokens"],
+            at=now,
+        ),
+    )
+    debit, credit = authorization_accounts(customer=customer)
+    ttl_s = getattr(settings, "WALLETS_AUTHORIZATION_TTL_S", AUTHORIZATION_TTL_S_DEFAULT)
+    return PendingAuthorization(
+        base=base,
+        api_key=api_key,
+        customer=customer,
+        estimate_minor=estimate,
+        debit=debit,
+        credit=credit,
+        expires_at=now + timedelta(seconds=ttl_s),
+        public_id=uuid.uuid4(),
+    )
+
+
+def _stored(authorization: Authorization) -> Authorization:
+    authorization.save(force_insert=True)
+    return authorization
+
+
+def _lock_balances(account_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """Take the chain lock, then the balance rows in account order (every ledger
+    writer's order, so no deadlock): {account: (debits, credits, debits pending)}."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        cursor.execute(
+            "SELECT account_id, debits_posted, credits_posted, debits_pending"
+            "  FROM ledger_balance WHERE account_id = ANY(%s)"
+            " ORDER BY account_id FOR UPDATE",
+            [account_ids],
+        )
+        return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in cursor.fetchall()}
+
+
+def _available_minor(customer: Customer, debits: int, credits: int, pending: int) -> int:
+    """Prepaid: the wallet's balance less open holds. Credit: the credit limit less the
+    exposure (unbilled usage plus open holds)."""
+    if customer.billing == Customer.Billing.PREPAID:
+        return credits - debits - pending
+    return _credit_limit_minor(customer) - (debits - credits + pending)
+
+
+def _limits(api_key: ApiKey) -> tuple[int | None, int | None, int | None]:
+    return api_key.daily_limit_minor, api_key.monthly_limit_minor, api_key.total_limit_minor
+
+
+def _spent_minor(api_key: ApiKey, now: datetime) -> list[int]:
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    spend = selectors.api_key_spend_get(
+        api_key_id=api_key.id, day_start=day_start, month_start=day_start.replace(day=1)
+    )
+    return [spend.today_minor, spend.month_minor, spend.total_minor]
+
+
+def _hold_event(item: PendingAuthorization) -> NewEvent:
+    """The event ledger.services.hold_create appends, for many holds in one call."""
+    payload = {
+        "book": item.debit.book_id,
+        "asset": item.debit.asset_id,
+        "debit": item.debit.id,
+        "credit": item.credit.id,
+        "amount": item.estimate_minor,
+        "expires_at": item.expires_at.isoformat(),
+    }
+    return NewEvent("ledger.hold.created", payload, f"wallets:authorization:{item.public_id}")
+
+
+def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Authorization]:
+    """Decide requests under the locks, in order, in ONE transaction: each sees the
+    funds and key spend the earlier ones left. Approved ones get their hold (one ledger
+    event each, appended together); every answer is stored. Returns them in order."""
+    assert pending, "nothing to decide"
+    with ledger_errors(), transaction.atomic():
+        balances = _lock_balances(sorted({item.debit.id for item in pending}))
+        available: dict[int, int] = {}
+        spent: dict[int, list[int]] = {}
+        rows: list[Authorization] = []
+        approved: list[tuple[PendingAuthorization, Authorization]] = []
+        for item in pending:
+            who = {
+                "api_key": item.api_key,
+                "customer": item.customer,
+                "currency": item.customer.currency,
+                "amount_minor": item.estimate_minor,
+            }
+            account = item.debit.id
+            if account not in available:
+                available[account] = _available_minor(item.customer, *balances[account])
+            limits = _limits(item.api_key)
+            used = None
+            if any(limit is not None for limit in limits):
+                used = spent.get(item.api_key.id)
+                if used is None:
+                    used = spent[item.api_key.id] = _spent_minor(
+                        item.api_key, item.base["created_at"]
+                    )
+            if used is not None and any(
+                limit is not None and already + item.estimate_minor > limit
+                for limit, already in zip(limits, used, strict=True)
+            ):
+                rows.append(_declined_row(item.base, KEY_LIMIT_EXCEEDED, **who))
+                continue
+            if available[account] < item.estimate_minor:
+                rows.append(_declined_row(item.base, INSUFFICIENT_FUNDS, **who))
+                continue
+            available[account] -= item.estimate_minor
+            assert available[account] >= 0, "an approval overdrew"
+            if used is not None:
+                for index in range(len(used)):
+                    used[index] += item.estimate_minor
+            row = Authorization(
+                **item.base,
+                **who,
+                public_id=item.public_id,
+                decision=Authorization.Decision.APPROVED,
+                state=Authorization.State.OPEN,
+                expires_at=item.expires_at,
+            )
+            rows.append(row)
+            approved.append((item, row))
+        if approved:
+            _create_holds(approved)
+        Authorization.objects.bulk_create(rows)
+    return rows
+
+
+def _create_holds(approved: list[tuple[PendingAuthorization, Authorization]]) -> None:
+    """Append the hold events (one call per actor) and the ledger's Hold rows."""
+    by_actor: dict[str, list[tuple[PendingAuthorization, Authorization]]] = {}
+    for pair in approved:
+        by_actor.setdefault(pair[0].base["actor"], []).append(pair)
+    now = timezone.now()
+    for actor, pairs in by_actor.items():
+        results = append_events([_hold_event(item) for item, _row in pairs], actor=actor)
+        holds = Hold.objects.bulk_create(
+            [
+                Hold(
+                    event_id=result.sequence,
+                    entry_id=result.entry_ids[0],
+                    debit_account_id=item.debit.id,
+                    credit_account_id=item.credit.id,
+                    amount=item.estimate_minor,
+                    expires_at=item.expires_at,
+                    created_at=now,
+                )
+                for (item, _row), result in zip(pairs, results, strict=True)
+            ]
+        )
+        for (_item, row), hold in zip(pairs, holds, strict=True):
+            assert hold.pk is not None
+            row.hold = hold
+
+
+def _locked_authorization(public_id) -> Authorization:
+    try:
+        wanted = uuid.UUID(str(public_id))
+    except ValueError:
+        raise AuthorizationNotFound(f"authorization {public_id} does not exist") from None
+    found = (
+        Authorization.objects.select_for_update(of=("self",))
+        .select_related("currency")
+        .filter(public_id=wanted)
+        .first()
+    )
+    if found is None:
+        raise AuthorizationNotFound(f"authorization {public_id} does not exist")
+    return found
+
+
+def _not_open(authorization: Authorization) -> AuthorizationNotOpen:
+    return AuthorizationNotOpen(
+        f"authorization {authorization.public_id} is {authorization.state}",
+        details={"state": authorization.state},
+    )
+
+
+def _resolve_hold(call, authorization: Authorization) -> None:
+    """Run a ledger hold resolution; a hold the expiry job got first means `expired`."""
+    try:
+        call()
+    except (ledger_errors_module.HoldExpired, ledger_errors_module.HoldAlreadyResolved):
+        raise AuthorizationNotOpen(
+            f"authorization {authorization.public_id} has expired",
+            details={"state": Authorization.State.EXPIRED},
+        ) from None
+
+
+def authorization_capture(*, public_id, amount_minor: int, actor: str) -> Authorization:
+    """Capture the actual amount (at most the amount held); the rest is released.
+
+    A retry of the same capture returns the captured authorization.
+    """
+    if type(amount_minor) is not int or amount_minor < 0:
+        raise InvalidAuthorizationRequest("the capture amount must be a non-negative amount")
+    with transaction.atomic():
+        authorization = _locked_authorization(public_id)
+        state = authorization.state
+        if state == Authorization.State.CAPTURED and authorization.captured_minor == amount_minor:
+            return authorization
+        if state != Authorization.State.OPEN:
+            raise _not_open(authorization)
+        if amount_minor > authorization.amount_minor:
+            raise CaptureExceedsAuthorization(
+                f"cannot capture {amount_minor}: {authorization.amount_minor} is authorized",
+                details={"authorized_minor": authorization.amount_minor},
+            )
+        _resolve_hold(
+            lambda: ledger_services.hold_post(
+                hold_id=authorization.hold_id,
+                amount=amount_minor,
+                idempotency_key=f"wallets:authorization:{authorization.public_id}:capture",
+                actor=actor,
+            ),
+            authorization,
+        )
+        authorization.state = Authorization.State.CAPTURED
+        authorization.captured_minor = amount_minor
+        authorization.resolved_at = timezone.now()
+        authorization.save(update_fields=["state", "captured_minor", "resolved_at"])
+    return authorization
+
+
+def authorization_void(*, public_id, actor: str) -> Authorization:
+    """Release the whole hold (idempotent: voiding a voided authorization is a no-op)."""
+    with transaction.atomic():
+        authorization = _locked_authorization(public_id)
+        if authorization.state == Authorization.State.VOIDED:
+            return authorization
+        if authorization.state != Authorization.State.OPEN:
+            raise _not_open(authorization)
+        _resolve_hold(
+            lambda: ledger_services.hold_void(
+                hold_id=authorization.hold_id,
+                idempotency_key=f"wallets:authorization:{authorization.public_id}:void",
+                actor=actor,
+            ),
+            authorization,
+        )
+        authorization.state = Authorization.State.VOIDED
+        authorization.captured_minor = 0
+        authorization.resolved_at = timezone.now()
+        authorization.save(update_fields=["state", "captured_minor", "resolved_at"])
+    return authorization
+
+
+def authorizations_expire(
+    *, actor: str = "system:authorization-expiry", now: datetime | None = None, limit: int = 1000
+) -> int:
+    """Release holds past their expiry (ledger.services.holds_expire), then mark the
+    authorizations whose hold expired. Two transactions: the second only touches this
+    app's rows, so it cannot form a lock cycle with captures (Authorization -> hold)."""
+    now = now or timezone.now()
+    ledger_services.holds_expire(actor=actor, now=now, limit=limit)
+    with transaction.atomic():
+        return Authorization.objects.filter(
+            state=Authorization.State.OPEN,
+            hold__resolution__kind=HoldResolution.Kind.EXPIRED,
+        ).update(state=Authorization.State.EXPIRED, captured_minor=0, resolved_at=now)
+
+
+# --- capture by usage (called by metering.pipeline inside its batch transaction) -------
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCapture:
+    authorization_id: str
+    customer: str  # external id: an event cannot settle another customer's hold
+    price_minor: int
+
+
+def authorizations_settle_by_usage(*, usages: Sequence[UsageCapture], actor: str) -> int:
+    """Resolve the holds that booked usage events name; returns how many were voided.
+
+    Must run inside the usage batch's transaction and BEFORE the batch appends to the
+    ledger (lock order: authorizations, holds, then the chain). The batch itself debits
+    the customer account with the rated price; here each open hold is voided and each
+    explicit capture returned to the customer account, so nothing is debited twice.
+    An id that names no authorization of that customer is ignored (the usage still books).
+    """
+    assert connection.in_atomic_block, "settle inside the usage batch's transaction"
+    prices: dict[uuid.UUID, int] = {}
+    customers: dict[uuid.UUID, str] = {}
+    for usage in usages:
+        try:
+            wanted = uuid.UUID(usage.authorization_id)
+        except ValueError:
+            continue
+        prices[wanted] = prices.get(wanted, 0) + usage.price_minor
+        customers.setdefault(wanted, usage.customer)
+    if not prices:
+        return 0
+    settled_states = (
+        Authorization.State.OPEN,
+        Authorization.State.CAPTURED,
+        Authorization.State.CAPTURED_BY_USAGE,
+    )
+    authorizations = [
+        found
+        for found in Authorization.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(public_id__in=list(prices), state__in=settled_states)
+        .order_by("pk")
+        if found.customer.external_id == customers[found.public_id]
+    ]
+    if not authorizations:
+        return 0
+    holds = {
+        hold.id: hold
+        for hold in Hold.objects.select_related("entry", "debit_account")
+        .select_for_update(of=("self",))
+        .filter(pk__in=[a.hold_id for a in authorizations])
+        .order_by("pk")
+    }
+    resolved = set(
+        HoldResolution.objects.filter(hold_id__in=list(holds)).values_list("hold_id", flat=True)
+    )
+    events, voided, now = [], [], timezone.now()
+    for authorization in authorizations:
+        hold = holds[authorization.hold_id]
+        if authorization.state == Authorization.State.OPEN and hold.id not in resolved:
+            events.append(_void_event(hold, authorization))
+            voided.append(hold)
+        elif authorization.state == Authorization.State.CAPTURED and authorization.captured_minor:
+            events.append(_capture_return_event(hold, authorization))
+        elif authorization.state == Authorization.State.OPEN:
+            continue  # the expiry job released it first: the usage books on its own
+        previous = (
+            authorization.captured_minor or 0
+            if authorization.state == Authorization.State.CAPTURED_BY_USAGE
+            else 0
+        )
+        authorization.captured_minor = previous + prices[authorization.public_id]
+        authorization.state = Authorization.State.CAPTURED_BY_USAGE
+        authorization.resolved_at = now
+    with ledger_errors():
+        results = append_events(events, actor=actor)
+        voided_results = [
+            result
+            for result, event in zip(results, events, strict=True)
+            if event.type == VOID_EVENT
+        ]
+        HoldResolution.objects.bulk_create(
+            HoldResolution(
+                hold=hold,
+                event_id=result.sequence,
+                kind=HoldResolution.Kind.VOIDED,
+                posted_amount=0,
+                resolved_at=now,
+            )
+            for hold, result in zip(voided, voided_results, strict=True)
+            if not result.replayed
+        )
+    Authorization.objects.bulk_update(
+        [a for a in authorizations if a.state == Authorization.State.CAPTURED_BY_USAGE],
+        ["state", "captured_minor", "resolved_at"],
+    )
+    return len(voided)
+
+
+def _void_event(hold: Hold, authorization: Authorization) -> NewEvent:
+    payload = {
+        "hold": hold.id,
+        "book": hold.entry.book_id,
+        "asset": hold.debit_account.asset_id,
+        "debit": hold.debit_account_id,
+        "credit": hold.credit_account_id,
+        "amount": hold.amount,
+        "posted_amount": 0,
+    }
+    key = f"wallets:authorization:{authorization.public_id}:usage-void"
+    return NewEvent(VOID_EVENT, payload, key)
+
+
+def _capture_return_event(hold: Hold, authorization: Authorization) -> NewEvent:
+    """Give an explicit capture back to the customer account: the usage books the price."""
+    amount = authorization.captured_minor
+    asset = hold.debit_account.asset_id
+    entry = EntrySpec(
+        hold.entry.book_id,
+        (
+            PostingSpec(hold.credit_account_id, asset, DEBIT, amount),
+            PostingSpec(hold.debit_account_id, asset, CREDIT, amount),
+        ),
+        f"authorization {authorization.public_id}: capture returned, usage booked instead",
+    )
+    key = f"wallets:authorization:{authorization.public_id}:capture-returned"
+    return NewEvent("ledger.transfer", {"entries": [entry_payload(entry)]}, key)

@@ -1,0 +1,26 @@
+"""Finance's wallets API, mounted at /api/wallets/."""
+
+from django.urls import path
+
+from wallets import api
+
+urlpatterns = [
+    path(
+        "customers/<slug:external_id>/keys/",
+        api.CustomerApiKeysApi.as_view(),
+        name="wallets-customer-keys",
+    ),
+    path(
+        "customers/<slug:external_id>/suspension/",
+        api.CustomerSuspensionApi.as_view(),
+        name="wallets-customer-suspension",
+    ),
+    path(
+        "customers/<slug:external_id>/wallet/",
+        api.CustomerWalletApi.as_view(),
+        name="wallets-customer-wallet",
+    ),
+    path("keys/<int:pk>/", api.ApiKeyDetailApi.as_view(), name="wallets-key"),
+    path("keys/<int:pk>/revoke/", api.ApiKeyRevokeApi.as_view(), name="wallets-key-revoke"),
+    path("authorizations/", api.AuthorizationListApi.as_view(), name="wallets-authorizations"),
+]

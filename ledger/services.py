@@ -9,6 +9,7 @@ ledger's error tree so callers see a stable code, not a driver exception.
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DatabaseError, transaction
@@ -184,6 +185,62 @@ def entry_reverse(
 # --- two-phase holds -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    debit_account: Account
+    credit_account: Account
+    amount: int
+    idempotency_key: str
+    expires_at: datetime | None = None
+
+
+def _hold_created_event(request: HoldRequest) -> NewEvent:
+    debit, credit, amount = request.debit_account, request.credit_account, request.amount
+    if type(amount) is not int or amount <= 0:
+        raise errors.InvalidEvent(f"hold amount {amount!r} must be a positive integer")
+    if (debit.book_id, debit.asset_id) != (credit.book_id, credit.asset_id):
+        raise errors.AccountMismatch("a hold's two accounts must share one book and asset")
+    payload = {
+        "book": debit.book_id,
+        "asset": debit.asset_id,
+        "debit": debit.id,
+        "credit": credit.id,
+        "amount": amount,
+        "expires_at": request.expires_at.isoformat() if request.expires_at else None,
+    }
+    return NewEvent("ledger.hold.created", payload, request.idempotency_key)
+
+
+def holds_create(*, requests: Sequence[HoldRequest], actor: str) -> list[Hold]:
+    """Reserve funds for many holds in one transaction and one append; returns the holds
+    in request order (a replayed key returns the hold it created before)."""
+    events = [_hold_created_event(request) for request in requests]
+    with ledger_errors(), transaction.atomic():
+        results = append_events(events, actor=actor)
+        holds = {
+            hold.event_id: hold
+            for hold in Hold.objects.filter(
+                event_id__in=[result.sequence for result in results if result.replayed]
+            )
+        }
+        now = timezone.now()
+        fresh = {}
+        for request, result in zip(requests, results, strict=True):
+            if result.sequence not in holds and result.sequence not in fresh:
+                fresh[result.sequence] = Hold(
+                    event_id=result.sequence,
+                    entry_id=result.entry_ids[0],
+                    debit_account=request.debit_account,
+                    credit_account=request.credit_account,
+                    amount=request.amount,
+                    expires_at=request.expires_at,
+                    created_at=now,
+                )
+        for hold in Hold.objects.bulk_create(list(fresh.values())):
+            holds[hold.event_id] = hold
+        return [holds[result.sequence] for result in results]
+
+
 def hold_create(
     *,
     debit_account: Account,
@@ -194,39 +251,12 @@ def hold_create(
     expires_at: datetime | None = None,
 ) -> Hold:
     """Reserve `amount` on the debit account (pending) until posted, voided or expired."""
-    if type(amount) is not int or amount <= 0:
-        raise errors.InvalidEvent(f"hold amount {amount!r} must be a positive integer")
-    if (debit_account.book_id, debit_account.asset_id) != (
-        credit_account.book_id,
-        credit_account.asset_id,
-    ):
-        raise errors.AccountMismatch("a hold's two accounts must share one book and asset")
-    payload = {
-        "book": debit_account.book_id,
-        "asset": debit_account.asset_id,
-        "debit": debit_account.id,
-        "credit": credit_account.id,
-        "amount": amount,
-        "expires_at": expires_at.isoformat() if expires_at else None,
-    }
-    with ledger_errors(), transaction.atomic():
-        [result] = append_events(
-            [NewEvent("ledger.hold.created", payload, idempotency_key)], actor=actor
-        )
-        if result.replayed:
-            return Hold.objects.get(event_id=result.sequence)
-        return Hold.objects.create(
-            event_id=result.sequence,
-            entry_id=result.entry_ids[0],
-            debit_account=debit_account,
-            credit_account=credit_account,
-            amount=amount,
-            expires_at=expires_at,
-            created_at=timezone.now(),
-        )
+    request = HoldRequest(debit_account, credit_account, amount, idempotency_key, expires_at)
+    return holds_create(requests=[request], actor=actor)[0]
 
 
-def _hold_payload(hold: Hold) -> dict:
+def hold_payload(hold: Hold) -> dict:
+    """What every resolution event of a hold carries (posted, voided, expired)."""
     return {
         "hold": hold.id,
         "book": hold.entry.book_id,
@@ -263,7 +293,7 @@ def _hold_resolve(
         if not holds:
             raise errors.HoldNotFound(f"hold {hold_id} does not exist")
         hold = holds[0]
-        payload = _hold_payload(hold) | {"posted_amount": posted_amount}
+        payload = hold_payload(hold) | {"posted_amount": posted_amount}
         resolution = _resolutions([hold_id]).get(hold_id)
         if resolution is not None:
             if resolution.event.idempotency_key != idempotency_key:
@@ -341,7 +371,7 @@ def holds_expire(
         events = [
             NewEvent(
                 "ledger.hold.expired",
-                _hold_payload(hold) | {"posted_amount": 0},
+                hold_payload(hold) | {"posted_amount": 0},
                 f"ledger:hold:{hold.id}:expired",
             )
             for hold in holds

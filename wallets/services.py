@@ -446,19 +446,6 @@ def _spent_minor(api_key: ApiKey, now: datetime) -> list[int]:
     return [spend.today_minor, spend.month_minor, spend.total_minor]
 
 
-def _hold_event(item: PendingAuthorization) -> NewEvent:
-    """The event ledger.services.hold_create appends, for many holds in one call."""
-    payload = {
-        "book": item.debit.book_id,
-        "asset": item.debit.asset_id,
-        "debit": item.debit.id,
-        "credit": item.credit.id,
-        "amount": item.estimate_minor,
-        "expires_at": item.expires_at.isoformat(),
-    }
-    return NewEvent("ledger.hold.created", payload, f"wallets:authorization:{item.public_id}")
-
-
 def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Authorization]:
     """Decide requests under the locks, in order, in ONE transaction: each sees the
     funds and key spend the earlier ones left. Approved ones get their hold (one ledger
@@ -519,29 +506,25 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
 
 
 def _create_holds(approved: list[tuple[PendingAuthorization, Authorization]]) -> None:
-    """Append the hold events (one call per actor) and the ledger's Hold rows."""
+    """The ledger's holds for the approved requests: one ledger call per actor."""
     by_actor: dict[str, list[tuple[PendingAuthorization, Authorization]]] = {}
     for pair in approved:
         by_actor.setdefault(pair[0].base["actor"], []).append(pair)
-    now = timezone.now()
     for actor, pairs in by_actor.items():
-        results = append_events([_hold_event(item) for item, _row in pairs], actor=actor)
-        holds = Hold.objects.bulk_create(
-            [
-                Hold(
-                    event_id=result.sequence,
-                    entry_id=result.entry_ids[0],
-                    debit_account_id=item.debit.id,
-                    credit_account_id=item.credit.id,
-                    amount=item.estimate_minor,
-                    expires_at=item.expires_at,
-                    created_at=now,
+        holds = ledger_services.holds_create(
+            requests=[
+                ledger_services.HoldRequest(
+                    item.debit,
+                    item.credit,
+                    item.estimate_minor,
+                    f"wallets:authorization:{item.public_id}",
+                    item.expires_at,
                 )
-                for (item, _row), result in zip(pairs, results, strict=True)
-            ]
+                for item, _row in pairs
+            ],
+            actor=actor,
         )
         for (_item, row), hold in zip(pairs, holds, strict=True):
-            assert hold.pk is not None
             row.hold = hold
 
 
@@ -752,15 +735,7 @@ def authorizations_settle_by_usage(*, usages: Sequence[UsageCapture], actor: str
 
 
 def _void_event(hold: Hold, authorization: Authorization) -> NewEvent:
-    payload = {
-        "hold": hold.id,
-        "book": hold.entry.book_id,
-        "asset": hold.debit_account.asset_id,
-        "debit": hold.debit_account_id,
-        "credit": hold.credit_account_id,
-        "amount": hold.amount,
-        "posted_amount": 0,
-    }
+    payload = ledger_services.hold_payload(hold) | {"posted_amount": 0}
     key = f"wallets:authorization:{authorization.public_id}:usage-void"
     return NewEvent(VOID_EVENT, payload, key)
 

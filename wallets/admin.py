@@ -1,10 +1,29 @@
 from django.contrib import admin
 
-from wallets.models import ApiKey, Authorization, Customer
+from wallets.models import ApiKey, Authorization, Customer, CustomerMembership
+
+
+class CustomerMembershipInline(admin.TabularInline):
+    """The logins that act for this customer (tenants see only their own customer)."""
+
+    model = CustomerMembership
+    extra = 0
+    fields = ["user", "created_at", "created_by"]
+    readonly_fields = ["created_at", "created_by"]
+    autocomplete_fields = ["user"]
 
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    inlines = [CustomerMembershipInline]
+
+    def save_formset(self, request, form, formset, change):
+        for membership in formset.save(commit=False):
+            membership.created_by = membership.created_by or f"admin:{request.user.get_username()}"
+            membership.save()
+        for removed in formset.deleted_objects:
+            removed.delete()
+
     list_display = [
         "external_id",
         "name",

@@ -5,15 +5,14 @@ Gateways (Bearer gateway key, as for /v1/usage):
   GET  /v1/authorizations/{id}
   POST /v1/authorizations/{id}/capture    the actual amount; the rest is released
   POST /v1/authorizations/{id}/void
-Finance (Django permissions on wallets' models), under /api/wallets/:
-  customers/{external_id}/keys/ (GET, POST), keys/{id}/ (GET, PATCH), keys/{id}/revoke/,
-  customers/{external_id}/suspension/ (POST), customers/{external_id}/wallet/ (GET),
-  authorizations/ (GET).
-A customer-scoped endpoint (tenants seeing their own keys) waits for customer logins.
+Finance and tenants, under /api/wallets/ (wallets.access decides who sees what: finance
+staff by Django permissions on wallets' models, a customer's members their own only):
+  customers/ (GET), customers/{external_id}/keys/ (GET, POST), keys/{id}/ (GET, PATCH),
+  keys/{id}/revoke/, customers/{external_id}/wallet/ (GET), authorizations/ (GET);
+  customers/{external_id}/suspension/ (POST) is finance only.
 """
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
@@ -24,9 +23,9 @@ from rest_framework.views import APIView
 
 from ledger.amounts import from_minor_units, to_minor_units
 from metering.gateway_keys import GatewayKeyAuthentication
-from wallets import selectors, services
+from wallets import access, selectors, services
 from wallets.batching import batcher
-from wallets.errors import AuthorizationNotFound, AuthorizationNotOpen, CustomerNotFound
+from wallets.errors import AuthorizationNotFound, AuthorizationNotOpen
 from wallets.models import ApiKey, Authorization, Customer
 
 AUTHORIZATION_ACTOR_PREFIX = "gateway:"
@@ -50,11 +49,14 @@ def _has(perm: str):
     return HasPerm
 
 
-CanViewKeys = _has("wallets.view_apikey")
-CanAddKeys = _has("wallets.add_apikey")
-CanChangeKeys = _has("wallets.change_apikey")
+# Finance staff act on every customer with these; members of a customer act on their own
+# customer without them (wallets.access).
+VIEW_KEYS = "wallets.view_apikey"
+ADD_KEYS = "wallets.add_apikey"
+CHANGE_KEYS = "wallets.change_apikey"
+VIEW_CUSTOMERS = "wallets.view_customer"
+VIEW_AUTHORIZATIONS = "wallets.view_authorization"
 CanChangeCustomers = _has("wallets.change_customer")
-CanViewAuthorizations = _has("wallets.view_authorization")
 
 
 # --- authorizations (gateways) ---------------------------------------------------------
@@ -188,11 +190,8 @@ class AuthorizationVoidApi(_GatewayApi):
 # --- API keys and customers (finance) --------------------------------------------------
 
 
-def _customer(external_id: str) -> Customer:
-    customer = Customer.objects.select_related("currency").filter(external_id=external_id).first()
-    if customer is None:
-        raise CustomerNotFound(f"customer {external_id!r} does not exist")
-    return customer
+def _customer(request, external_id: str, perm: str) -> Customer:
+    return access.customer_for_user(user=request.user, external_id=external_id, perm=perm)
 
 
 def _actor(request) -> str:
@@ -237,13 +236,44 @@ class _KeyLimits(serializers.Serializer):
     )
 
 
-class CustomerApiKeysApi(APIView):
-    def get_permissions(self):
-        return [CanAddKeys()] if self.request.method == "POST" else [CanViewKeys()]
+class CustomerListApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "CustomerSummary",
+            {
+                "customer": serializers.CharField(),
+                "name": serializers.CharField(),
+                "billing": serializers.CharField(),
+                "currency": serializers.CharField(),
+                "suspended": serializers.BooleanField(),
+            },
+            many=True,
+        ),
+        description="The customers this login may act on: all of them for finance staff, "
+        "its own for a customer's members.",
+    )
+    def get(self, request):
+        paginator = LimitOffsetPagination()
+        visible = access.customers_visible(user=request.user, perm=VIEW_CUSTOMERS)
+        page = paginator.paginate_queryset(visible.order_by("external_id"), request, view=self)
+        return paginator.get_paginated_response(
+            [
+                {
+                    "customer": c.external_id,
+                    "name": c.name,
+                    "billing": c.billing,
+                    "currency": c.currency.code,
+                    "suspended": c.suspended,
+                }
+                for c in page
+            ]
+        )
 
+
+class CustomerApiKeysApi(APIView):
     @extend_schema(responses=ApiKeyOutput(many=True))
     def get(self, request, external_id):
-        customer = _customer(external_id)
+        customer = _customer(request, external_id, VIEW_KEYS)
         return Response(ApiKeyOutput(selectors.api_key_list(customer=customer), many=True).data)
 
     @extend_schema(
@@ -256,7 +286,7 @@ class CustomerApiKeysApi(APIView):
         },
     )
     def post(self, request, external_id):
-        customer = _customer(external_id)
+        customer = _customer(request, external_id, ADD_KEYS)
         data = _KeyLimits(data=request.data)
         data.is_valid(raise_exception=True)
         key, secret = services.api_key_create(
@@ -268,16 +298,15 @@ class CustomerApiKeysApi(APIView):
 
 
 class ApiKeyDetailApi(APIView):
-    def get_permissions(self):
-        return [CanChangeKeys()] if self.request.method == "PATCH" else [CanViewKeys()]
-
     @extend_schema(responses=ApiKeyOutput)
     def get(self, request, pk):
-        return Response(ApiKeyOutput(get_object_or_404(ApiKey, pk=pk)).data)
+        return Response(
+            ApiKeyOutput(access.api_key_for_user(user=request.user, pk=pk, perm=VIEW_KEYS)).data
+        )
 
     @extend_schema(request=_KeyLimits, responses=ApiKeyOutput)
     def patch(self, request, pk):
-        key = get_object_or_404(ApiKey, pk=pk)
+        key = access.api_key_for_user(user=request.user, pk=pk, perm=CHANGE_KEYS)
         data = _KeyLimits(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         key = services.api_key_update(api_key=key, actor=_actor(request), **data.validated_data)
@@ -285,11 +314,9 @@ class ApiKeyDetailApi(APIView):
 
 
 class ApiKeyRevokeApi(APIView):
-    permission_classes = [CanChangeKeys]
-
     @extend_schema(request=None, responses=ApiKeyOutput)
     def post(self, request, pk):
-        key = get_object_or_404(ApiKey, pk=pk)
+        key = access.api_key_for_user(user=request.user, pk=pk, perm=CHANGE_KEYS)
         return Response(
             ApiKeyOutput(services.api_key_revoke(api_key=key, actor=_actor(request))).data
         )
@@ -312,7 +339,7 @@ class CustomerSuspensionApi(APIView):
         data = self.CustomerSuspensionInput(data=request.data)
         data.is_valid(raise_exception=True)
         customer = services.customer_suspend(
-            customer=_customer(external_id),
+            customer=_customer(request, external_id, "wallets.change_customer"),
             suspended=data.validated_data["suspended"],
             actor=_actor(request),
         )
@@ -320,8 +347,6 @@ class CustomerSuspensionApi(APIView):
 
 
 class CustomerWalletApi(APIView):
-    permission_classes = [CanViewKeys]
-
     @extend_schema(
         responses=inline_serializer(
             "CustomerWallet",
@@ -337,7 +362,7 @@ class CustomerWalletApi(APIView):
         )
     )
     def get(self, request, external_id):
-        customer = _customer(external_id)
+        customer = _customer(request, external_id, VIEW_CUSTOMERS)
         found = selectors.wallet_balance_get(customer=customer)
         scale = customer.currency.scale
         return Response(
@@ -354,17 +379,22 @@ class CustomerWalletApi(APIView):
 
 
 class AuthorizationListApi(APIView):
-    permission_classes = [CanViewAuthorizations]
-
     @extend_schema(
         parameters=[OpenApiParameter("customer", str, description="customer external id")],
         responses=AuthorizationOutput(many=True),
     )
     def get(self, request):
         customer_id = request.query_params.get("customer")
-        customer = _customer(customer_id) if customer_id else None
+        if customer_id:
+            found = selectors.authorization_list(
+                customer=_customer(request, customer_id, VIEW_AUTHORIZATIONS)
+            )
+        elif access.is_staff_for(request.user, VIEW_AUTHORIZATIONS):
+            found = selectors.authorization_list()  # declines of unknown keys too
+        else:
+            found = selectors.authorization_list(
+                customers=access.customers_visible(user=request.user, perm=VIEW_AUTHORIZATIONS)
+            )
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(
-            selectors.authorization_list(customer=customer), request, view=self
-        )
+        page = paginator.paginate_queryset(found, request, view=self)
         return paginator.get_paginated_response([authorization_body(a) for a in page])

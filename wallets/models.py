@@ -8,6 +8,7 @@ lives in save() or signals.
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -145,3 +146,24 @@ class Authorization(models.Model):
 
     def __str__(self) -> str:
         return f"authorization {self.public_id} ({self.state})"
+
+
+class CustomerMembership(models.Model):
+    """A login that acts for a customer (a tenant): it sees and manages that customer's
+    wallet, keys and authorizations only. Finance staff see every customer through Django
+    permissions instead (wallets.access)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_memberships"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "customer"], name="customer_membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.customer}"

@@ -77,9 +77,16 @@ def authorization_get(*, public_id: str | uuid.UUID) -> Authorization | None:
     )
 
 
-def authorization_list(*, customer: Customer | None = None) -> QuerySet[Authorization]:
+def authorization_list(
+    *, customer: Customer | None = None, customers: QuerySet[Customer] | None = None
+) -> QuerySet[Authorization]:
+    """Newest first; of one customer, of a set of customers, or all (finance)."""
     found = Authorization.objects.select_related("currency", "customer", "api_key").order_by("-pk")
-    return found.filter(customer=customer) if customer is not None else found
+    if customer is not None:
+        found = found.filter(customer=customer)
+    if customers is not None:
+        found = found.filter(customer__in=customers)
+    return found
 
 
 def amount_display(amount_minor: int | None, scale: int | None) -> str | None:

@@ -55,7 +55,7 @@ from wallets.errors import (
     InvalidApiKeyInput,
     InvalidAuthorizationRequest,
 )
-from wallets.models import ApiKey, Authorization, Customer
+from wallets.models import ApiKey, Authorization, Customer, CustomerMembership
 
 logger = logging.getLogger(__name__)
 
@@ -754,3 +754,14 @@ def _capture_return_event(hold: Hold, authorization: Authorization) -> NewEvent:
     )
     key = f"wallets:authorization:{authorization.public_id}:capture-returned"
     return NewEvent("ledger.transfer", {"entries": [entry_payload(entry)]}, key)
+
+
+# --- tenants ---------------------------------------------------------------------------
+
+
+def customer_member_add(*, customer: Customer, user, actor: str) -> CustomerMembership:
+    """Let `user` act for `customer` (see its wallet, manage its keys). Idempotent."""
+    membership, _created = CustomerMembership.objects.get_or_create(
+        user=user, customer=customer, defaults={"created_by": actor}
+    )
+    return membership

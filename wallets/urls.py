@@ -1,10 +1,11 @@
-"""Finance's wallets API, mounted at /api/wallets/."""
+"""The wallets API for finance and tenants, mounted at /api/wallets/."""
 
 from django.urls import path
 
 from wallets import api
 
 urlpatterns = [
+    path("customers/", api.CustomerListApi.as_view(), name="wallets-customers"),
     path(
         "customers/<slug:external_id>/keys/",
         api.CustomerApiKeysApi.as_view(),

@@ -170,12 +170,74 @@ def test_finance_manages_keys(world, finance):
     assert finance.get("/api/wallets/authorizations/?customer=acme").status_code == 200
 
 
-def test_keys_need_permissions(world):
+def test_a_login_without_permissions_or_membership_sees_no_customer(world):
     user = User.objects.create_user("nobody", password="pw")
     client = APIClient()
     client.force_authenticate(user)
-    assert client.get("/api/wallets/customers/acme/keys/").status_code == 403
-    assert client.post("/api/wallets/customers/acme/keys/", {}).status_code == 403
+    for response in (
+        client.get("/api/wallets/customers/acme/keys/"),
+        client.post("/api/wallets/customers/acme/keys/", {}),
+        client.get("/api/wallets/customers/acme/wallet/"),
+        client.get("/api/wallets/authorizations/?customer=acme"),
+    ):
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "customer_not_found"
+    assert client.get("/api/wallets/customers/").json()["results"] == []
+    assert APIClient().get("/api/wallets/customers/").status_code == 403
+
+
+def _member_of(customer, username: str) -> APIClient:
+    from wallets.services import customer_member_add
+
+    user = User.objects.create_user(username, password="pw")
+    customer_member_add(customer=customer, user=user, actor="test")
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_tenants_see_and_manage_only_their_own_customer(world, gateway):
+    acme, globex = world["acme"], world["globex"]
+    wallet_topup(acme, USD)
+    wallet_topup(globex, 2 * USD)
+    acme_client = _member_of(acme, "alice")
+    globex_key = ApiKeyFactory(customer=globex)
+    gateway.post("/v1/authorizations", body(globex_key.raw), format="json")
+
+    listed = acme_client.get("/api/wallets/customers/").json()["results"]
+    assert [c["customer"] for c in listed] == ["acme"]
+    created = acme_client.post(
+        "/api/wallets/customers/acme/keys/", {"name": "ci", "daily_limit_minor": 5}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    own_key = created.json()["key"]["id"]
+    assert [k["id"] for k in acme_client.get("/api/wallets/customers/acme/keys/").json()] == [
+        own_key
+    ]
+    assert acme_client.get("/api/wallets/customers/acme/wallet/").json()["balance"] == (
+        "1.000000000"
+    )
+    changed = acme_client.patch(
+        f"/api/wallets/keys/{own_key}/", {"monthly_limit_minor": 9}, format="json"
+    )
+    assert changed.json()["monthly_limit_minor"] == 9
+    assert acme_client.post(f"/api/wallets/keys/{own_key}/revoke/").json()["revoked_at"]
+
+    # Another tenant's things answer exactly like things that do not exist.
+    for response in (
+        acme_client.get("/api/wallets/customers/globex/wallet/"),
+        acme_client.get("/api/wallets/customers/globex/keys/"),
+        acme_client.get(f"/api/wallets/keys/{globex_key.pk}/"),
+        acme_client.post(f"/api/wallets/keys/{globex_key.pk}/revoke/"),
+    ):
+        assert response.status_code == 404, response.content
+    assert acme_client.get("/api/wallets/authorizations/").json()["results"] == []
+    assert ApiKey.objects.get(pk=globex_key.pk).revoked_at is None
+    # Suspension stays with finance.
+    refused = acme_client.post(
+        "/api/wallets/customers/acme/suspension/", {"suspended": False}, format="json"
+    )
+    assert refused.status_code == 403
 
 
 def test_openapi_schema_lists_the_wallets_api():

@@ -163,23 +163,42 @@ def server_env(batching: bool) -> dict:
     )
 
 
-def start_servers(count: int, batching: bool) -> list[subprocess.Popen]:
+def server_command(kind: str, port: int, workers: int, threads: int) -> list[str]:
+    if kind == "runserver":
+        return [
+            sys.executable,
+            "manage.py",
+            "runserver",
+            "--noreload",
+            "--skip-checks",
+            f"{SERVER_HOST}:{port}",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        f"--bind={SERVER_HOST}:{port}",
+        f"--workers={workers}",
+        "--worker-class=gthread",
+        f"--threads={threads}",
+        "--backlog=512",
+        "--keep-alive=60",
+    ]
+
+
+def start_servers(kind: str, count: int, batching: bool, threads: int) -> list[subprocess.Popen]:
+    """runserver: `count` processes on consecutive ports; gunicorn: one master with
+    `count` worker processes of `threads` threads on one port."""
     servers = []
-    for index in range(count):
+    for index in range(count if kind == "runserver" else 1):
         port = PORT_BASE + index
         with socket.socket() as probe:
             if probe.connect_ex((SERVER_HOST, port)) == 0:
                 raise SystemExit(f"port {port} is taken: another bench running?")
         servers.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "runserver",
-                    "--noreload",
-                    "--skip-checks",
-                    f"{SERVER_HOST}:{port}",
-                ],
+                server_command(kind, port, count, threads),
                 cwd=REPO_ROOT,
                 env=server_env(batching),
                 stdout=subprocess.DEVNULL,
@@ -188,7 +207,7 @@ def start_servers(count: int, batching: bool) -> list[subprocess.Popen]:
             )
         )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    for index in range(count):
+    for index in range(len(servers)):
         while True:
             try:
                 conn = http.client.HTTPConnection(SERVER_HOST, PORT_BASE + index, timeout=2)
@@ -282,6 +301,57 @@ def _client_process(args) -> list[tuple]:
     return results
 
 
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a live process, in seconds (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def cpu_sample(servers: list[subprocess.Popen]) -> dict[str, float]:
+    """CPU seconds used so far by the servers (with their workers) and by the PostgreSQL
+    backends of the bench database: cost per authorization, independent of whatever
+    else the machine is doing."""
+    server_pids = []
+    for server in servers:
+        server_pids += [server.pid, *_children(server.pid)]
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [BENCH_DB],
+        )
+        backend_pids = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return {
+        "server": sum(_cpu_s(pid) for pid in server_pids),
+        "postgres": sum(_cpu_s(pid) for pid in backend_pids),
+        "backends": backend_pids,
+    }
+
+
+def cpu_report(before: dict, after: dict, count: int) -> None:
+    if not count:
+        return
+    server_ms = (after["server"] - before["server"]) * 1000 / count
+    # Backends that started during the run count from zero; ended ones are missed.
+    postgres_ms = (after["postgres"] - before["postgres"]) * 1000 / count
+    print(
+        f"  CPU per authorization: servers {server_ms:.2f} ms, PostgreSQL {postgres_ms:.2f} ms "
+        f"(2 cores allow at most {2000 / (server_ms + postgres_ms):,.0f}/s before clients)"
+    )
+
+
 def drive(token, keys, ports, clients, requests, duration_max_s) -> tuple[list, float]:
     per_process = [clients // CLIENT_PROCESSES] * CLIENT_PROCESSES
     per_process[0] += clients - sum(per_process)
@@ -341,7 +411,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000, help="per scenario (max 200k)")
     parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--servers", type=int, default=2, help="runserver processes")
+    parser.add_argument("--servers", type=int, default=2, help="server processes")
+    parser.add_argument("--server", choices=["gunicorn", "runserver"], default="gunicorn")
+    parser.add_argument("--threads", type=int, default=32, help="gunicorn threads per process")
     parser.add_argument("--duration-max-s", type=float, default=120.0)
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument(
@@ -370,25 +442,27 @@ def main() -> None:
         progress("migrating, importing prices, 1,001 customers with keys and top-ups")
         world = build_world(requests + 2 * servers_count)
         connection.close()  # no connection of ours held across the fork of the clients
-        progress(f"starting {servers_count} runserver process(es)")
-        servers = start_servers(servers_count, batching=not args.no_batching)
-        ports = [PORT_BASE + i for i in range(servers_count)]
+        progress(f"starting {servers_count} {args.server} process(es)")
+        servers = start_servers(
+            args.server, servers_count, batching=not args.no_batching, threads=args.threads
+        )
+        ports = [PORT_BASE + i for i in range(len(servers))]
         # Warm-up: each server loads prices and caches accounts; on the hot wallet.
         drive(world["token"], [world["hot_key"]], ports, servers_count, 2 * servers_count, 30)
         progress(f"hot wallet: {requests:,} requests from {clients} clients")
-        hot = report(
-            "one hot wallet",
-            *drive(
-                world["token"], [world["hot_key"]], ports, clients, requests, args.duration_max_s
-            ),
+        before = cpu_sample(servers)
+        rows, elapsed = drive(
+            world["token"], [world["hot_key"]], ports, clients, requests, args.duration_max_s
         )
+        hot = report("one hot wallet", rows, elapsed)
+        cpu_report(before, cpu_sample(servers), len(rows))
         progress(f"1,000 wallets: {requests:,} requests from {clients} clients")
-        spread = report(
-            "1,000 wallets",
-            *drive(
-                world["token"], world["spread_keys"], ports, clients, requests, args.duration_max_s
-            ),
+        before = cpu_sample(servers)
+        rows, elapsed = drive(
+            world["token"], world["spread_keys"], ports, clients, requests, args.duration_max_s
         )
+        spread = report("1,000 wallets", rows, elapsed)
+        cpu_report(before, cpu_sample(servers), len(rows))
         from wallets.models import Authorization
 
         approved_hot = Authorization.objects.filter(

@@ -26,6 +26,8 @@ from wallets.errors import ModelNotPriced
 from wallets.models import ApiKey, Authorization, Customer
 
 API_KEY_PREFIX = "sk_live_"
+KNOWN_KEY_TTL_S = 30.0
+KNOWN_KEYS_MAX = 100_000
 PRICE_RELOAD_CHECK_S = 30.0
 AUTHORIZATION_LIST_MAX = 1000
 
@@ -58,6 +60,43 @@ def api_key_get_by_secret(*, raw: str) -> ApiKey | None:
     if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
         return None
     return key
+
+
+class _KnownKeys:
+    """prefix -> (ApiKey with customer, fetched at): finds a key by its secret without a
+    query on the authorization hot path. Bounded, per process, entries live
+    KNOWN_KEY_TTL_S. Callers trust from it only what never changes (the key's id and
+    secret hash, its customer's id, book and currency) and what may be a few seconds
+    stale for an estimate (the customer's plan); revocation, suspension, limits, the
+    allow-list and billing are read again when a request is decided."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[ApiKey, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, raw: str) -> ApiKey | None:
+        parts = split_api_key(raw)
+        if parts is None:
+            return None
+        prefix, secret = parts
+        entry = self._entries.get(prefix)
+        if entry is None or time.monotonic() - entry[1] > KNOWN_KEY_TTL_S:
+            key = api_key_get_by_secret(raw=raw)
+            if key is not None:
+                with self._lock:
+                    if len(self._entries) >= KNOWN_KEYS_MAX:
+                        self._entries.clear()
+                    self._entries[prefix] = (key, time.monotonic())
+            return key
+        key = entry[0]
+        return key if hmac.compare_digest(key.secret_hash, hash_secret(secret)) else None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+known_keys = _KnownKeys()
 
 
 def api_key_list(*, customer: Customer | None = None) -> QuerySet[ApiKey]:

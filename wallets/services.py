@@ -211,8 +211,9 @@ def _account(*, book_id: int, asset_id: int, code: str, type: str) -> Account:
     account, _ = Account.objects.get_or_create(
         book_id=book_id, asset_id=asset_id, code=code, defaults={"type": type}
     )
-    if not connection.in_atomic_block:
-        _account_ids[key] = account.id
+    # Remembered once committed: an account created in a transaction that rolls back
+    # must not be remembered.
+    transaction.on_commit(lambda: _account_ids.__setitem__(key, account.id))
     return account
 
 
@@ -270,17 +271,18 @@ def _check_request(provider: str, model: str, max_in: int, max_out: int) -> None
 
 @dataclass(slots=True)
 class PendingAuthorization:
-    """A request that passed every check that needs no lock: what remains is the key's
-    spend and the customer's funds, decided under the locks (`authorizations_decide`)."""
+    """A request whose key is known and whose maximum cost is estimated: the rest is
+    decided on fresh rows, under the locks (`authorizations_decide`)."""
 
     base: dict
     api_key: ApiKey
     customer: Customer
     estimate_minor: int
-    debit: Account
-    credit: Account
     expires_at: datetime
     public_id: uuid.UUID
+    # Set by authorizations_decide from the fresh customer (its billing picks the account).
+    debit: Account | None = None
+    credit: Account | None = None
 
 
 def authorization_create(
@@ -370,18 +372,14 @@ def _declined_row(base: dict, reason: str, **fields) -> Authorization:
 
 
 def _prepare(base: dict, secret: str, now: datetime) -> Authorization | PendingAuthorization:
-    """The checks that need no lock. A decline here is stored and returned at once."""
-    api_key = selectors.api_key_get_by_secret(raw=secret)
+    """What needs neither a lock nor a query on the hot path: the key from the secret
+    (selectors.known_keys) and the estimate. An unknown key is declined and stored here;
+    every check of state that can change (revocation, suspension, allow-list, limits,
+    funds) is made by `authorizations_decide` on fresh rows."""
+    api_key = selectors.known_keys.get(secret)
     if api_key is None:
         return _stored(_declined_row(base, UNKNOWN_KEY))
     customer = api_key.customer
-    who = {"api_key": api_key, "customer": customer, "currency": customer.currency}
-    if api_key.revoked_at is not None:
-        return _stored(_declined_row(base, KEY_REVOKED, **who))
-    if customer.suspended:
-        return _stored(_declined_row(base, CUSTOMER_SUSPENDED, **who))
-    if not _model_allowed(api_key, base["provider"], base["model"]):
-        return _stored(_declined_row(base, MODEL_NOT_ALLOWED, **who))
     estimate = max(
         HOLD_MINOR_MIN,
         selectors.authorization_estimate_minor(
@@ -393,15 +391,12 @@ def _prepare(base: dict, secret: str, now: datetime) -> Authorization | PendingA
             at=now,
         ),
     )
-    debit, credit = authorization_accounts(customer=customer)
     ttl_s = getattr(settings, "WALLETS_AUTHORIZATION_TTL_S", AUTHORIZATION_TTL_S_DEFAULT)
     return PendingAuthorization(
         base=base,
         api_key=api_key,
         customer=customer,
         estimate_minor=estimate,
-        debit=debit,
-        credit=credit,
         expires_at=now + timedelta(seconds=ttl_s),
         public_id=uuid.uuid4(),
     )
@@ -446,24 +441,60 @@ def _spent_minor(api_key: ApiKey, now: datetime) -> list[int]:
     return [spend.today_minor, spend.month_minor, spend.total_minor]
 
 
+def _refresh(pending: Sequence[PendingAuthorization]) -> None:
+    """Replace each request's key and customer by the rows as they are now (one query):
+    revocation, suspension, the allow-list, limits and billing may have changed since
+    the key was cached."""
+    fresh = ApiKey.objects.select_related("customer__currency", "customer__book").in_bulk(
+        {item.api_key.id for item in pending}
+    )
+    for item in pending:
+        item.api_key = fresh[item.api_key.id]
+        item.customer = item.api_key.customer
+
+
+def _declined_before_funds(item: PendingAuthorization) -> str | None:
+    if item.api_key.revoked_at is not None:
+        return KEY_REVOKED
+    if item.customer.suspended:
+        return CUSTOMER_SUSPENDED
+    if not _model_allowed(item.api_key, item.base["provider"], item.base["model"]):
+        return MODEL_NOT_ALLOWED
+    return None
+
+
 def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Authorization]:
-    """Decide requests under the locks, in order, in ONE transaction: each sees the
-    funds and key spend the earlier ones left. Approved ones get their hold (one ledger
-    event each, appended together); every answer is stored. Returns them in order."""
+    """Decide requests on fresh rows and under the locks, in order, in ONE transaction:
+    each sees the funds and key spend the earlier ones left. Approved ones get their hold
+    (one ledger event each, appended together); every answer is stored. Returns them in
+    order."""
     assert pending, "nothing to decide"
     with ledger_errors(), transaction.atomic():
-        balances = _lock_balances(sorted({item.debit.id for item in pending}))
+        _refresh(pending)
+        declined: dict[int, str] = {}
+        for index, item in enumerate(pending):
+            reason = _declined_before_funds(item)
+            if reason is not None:
+                declined[index] = reason
+            else:
+                item.debit, item.credit = authorization_accounts(customer=item.customer)
+        balances = _lock_balances(
+            sorted({item.debit.id for item in pending if item.debit is not None})
+        )
         available: dict[int, int] = {}
         spent: dict[int, list[int]] = {}
         rows: list[Authorization] = []
         approved: list[tuple[PendingAuthorization, Authorization]] = []
-        for item in pending:
+        for index, item in enumerate(pending):
             who = {
                 "api_key": item.api_key,
                 "customer": item.customer,
                 "currency": item.customer.currency,
-                "amount_minor": item.estimate_minor,
             }
+            if index in declined:
+                rows.append(_declined_row(item.base, declined[index], **who))
+                continue
+            who["amount_minor"] = item.estimate_minor
             account = item.debit.id
             if account not in available:
                 available[account] = _available_minor(item.customer, *balances[account])
@@ -487,8 +518,8 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
             available[account] -= item.estimate_minor
             assert available[account] >= 0, "an approval overdrew"
             if used is not None:
-                for index in range(len(used)):
-                    used[index] += item.estimate_minor
+                for position in range(len(used)):
+                    used[position] += item.estimate_minor
             row = Authorization(
                 **item.base,
                 **who,

@@ -12,6 +12,8 @@ def _fresh_process_caches():
     """Account ids and prices are cached per process; each test has its own database."""
     services._account_ids.clear()
     selectors.retail_prices.reset()
+    selectors.known_keys.reset()
     yield
     services._account_ids.clear()
     selectors.retail_prices.reset()
+    selectors.known_keys.reset()

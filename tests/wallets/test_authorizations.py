@@ -104,6 +104,24 @@ def test_suspended_customer(world):
     assert authorize(key.raw).decision == "approved"
 
 
+def test_state_changes_apply_at_once_although_keys_are_cached(world):
+    """The hot path finds keys in a per-process cache; what can change is read again
+    when the request is decided, so none of it waits for the cache to expire."""
+    acme = world["acme"]
+    wallet_topup(acme, USD)
+    key = ApiKeyFactory(customer=acme)
+    assert authorize(key.raw).decision == "approved"  # the key is cached from here on
+    services.api_key_update(api_key=key, allowed_models=["gpt-4o"], actor="test")
+    assert authorize(key.raw).reason == "model_not_allowed"
+    services.api_key_update(api_key=key, allowed_models=[], actor="test")
+    services.customer_suspend(customer=acme, actor="test")
+    assert authorize(key.raw).reason == "customer_suspended"
+    services.customer_suspend(customer=acme, suspended=False, actor="test")
+    services.api_key_revoke(api_key=key, actor="test")
+    assert authorize(key.raw).reason == "key_revoked"
+    assert authorize(key.raw[:-1] + ("x" if key.raw[-1] != "x" else "y")).reason == "unknown_key"
+
+
 def test_model_not_allowed(world):
     acme = world["acme"]
     wallet_topup(acme, USD)

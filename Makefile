@@ -1,7 +1,7 @@
 # Two commands set up everything on a fresh machine:
 #   make run   - the product on its embedded defaults, with demo data, on http://127.0.0.1:8000
 #   make test  - every service the tests need, ruff, pytest; stops what it started
-.PHONY: run test install services-up services-down bench-ledger bench-metering clean
+.PHONY: run test install services-up services-down bench-ledger bench-metering bench-wallets clean
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -37,6 +37,10 @@ bench-ledger: install
 bench-metering: install
 	$(PY) -m devservices up postgres kafka
 	$(PY) benchmarks/metering_bench.py
+
+bench-wallets: install
+	$(PY) -m devservices up postgres
+	$(PY) benchmarks/wallets_bench.py
 
 clean: services-down
 	rm -rf var $(VENV)

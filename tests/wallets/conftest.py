@@ -15,3 +15,21 @@ def _fresh_process_caches():
     yield
     services._account_ids.clear()
     selectors.retail_prices.reset()
+
+
+@pytest.fixture
+def stripe_api(stripe_mock, settings) -> str:
+    """Stripe calls go to stripe-mock."""
+    settings.STRIPE_API_BASE = stripe_mock
+    return stripe_mock
+
+
+@pytest.fixture
+def stripe_proxy(stripe_mock, settings):
+    """Stripe calls go to stripe-mock through a recording proxy (tests.wallets.stripe_helpers)."""
+    from tests.wallets.stripe_helpers import StripeProxy
+
+    proxy = StripeProxy(stripe_mock)
+    settings.STRIPE_API_BASE = proxy.url
+    yield proxy
+    proxy.close()

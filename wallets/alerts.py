@@ -40,6 +40,7 @@ from django.utils import timezone
 from ledger.amounts import from_minor_units
 from wallets.errors import InvalidAlertSettings, InvalidWebhookUrl, PrepaidOnly
 from wallets.models import AlertDelivery, AlertDeliveryAttempt, Customer, LowBalanceAlert
+from wallets.thresholds import threshold_crossed
 
 logger = logging.getLogger(__name__)
 
@@ -137,17 +138,8 @@ def low_balance_alert_trigger(
     *, alert: LowBalanceAlert, available_minor: int, now: datetime
 ) -> AlertDelivery | None:
     """One alert per crossing below the threshold; re-armed at or above it."""
-    if not alert.enabled:
+    if not threshold_crossed(row=alert, available_minor=available_minor):
         return None
-    if available_minor >= alert.threshold_minor:
-        if not alert.armed:
-            alert.armed = True
-            alert.save(update_fields=["armed"])
-        return None
-    if not alert.armed:
-        return None
-    alert.armed = False
-    alert.save(update_fields=["armed"])
     customer = alert.customer
     scale = customer.currency.scale
     delivery = AlertDelivery(

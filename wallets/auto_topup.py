@@ -37,6 +37,7 @@ from config.stripe_client import stripe_client
 from wallets import topup_amounts, topups
 from wallets.errors import InvalidAutoTopUpSettings, PrepaidOnly
 from wallets.models import AutoTopUpAttempt, AutoTopUpSettings, Customer, TopUp
+from wallets.thresholds import threshold_crossed
 
 logger = logging.getLogger(__name__)
 
@@ -134,17 +135,8 @@ def auto_topup_trigger(
     The charge is what brings the available balance to the target, rounded up to Stripe's
     unit, within the top-up limits. `config` must be locked by the caller.
     """
-    if not config.enabled:
+    if not threshold_crossed(row=config, available_minor=available_minor):
         return None
-    if available_minor >= config.threshold_minor:
-        if not config.armed:
-            config.armed = True
-            config.save(update_fields=["armed"])
-        return None
-    if not config.armed:
-        return None
-    config.armed = False
-    config.save(update_fields=["armed"])
     customer = config.customer
     if AutoTopUpAttempt.objects.filter(
         customer=customer, state__in=AutoTopUpAttempt.OPEN_STATES
@@ -280,10 +272,9 @@ def _start_try(attempt_id: int, now: datetime) -> tuple[AutoTopUpAttempt, dict |
 
 
 def auto_topup_charge(*, attempt_id: int, now: datetime | None = None) -> AutoTopUpAttempt:
-    """One try of an attempt, if one is due: charge off-session, record the answer.
-
-    The Stripe call runs between two short transactions, never inside one.
-    """
+    """One try of an attempt, if one is due at `now`: charge off-session, record the
+    answer (a failure's backoff counts from `now`). The Stripe call runs between two short
+    transactions, never inside one."""
     now = now or timezone.now()
     attempt, params = _start_try(attempt_id, now)
     if params is None:
@@ -299,10 +290,7 @@ def auto_topup_charge(*, attempt_id: int, now: datetime | None = None) -> AutoTo
             attempt = _locked_attempt(attempt_id)
             if attempt.state == AutoTopUpAttempt.State.PENDING:
                 _record_failure(
-                    attempt,
-                    error=error,
-                    definitive=isinstance(exc, DEFINITIVE_ERRORS),
-                    now=timezone.now(),
+                    attempt, error=error, definitive=isinstance(exc, DEFINITIVE_ERRORS), now=now
                 )
         return attempt
     return _submitted(attempt_id, intent.id, intent.status)

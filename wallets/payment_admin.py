@@ -64,10 +64,19 @@ class StripeEventAdmin(ReadOnlyAdmin):
     list_select_related = ["topup"]
 
 
-@admin.register(AutoTopUpSettings)
-class AutoTopUpSettingsAdmin(admin.ModelAdmin):
-    """Finance may switch auto top-up off; amounts and card come from the customer."""
+class SwitchOnlyAdmin(admin.ModelAdmin):
+    """A customer's settings: finance may switch them off (or on) here; everything else
+    comes from the customer through the API."""
 
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [name for name in self.fields if name != "enabled"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AutoTopUpSettings)
+class AutoTopUpSettingsAdmin(SwitchOnlyAdmin):
     list_display = ["customer", "enabled", "threshold_minor", "target_minor", "armed"]
     list_filter = ["enabled", "armed"]
     search_fields = ["customer__external_id", "stripe_customer_id"]
@@ -82,10 +91,6 @@ class AutoTopUpSettingsAdmin(admin.ModelAdmin):
         "updated_at",
         "updated_by",
     ]
-    readonly_fields = [f for f in fields if f != "enabled"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 @admin.register(AutoTopUpAttempt)
@@ -106,15 +111,12 @@ class AutoTopUpAttemptAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LowBalanceAlert)
-class LowBalanceAlertAdmin(admin.ModelAdmin):
+class LowBalanceAlertAdmin(SwitchOnlyAdmin):
     list_display = ["customer", "enabled", "url", "threshold_minor", "armed"]
     list_filter = ["enabled", "armed"]
     search_fields = ["customer__external_id", "url"]
+    # The signing secret is not among the fields: it is never shown here.
     fields = ["customer", "enabled", "url", "threshold_minor", "armed", "updated_at", "updated_by"]
-    readonly_fields = [f for f in fields if f != "enabled"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 class AlertDeliveryAttemptInline(admin.TabularInline):

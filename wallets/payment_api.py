@@ -20,6 +20,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import DomainError
 from ledger.amounts import from_minor_units, to_minor_units
 from wallets import access, alerts, auto_topup, payment_selectors, stripe_webhooks, topups
 from wallets.errors import AlertNotConfigured, AutoTopUpNotConfigured
@@ -57,6 +58,15 @@ def _money(amount_minor: int | None, customer: Customer) -> str | None:
     if amount_minor is None:
         return None
     return from_minor_units(amount_minor, customer.currency.scale)
+
+
+def _settings_of(customer: Customer, model, missing: type[DomainError]):
+    """A customer's settings row (auto top-up, alert), or the `missing` error (404)."""
+    found = model.objects.filter(customer=customer).first()
+    if found is None:
+        raise missing(f"customer {customer.external_id} has no {model._meta.verbose_name}")
+    found.customer = customer
+    return found
 
 
 def _paginated(request, view, queryset, body):
@@ -201,10 +211,7 @@ class CustomerAutoTopUpApi(APIView):
     @extend_schema(responses=AutoTopUpOutput)
     def get(self, request, external_id):
         customer = _customer(request, external_id, VIEW_AUTO_TOPUP)
-        config = AutoTopUpSettings.objects.filter(customer=customer).first()
-        if config is None:
-            raise AutoTopUpNotConfigured(f"customer {external_id} has no auto top-up")
-        config.customer = customer
+        config = _settings_of(customer, AutoTopUpSettings, AutoTopUpNotConfigured)
         return Response(auto_topup_body(config))
 
     @extend_schema(
@@ -322,10 +329,7 @@ class CustomerLowBalanceAlertApi(APIView):
     @extend_schema(responses=LowBalanceAlertOutput)
     def get(self, request, external_id):
         customer = _customer(request, external_id, VIEW_ALERT)
-        alert = LowBalanceAlert.objects.filter(customer=customer).first()
-        if alert is None:
-            raise AlertNotConfigured(f"customer {external_id} has no low-balance alert")
-        alert.customer = customer
+        alert = _settings_of(customer, LowBalanceAlert, AlertNotConfigured)
         return Response(alert_body(alert))
 
     @extend_schema(

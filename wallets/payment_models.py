@@ -157,7 +157,7 @@ class AutoTopUpSettings(models.Model):
     updated_by = models.CharField(max_length=200)
 
     class Meta:
-        verbose_name_plural = "auto top-up settings"
+        verbose_name = verbose_name_plural = "auto top-up settings"
         constraints = [
             models.CheckConstraint(
                 condition=Q(threshold_minor__gte=0) & Q(target_minor__gt=F("threshold_minor")),
@@ -232,6 +232,7 @@ class LowBalanceAlert(models.Model):
     updated_by = models.CharField(max_length=200)
 
     class Meta:
+        verbose_name = "low-balance alert"
         constraints = [
             models.CheckConstraint(
                 condition=Q(threshold_minor__gte=0), name="low_balance_alert_threshold_positive"

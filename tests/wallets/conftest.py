@@ -33,3 +33,25 @@ def stripe_proxy(stripe_mock, settings):
     settings.STRIPE_API_BASE = proxy.url
     yield proxy
     proxy.close()
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks inline, so what a task enqueues runs in this process (and this test's
+    transaction) instead of waiting in Redis for a worker."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def finance():
+    """An API client logged in as a superuser (finance staff)."""
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(User.objects.create_superuser("boss", password="pw"))
+    return client

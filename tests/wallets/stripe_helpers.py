@@ -130,6 +130,43 @@ def dispute(
     }
 
 
+class LoopbackServer:
+    """A real HTTP server on 127.0.0.1 (an ephemeral port) in a thread; subclasses answer
+    in `_handle`. Use it as a context manager, or call close()."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def do_GET(self):
+                server._handle(self)
+
+            def do_POST(self):
+                server._handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+
 # --- a recording proxy in front of stripe-mock ---------------------------------------------
 
 CARD_DECLINED = (
@@ -145,7 +182,7 @@ CARD_DECLINED = (
 )
 
 
-class StripeProxy:
+class StripeProxy(LoopbackServer):
     """A real HTTP server on 127.0.0.1 that forwards every request to stripe-mock and
     records its method, path and Idempotency-Key.
 
@@ -160,23 +197,8 @@ class StripeProxy:
         self.requests: list[dict] = []
         self.scripted: list[tuple[int, dict]] = []
         self.intent_status: str | None = None
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep the test output clean
-                pass
-
-            def do_GET(self):
-                proxy._handle(self)
-
-            def do_POST(self):
-                proxy._handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        super().__init__()
+        self.url = self.base_url
 
     def answer_next(self, count: int, answer: tuple[int, dict] = CARD_DECLINED) -> None:
         with self._lock:
@@ -184,10 +206,6 @@ class StripeProxy:
 
     def idempotency_keys(self, path_prefix: str = "/v1/payment_intents") -> list[str]:
         return [r["idempotency_key"] for r in self.requests if r["path"].startswith(path_prefix)]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
@@ -237,34 +255,18 @@ class StripeProxy:
 # --- a customer's webhook receiver ------------------------------------------------------------
 
 
-class AlertReceiver:
-    """A real HTTP server on 127.0.0.1 that receives low-balance alerts. It answers
-    `fail_status` to the first `fail_first` requests, then checks the signature with
-    `secret` (401 when it does not verify) and answers 204. Records every request."""
+class AlertReceiver(LoopbackServer):
+    """A customer's endpoint for low-balance alerts. It answers `fail_status` to the first
+    `fail_first` requests, then checks the signature with `secret` (401 when it does not
+    verify) and answers 204. Records every request."""
 
     def __init__(self, *, fail_first: int = 0, fail_status: int = 500):
         self.fail_first = fail_first
         self.fail_status = fail_status
         self.secret: str | None = None
         self.received: list[dict] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                receiver._handle(self)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/balance"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
+        self.url = f"{self.base_url}/hooks/balance"
 
     def signature_valid(self, header: str | None, body: bytes) -> bool:
         if not header or not self.secret:

@@ -12,7 +12,7 @@ from django.db import connection
 from ledger.integrity import verify_ledger
 from ledger.models import Event
 from ledger.selectors import account_balance_get
-from tests.wallets.factories import wallet
+from tests.wallets.factories import wallet, wallet_spend
 from tests.wallets.stripe_helpers import (
     charge,
     checkout_session,
@@ -187,33 +187,10 @@ def test_partial_refunds_reverse_the_refunded_part_exactly(world, stripe_api):
     assert (topup.wallet_reversed_minor, topup.fee_reversed_minor) == (1000 * CENT, 55 * CENT)
 
 
-def _spend(customer, amount_minor: int) -> None:
-    """Spend from the wallet as a gateway does: authorizations, captured."""
-    from tests.wallets.factories import ApiKeyFactory
-    from wallets import services
-
-    key = ApiKeyFactory(customer=customer)
-    while amount_minor > 0:
-        authorization = services.authorization_create(
-            secret=key.raw,
-            provider="deepseek",
-            model="deepseek-chat",
-            max_input_tokens=2_000_000,
-            max_output_tokens=200_000,
-            actor="test",
-        ).authorization
-        assert authorization.decision == "approved", authorization.reason
-        captured = min(amount_minor, authorization.amount_minor)
-        services.authorization_capture(
-            public_id=authorization.public_id, amount_minor=captured, actor="test"
-        )
-        amount_minor -= captured
-
-
 def test_a_dispute_takes_the_money_back_and_a_won_one_returns_it(world, stripe_api):
     acme = world["acme"]
     topup = _paid(acme)
-    _spend(acme, 800 * CENT)  # $8 of the $10 is spent
+    wallet_spend(acme, 800 * CENT)  # $8 of the $10 is spent
     opened = post_event(
         stripe_event("charge.dispute.created", dispute(topup, status="needs_response"))
     )

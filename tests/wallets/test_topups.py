@@ -2,30 +2,13 @@
 our own row with the amounts we asked for, stable error codes, nothing booked yet."""
 
 import pytest
-from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from ledger.models import Event
-from tests.wallets.factories import wallet
+from tests.wallets.factories import member_client, wallet
 from wallets.models import TopUp
-from wallets.services import customer_member_add
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def finance():
-    client = APIClient()
-    client.force_authenticate(User.objects.create_superuser("boss", password="pw"))
-    return client
-
-
-def _member(customer, username: str) -> APIClient:
-    user = User.objects.create_user(username, password="pw")
-    customer_member_add(customer=customer, user=user, actor="test")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_a_top_up_opens_a_checkout_session_on_stripe_mock(world, stripe_proxy, finance):
@@ -102,8 +85,8 @@ def test_stripe_unreachable_answers_502_and_books_nothing(world, finance, settin
 
 
 def test_tenants_top_up_and_list_only_their_own_customer(world, stripe_api):
-    acme_member = _member(world["acme"], "alice")
-    initech_member = _member(world["initech"], "bob")
+    acme_member = member_client(world["acme"], "alice")
+    initech_member = member_client(world["initech"], "bob")
     mine = acme_member.post("/api/wallets/customers/acme/topups/", {"amount": "5"}, format="json")
     assert mine.status_code == 201
     for response in (

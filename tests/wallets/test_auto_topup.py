@@ -234,3 +234,8 @@ def test_the_watch_task_triggers_and_charges(world, stripe_proxy, celery_eager):
     assert attempt.state == AutoTopUpAttempt.State.SUBMITTED
     assert charge_auto_topup.delay(attempt.pk).get() == "submitted"
     assert len(stripe_proxy.requests) == 1
+
+
+def test_beat_runs_the_watch_every_minute(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["wallets-watch-balances"]
+    assert entry == {"task": watch_balances.name, "schedule": 60.0}

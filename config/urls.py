@@ -13,4 +13,5 @@ urlpatterns = [
     path("api/wallets/", include("wallets.urls")),
     path("v1/", include("metering.urls")),
     path("v1/", include("wallets.gateway_urls")),
+    path("v1/stripe/", include("wallets.stripe_urls")),
 ]

@@ -100,3 +100,7 @@ class AuthorizationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Payments' screens (top-ups, Stripe events, auto top-up, alerts) live in their own module.
+from wallets import payment_admin  # noqa: E402,F401

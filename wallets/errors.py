@@ -54,3 +54,73 @@ class IdempotencyConflict(Conflict):
     """The Idempotency-Key was used before with a different request."""
 
     code = "idempotency_conflict"
+
+
+# --- payments (Stripe top-ups, auto top-up, low-balance alerts) -------------------------
+
+
+class InvalidTopUp(WalletsError):
+    """An amount that is not a positive decimal in the currency's smallest Stripe unit."""
+
+    code = "invalid_topup"
+
+
+class TopUpAmountOutOfRange(WalletsError):
+    """Below WALLETS_TOPUP_MIN or above WALLETS_TOPUP_MAX (details: minimum, maximum)."""
+
+    code = "topup_amount_out_of_range"
+
+
+class PrepaidOnly(WalletsError):
+    """Top-ups, auto top-up and balance alerts are for prepaid customers only."""
+
+    code = "prepaid_only"
+
+
+class CurrencyNotSupported(WalletsError):
+    code = "currency_not_supported"
+    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class StripeUnavailable(WalletsError):
+    """Stripe refused or could not be reached; nothing was booked."""
+
+    code = "stripe_unavailable"
+    http_status = status.HTTP_502_BAD_GATEWAY
+
+
+class InvalidStripeSignature(WalletsError):
+    """The webhook's Stripe-Signature does not verify (or is too old): nothing is stored."""
+
+    code = "invalid_signature"
+
+
+class InvalidStripePayload(WalletsError):
+    code = "invalid_payload"
+
+
+class StripeWebhookNotConfigured(WalletsError):
+    code = "webhook_not_configured"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+class InvalidAutoTopUpSettings(WalletsError):
+    code = "invalid_auto_topup_settings"
+
+
+class InvalidAlertSettings(WalletsError):
+    code = "invalid_alert_settings"
+
+
+class InvalidWebhookUrl(WalletsError):
+    """Not http(s), or (unless allowed by a setting) a private or loopback address."""
+
+    code = "invalid_webhook_url"
+
+
+class AutoTopUpNotConfigured(NotFound):
+    code = "auto_topup_not_configured"
+
+
+class AlertNotConfigured(NotFound):
+    code = "low_balance_alert_not_configured"

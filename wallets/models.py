@@ -167,3 +167,30 @@ class CustomerMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.customer}"
+
+
+# Payments (Stripe top-ups, auto top-up, low-balance alerts) live in their own module and
+# are imported here so that Django finds them as wallets models.
+from wallets.payment_models import (  # noqa: E402
+    AlertDelivery,
+    AlertDeliveryAttempt,
+    AutoTopUpAttempt,
+    AutoTopUpSettings,
+    LowBalanceAlert,
+    StripeEvent,
+    TopUp,
+)
+
+__all__ = [
+    "AlertDelivery",
+    "AlertDeliveryAttempt",
+    "ApiKey",
+    "Authorization",
+    "AutoTopUpAttempt",
+    "AutoTopUpSettings",
+    "Customer",
+    "CustomerMembership",
+    "LowBalanceAlert",
+    "StripeEvent",
+    "TopUp",
+]

@@ -149,6 +149,9 @@ PRICE_CATALOGUE_PATH = env_str(
 # and mark the wallets' authorizations whose hold expired.
 CELERY_BEAT_SCHEDULE = {
     "wallets-expire-authorizations": {"task": "wallets.expire_authorizations", "schedule": 60.0},
+    # Every minute, compare prepaid wallets that have auto top-up or a low-balance alert
+    # with their thresholds, and charge or alert (wallets/balance_watch.py).
+    "wallets-watch-balances": {"task": "wallets.watch_balances", "schedule": 60.0},
 }
 
 # Authorizations for gateways (wallets/). Batching decides concurrent requests of one
@@ -157,3 +160,33 @@ WALLETS_AUTHORIZATION_BATCHING = env_bool("WALLETS_AUTHORIZATION_BATCHING", Fals
 WALLETS_AUTHORIZATION_TTL_S = env_int("WALLETS_AUTHORIZATION_TTL_S", 900)
 # Credit customers may hold and accrue up to this (major units) until credit limits exist.
 WALLETS_CREDIT_LIMIT_DEFAULT = env_str("WALLETS_CREDIT_LIMIT_DEFAULT", "1000")
+
+# Stripe top-ups (wallets/topups.py). Amounts are decimal strings in major units of the
+# customer's currency; the platform fee is a percentage of the amount, added on top and
+# rounded half up to Stripe's minor unit (the cent). The wallet is credited the amount.
+WALLETS_TOPUP_MIN = env_str("WALLETS_TOPUP_MIN", "5")
+WALLETS_TOPUP_MAX = env_str("WALLETS_TOPUP_MAX", "10000")
+WALLETS_PLATFORM_FEE_PERCENT = env_str("WALLETS_PLATFORM_FEE_PERCENT", "5.5")
+# Where Checkout sends the customer back; Stripe fills in {CHECKOUT_SESSION_ID}.
+WALLETS_TOPUP_SUCCESS_URL = env_str(
+    "WALLETS_TOPUP_SUCCESS_URL",
+    "http://localhost:8000/portal/topups/done?session_id={CHECKOUT_SESSION_ID}",
+)
+WALLETS_TOPUP_CANCEL_URL = env_str(
+    "WALLETS_TOPUP_CANCEL_URL", "http://localhost:8000/portal/topups/cancelled"
+)
+# Webhook signatures older than this are refused (replay protection), as Stripe advises.
+STRIPE_WEBHOOK_TOLERANCE_S = env_int("STRIPE_WEBHOOK_TOLERANCE_S", 300)
+# Auto top-up: a trigger's charge is tried at most this often, the n-th retry after
+# BACKOFF * 2**(n-1) seconds; then the attempt gives up (recorded).
+WALLETS_AUTO_TOPUP_TRIES_MAX = env_int("WALLETS_AUTO_TOPUP_TRIES_MAX", 3)
+WALLETS_AUTO_TOPUP_RETRY_BACKOFF_S = env_int("WALLETS_AUTO_TOPUP_RETRY_BACKOFF_S", 60)
+# Low-balance alerts: signed POSTs to the customer's URL, retried by Celery with
+# exponential backoff (BACKOFF * 2**n seconds, at most BACKOFF_MAX) up to ATTEMPTS_MAX.
+WALLETS_ALERT_ATTEMPTS_MAX = env_int("WALLETS_ALERT_ATTEMPTS_MAX", 6)
+WALLETS_ALERT_RETRY_BACKOFF_S = env_int("WALLETS_ALERT_RETRY_BACKOFF_S", 30)
+WALLETS_ALERT_RETRY_BACKOFF_MAX_S = env_int("WALLETS_ALERT_RETRY_BACKOFF_MAX_S", 3600)
+WALLETS_ALERT_TIMEOUT_S = env_int("WALLETS_ALERT_TIMEOUT_S", 5)
+# Customers' webhook URLs must resolve to public addresses, so that a customer cannot make
+# us POST into our own network; tests (and a local run) allow loopback and private ones.
+WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)

@@ -1,7 +1,7 @@
 """Tests: the same embedded PostgreSQL; Kafka, Redis and stripe-mock started by the run."""
 
 from config.settings.base import *  # noqa: F401,F403
-from config.settings.env import env_str
+from config.settings.env import env_bool, env_str
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
 KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
@@ -16,3 +16,6 @@ DATABASES["default"]["OPTIONS"]["options"] = "-c ledger.allow_truncate=on"  # no
 # Parallel runs on one machine (a developer's and a helper's) must not share a test
 # database: set TEST_DATABASE_NAME to keep them apart.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_tokenledger")}  # noqa: F405
+
+# Tests post low-balance alerts to a real HTTP server on 127.0.0.1.
+WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)

@@ -78,3 +78,35 @@ def wallet(customer: Customer):
 def clearing(customer: Customer):
     _debit, credit = services.authorization_accounts(customer=customer)
     return account_balance_get(account_id=credit.id)
+
+
+def wallet_spend(customer: Customer, amount_minor: int) -> None:
+    """Spend from a prepaid wallet as a gateway does: authorizations, captured."""
+    key = ApiKeyFactory(customer=customer)
+    while amount_minor > 0:
+        authorization = services.authorization_create(
+            secret=key.raw,
+            provider="deepseek",
+            model="deepseek-chat",
+            max_input_tokens=2_000_000,
+            max_output_tokens=200_000,
+            actor="test",
+        ).authorization
+        assert authorization.decision == "approved", authorization.reason
+        captured = min(amount_minor, authorization.amount_minor)
+        services.authorization_capture(
+            public_id=authorization.public_id, amount_minor=captured, actor="test"
+        )
+        amount_minor -= captured
+
+
+def member_client(customer: Customer, username: str):
+    """An API client logged in as a new member of `customer` (a tenant)."""
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    user = User.objects.create_user(username, password="pw")
+    services.customer_member_add(customer=customer, user=user, actor="test")
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

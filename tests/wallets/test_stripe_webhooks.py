@@ -1,0 +1,281 @@
+"""Stripe's webhook with real signed payloads: a paid Checkout books cash, wallet and fee
+once, however often or in whatever form Stripe repeats it; a tampered or unsigned payload
+stores and books nothing; refunds and disputes reverse exactly what they must."""
+
+import json
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from ledger.integrity import verify_ledger
+from ledger.models import Event
+from ledger.selectors import account_balance_get
+from tests.wallets.factories import wallet, wallet_spend
+from tests.wallets.stripe_helpers import (
+    charge,
+    checkout_session,
+    dispute,
+    payment_intent,
+    post_event,
+    signature,
+    stripe_event,
+)
+from wallets import topups
+from wallets.models import StripeEvent, TopUp
+
+pytestmark = pytest.mark.django_db
+
+CENT = 10**7  # USD has scale 9 in the ledger
+
+
+def _open_topup(customer, amount="10") -> TopUp:
+    return topups.topup_checkout_create(customer=customer, amount=amount, actor="test")
+
+
+def _balances(customer) -> dict:
+    accounts = topups.topup_accounts(customer=customer)
+    return {
+        name: account_balance_get(account_id=getattr(accounts, name).id).balance
+        for name in ("cash", "wallet", "fees")
+    }
+
+
+def _paid(customer, amount="10") -> TopUp:
+    topup = _open_topup(customer, amount)
+    answer = post_event(stripe_event("checkout.session.completed", checkout_session(topup)))
+    assert answer.json()["outcome"] == "booked", answer.content
+    return TopUp.objects.get(pk=topup.pk)
+
+
+def test_a_paid_checkout_books_cash_wallet_and_fee_once(world, stripe_api):
+    acme = world["acme"]
+    topup = _open_topup(acme)
+    event = stripe_event("checkout.session.completed", checkout_session(topup))
+
+    first = post_event(event)
+    assert first.status_code == 200, first.content
+    assert first.json() == {
+        "received": True,
+        "event_id": event["id"],
+        "outcome": "booked",
+        "duplicate": False,
+    }
+    assert _balances(acme) == {"cash": 1055 * CENT, "wallet": 1000 * CENT, "fees": 55 * CENT}
+    topup.refresh_from_db()
+    assert topup.state == TopUp.State.PAID and topup.stripe_payment_intent_id.startswith("pi_")
+
+    # The same event again: acknowledged, nothing done.
+    again = post_event(event)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    # The same payment told again under another event id, and by its PaymentIntent.
+    resent = post_event(stripe_event("checkout.session.completed", checkout_session(topup)))
+    assert resent.json()["outcome"] == "already_booked"
+    intent = payment_intent(topup, topup.stripe_payment_intent_id)
+    assert post_event(stripe_event("payment_intent.succeeded", intent)).json()["outcome"] == (
+        "already_booked"
+    )
+    assert _balances(acme)["wallet"] == 1000 * CENT
+    assert Event.objects.filter(type=topups.TOPUP_PAID_EVENT).count() == 1
+    assert StripeEvent.objects.count() == 3
+
+
+def test_a_tampered_or_unsigned_payload_stores_and_books_nothing(world, stripe_api, settings):
+    topup = _open_topup(world["acme"])
+    event = stripe_event("checkout.session.completed", checkout_session(topup))
+    payload = json.dumps(event).encode()
+    header = signature(payload, settings.STRIPE_WEBHOOK_SECRET)
+    tampered = payload.replace(b'"amount_total": 1055', b'"amount_total": 105500')
+    assert tampered != payload
+    stale = signature(payload, settings.STRIPE_WEBHOOK_SECRET, timestamp=int(time.time()) - 600)
+    for answer in (
+        post_event(payload=tampered, header=header),
+        post_event(payload=payload, header=signature(payload, "whsec_someone_else")),
+        post_event(payload=payload, header=stale),  # older than the tolerance: a replay
+        post_event(payload=payload, header="t=1,v1=00"),
+        post_event(payload=payload, header=""),
+    ):
+        assert answer.status_code == 400, answer.content
+        assert answer.json()["error"]["code"] == "invalid_signature"
+    assert not StripeEvent.objects.exists() and not Event.objects.exists()
+    assert TopUp.objects.get(pk=topup.pk).state == TopUp.State.OPEN
+    # The genuine one still books.
+    assert post_event(payload=payload, header=header).json()["outcome"] == "booked"
+
+
+def test_an_unconfigured_secret_refuses_everything(world, settings):
+    settings.STRIPE_WEBHOOK_SECRET = ""
+    answer = post_event(stripe_event("ping", {"id": "x"}), secret="whsec_anything")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "webhook_not_configured"
+
+
+def test_a_signed_payload_that_is_not_an_event_is_refused(world):
+    answer = post_event(payload=b'{"hello": "world"}')
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_payload"
+    assert post_event(payload=b"not json").json()["error"]["code"] == "invalid_payload"
+
+
+def test_unknown_and_unmatched_events_are_recorded_and_acknowledged(world, stripe_api):
+    unknown = post_event(stripe_event("customer.created", {"id": "cus_1", "object": "customer"}))
+    assert unknown.status_code == 200 and unknown.json()["outcome"] == "ignored"
+    stranger = {"id": "cs_test_not_ours", "payment_status": "paid", "amount_total": 100}
+    unmatched = post_event(stripe_event("checkout.session.completed", stranger))
+    assert unmatched.json()["outcome"] == "unmatched"
+    assert set(StripeEvent.objects.values_list("outcome", flat=True)) == {"ignored", "unmatched"}
+    assert not Event.objects.exists()
+
+
+def test_an_amount_or_currency_that_contradicts_our_row_books_nothing(world, stripe_api):
+    topup = _open_topup(world["acme"])
+    for session in (
+        checkout_session(topup, amount_total=topup.total_stripe + 1),
+        checkout_session(topup, currency="eur"),
+    ):
+        answer = post_event(stripe_event("checkout.session.completed", session))
+        assert answer.json()["outcome"] == "mismatch"
+    assert not Event.objects.exists()
+    assert "amount 1056" in StripeEvent.objects.order_by("pk").first().detail
+
+
+def test_an_asynchronous_payment_books_when_it_succeeds(world, stripe_api):
+    acme = world["acme"]
+    topup = _open_topup(acme)
+    pending = checkout_session(topup, payment_status="unpaid")
+    assert post_event(stripe_event("checkout.session.completed", pending)).json()["outcome"] == (
+        "recorded"
+    )
+    assert not Event.objects.exists()
+    paid = checkout_session(topup, payment_intent=pending["payment_intent"])
+    answer = post_event(stripe_event("checkout.session.async_payment_succeeded", paid))
+    assert answer.json()["outcome"] == "booked"
+    assert wallet(acme).balance == 1000 * CENT
+
+
+def test_an_expired_session_closes_the_top_up(world, stripe_api):
+    topup = _open_topup(world["acme"])
+    session = checkout_session(topup, payment_status="unpaid")
+    assert post_event(stripe_event("checkout.session.expired", session)).status_code == 200
+    assert TopUp.objects.get(pk=topup.pk).state == TopUp.State.EXPIRED
+    # A payment event after expiry is not trusted to re-open it: still the row decides.
+    assert not Event.objects.exists()
+
+
+def test_partial_refunds_reverse_the_refunded_part_exactly(world, stripe_api):
+    acme = world["acme"]
+    topup = _paid(acme)  # $10.00 + $0.55
+    # Refund $5.00 of $10.55: the wallet gives back 1000/1055 of it, the fee the rest.
+    first = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=500)))
+    assert first.json()["outcome"] == "reversed"
+    assert _balances(acme) == {
+        "cash": 555 * CENT,
+        "wallet": 1000 * CENT - 4_739_336_492,
+        "fees": 55 * CENT - 260_663_508,
+    }
+    # A late copy of an older, smaller refund changes nothing.
+    older = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=200)))
+    assert older.json()["outcome"] == "recorded"
+    # Refunded in full: everything the payment booked is reversed, to the unit.
+    full = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=1055)))
+    assert full.json()["outcome"] == "reversed"
+    assert _balances(acme) == {"cash": 0, "wallet": 0, "fees": 0}
+    again = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=1055)))
+    assert again.json()["outcome"] == "recorded"
+    assert Event.objects.filter(type=topups.TOPUP_REVERSAL_EVENT).count() == 2
+    topup.refresh_from_db()
+    assert (topup.wallet_reversed_minor, topup.fee_reversed_minor) == (1000 * CENT, 55 * CENT)
+
+
+def test_a_dispute_takes_the_money_back_and_a_won_one_returns_it(world, stripe_api):
+    acme = world["acme"]
+    topup = _paid(acme)
+    wallet_spend(acme, 800 * CENT)  # $8 of the $10 is spent
+    opened = post_event(
+        stripe_event("charge.dispute.created", dispute(topup, status="needs_response"))
+    )
+    assert opened.json()["outcome"] == "reversed"
+    # The whole payment is withdrawn: the wallet goes negative (visible exposure).
+    assert wallet(acme).balance == 200 * CENT - 1000 * CENT
+    assert _balances(acme)["cash"] == 0 and _balances(acme)["fees"] == 0
+    updated = post_event(
+        stripe_event("charge.dispute.updated", dispute(topup, status="under_review"))
+    )
+    assert updated.json()["outcome"] == "recorded"
+    won = post_event(stripe_event("charge.dispute.closed", dispute(topup, status="won")))
+    assert won.json()["outcome"] == "reversed"
+    assert wallet(acme).balance == 200 * CENT
+    assert _balances(acme)["fees"] == 55 * CENT
+    # A late `created` after the dispute was closed changes nothing.
+    late = post_event(
+        stripe_event("charge.dispute.created", dispute(topup, status="needs_response"))
+    )
+    assert late.json()["outcome"] == "recorded"
+    assert wallet(acme).balance == 200 * CENT
+
+
+def test_a_lost_dispute_stays_reversed_and_inquiries_move_nothing(world, stripe_api):
+    acme = world["acme"]
+    topup = _paid(acme)
+    inquiry = dispute(topup, status="warning_needs_response", dispute_id="dp_inquiry")
+    assert post_event(stripe_event("charge.dispute.created", inquiry)).json()["outcome"] == (
+        "recorded"
+    )
+    assert wallet(acme).balance == 1000 * CENT
+    # A partial refund, then a dispute of the rest, then lost.
+    post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=55)))
+    rest = dispute(topup, status="needs_response", amount=1000, dispute_id="dp_rest")
+    post_event(stripe_event("charge.dispute.created", rest))
+    lost = dispute(topup, status="lost", amount=1000, dispute_id="dp_rest")
+    assert post_event(stripe_event("charge.dispute.closed", lost)).json()["outcome"] == "recorded"
+    assert _balances(acme) == {"cash": 0, "wallet": 0, "fees": 0}
+    topup.refresh_from_db()
+    assert (topup.refunded_stripe, topup.disputed_stripe, topup.dispute_status) == (
+        55,
+        1000,
+        "lost",
+    )
+
+
+def test_a_refund_of_an_unbooked_top_up_books_nothing(world, stripe_api):
+    topup = _open_topup(world["acme"])
+    topup.stripe_payment_intent_id = "pi_never_completed"
+    topup.save(update_fields=["stripe_payment_intent_id"])
+    answer = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=100)))
+    assert answer.json()["outcome"] == "unmatched"
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_posted_concurrently_books_once_and_the_ledger_verifies(world, stripe_api):
+    """Committed for real (the ledger's deferred balance checks run at commit), with two
+    deliveries of one event racing on their own connections."""
+    acme = world["acme"]
+    topup = _open_topup(acme)
+    event = stripe_event("checkout.session.completed", checkout_session(topup))
+    payload = json.dumps(event).encode()
+    start = threading.Barrier(4)
+    answers, failures = [], []
+
+    def deliver() -> None:
+        try:
+            start.wait(timeout=30)
+            answers.append(post_event(payload=payload).json())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    assert sorted(a["duplicate"] for a in answers) == [False, True, True, True]
+    assert [a["outcome"] for a in answers if not a["duplicate"]] == ["booked"]
+    assert _balances(acme) == {"cash": 1055 * CENT, "wallet": 1000 * CENT, "fees": 55 * CENT}
+    topup.refresh_from_db()
+    post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=333)))
+    report = verify_ledger()
+    assert report.ok, report.problems

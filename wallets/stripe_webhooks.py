@@ -1,0 +1,309 @@
+"""Stripe's webhook: verify the signature, record each event once, act on it.
+
+A payload whose Stripe-Signature does not verify against STRIPE_WEBHOOK_SECRET (or is
+older than STRIPE_WEBHOOK_TOLERANCE_S) is refused before anything is stored or booked.
+A verified event is recorded by its id in the same transaction as what it does, so a
+redelivery (or a concurrent second delivery) finds it and changes nothing; an error
+while acting rolls the record back too, Stripe gets a 500 and delivers again later.
+
+What each event does (amounts and currency always come from our TopUp row; Stripe's are
+only compared with it, and a difference books nothing and is recorded as a mismatch):
+- checkout.session.completed (paid) / .async_payment_succeeded: book the top-up;
+- checkout.session.expired / .async_payment_failed: close it unpaid;
+- payment_intent.succeeded: book the top-up it belongs to (an auto top-up's charge; for
+  a Checkout payment whichever of the two events comes first books, the other finds it
+  booked); a second payment for a booked top-up is flagged, never booked;
+- payment_intent.payment_failed: an auto top-up's try failed (retried or given up);
+- charge.refunded: reverse the refunded part (cumulative amount_refunded);
+- charge.dispute.created / .updated / .closed: take the disputed amount back while the
+  dispute is open or lost; give it back when won.
+Any other type is recorded and acknowledged.
+"""
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from wallets import auto_topup, topups
+from wallets.errors import (
+    InvalidStripePayload,
+    InvalidStripeSignature,
+    StripeWebhookNotConfigured,
+)
+from wallets.models import StripeEvent, TopUp
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "stripe:webhook"
+Outcome = StripeEvent.Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    outcome: str
+    detail: str = ""
+    topup: TopUp | None = None
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict:
+    """The event, if the signature verifies; else invalid_signature (nothing stored)."""
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise StripeWebhookNotConfigured("STRIPE_WEBHOOK_SECRET is not set")
+    if not signature:
+        raise InvalidStripeSignature("the Stripe-Signature header is missing")
+    try:
+        stripe.Webhook.construct_event(
+            payload, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_S
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidStripeSignature(f"the Stripe signature does not verify: {exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidStripePayload("the payload is not a JSON Stripe event") from exc
+    event = json.loads(payload)
+    data = event.get("data") if isinstance(event, dict) else None
+    if not (
+        isinstance(event.get("id"), str)
+        and 0 < len(event["id"]) <= 255
+        and isinstance(event.get("type"), str)
+        and isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+    ):
+        raise InvalidStripePayload("a Stripe event needs an id, a type and data.object")
+    return event
+
+
+# --- reading Stripe objects ------------------------------------------------------------------
+
+
+def _id(value) -> str | None:
+    """An expandable field: an id string, or the expanded object's id."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _int(obj: dict, name: str) -> int:
+    value = obj.get(name)
+    if type(value) is not int or value < 0:
+        raise InvalidStripePayload(f"{obj.get('object', 'object')}.{name} must be an integer")
+    return value
+
+
+def _mismatch(topup: TopUp, amount, currency) -> str:
+    """Why Stripe's amount or currency contradicts our row ("" when they agree)."""
+    if currency is not None and str(currency).upper() != topup.currency.code:
+        return f"currency {currency} is not the top-up's {topup.currency.code}"
+    if amount is not None and amount != topup.total_stripe:
+        return f"amount {amount} is not the top-up's total {topup.total_stripe}"
+    return ""
+
+
+def _topup_for_intent(intent: dict) -> TopUp | None:
+    """By the top-up id we put in the metadata, else by the intent id we stored."""
+    metadata = intent.get("metadata") if isinstance(intent.get("metadata"), dict) else {}
+    found = TopUp.objects.select_related("currency", "customer")
+    try:
+        reference = uuid.UUID(str(metadata.get(topups.METADATA_TOPUP)))
+    except ValueError:
+        reference = None
+    topup = found.filter(public_id=reference).first() if reference else None
+    return topup or found.filter(stripe_payment_intent_id=_id(intent.get("id"))).first()
+
+
+def _topup_for_charge(charge_or_dispute: dict) -> TopUp | None:
+    intent = _id(charge_or_dispute.get("payment_intent"))
+    if intent is None:
+        return None
+    return (
+        TopUp.objects.select_related("currency", "customer")
+        .filter(stripe_payment_intent_id=intent)
+        .first()
+    )
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+def _booked(booking: topups.TopUpBooking) -> Handled:
+    outcome = Outcome.BOOKED if booking.booked else Outcome.ALREADY_BOOKED
+    return Handled(outcome, topup=booking.topup)
+
+
+def _checkout_paid(session: dict) -> Handled:
+    topup = (
+        TopUp.objects.select_related("currency", "customer")
+        .filter(stripe_checkout_session_id=_id(session.get("id")))
+        .first()
+    )
+    if topup is None:
+        return Handled(Outcome.UNMATCHED, "no top-up has this checkout session")
+    if session.get("payment_status") != "paid":
+        return Handled(Outcome.RECORDED, "not paid yet (an asynchronous payment)", topup)
+    mismatch = _mismatch(topup, session.get("amount_total"), session.get("currency"))
+    if mismatch:
+        return Handled(Outcome.MISMATCH, mismatch, topup)
+    booking = topups.topup_book(
+        topup_id=topup.pk,
+        actor=ACTOR,
+        stripe_payment_intent_id=_id(session.get("payment_intent")),
+    )
+    return _booked(booking)
+
+
+def _checkout_closer(state: str) -> Callable[[dict], Handled]:
+    """The session expired, or its asynchronous payment failed: the top-up closes unpaid."""
+
+    def close(session: dict) -> Handled:
+        topup = TopUp.objects.filter(stripe_checkout_session_id=_id(session.get("id"))).first()
+        if topup is None:
+            return Handled(Outcome.UNMATCHED, "no top-up has this checkout session")
+        closed = topups.topup_close(topup_id=topup.pk, state=state)
+        return Handled(Outcome.RECORDED, f"{state}" if closed else "no longer open", topup)
+
+    return close
+
+
+def _intent_succeeded(intent: dict) -> Handled:
+    topup = _topup_for_intent(intent)
+    if topup is None:
+        return Handled(Outcome.UNMATCHED, "no top-up has this payment intent")
+    intent_id = _id(intent.get("id"))
+    amount = intent.get("amount_received", intent.get("amount"))
+    mismatch = _mismatch(topup, amount, intent.get("currency"))
+    if not mismatch and topup.state == TopUp.State.PAID:
+        if topup.stripe_payment_intent_id not in ("", intent_id):
+            mismatch = (
+                f"a second payment ({intent_id}) for a top-up paid by "
+                f"{topup.stripe_payment_intent_id}: refund it"
+            )
+    if mismatch:
+        logger.error("payment intent %s: %s", intent_id, mismatch)
+        return Handled(Outcome.MISMATCH, mismatch, topup)
+    if topup.source == TopUp.Source.AUTO:
+        booking = auto_topup.auto_topup_payment_succeeded(topup=topup, payment_intent_id=intent_id)
+    else:
+        booking = topups.topup_book(
+            topup_id=topup.pk, actor=ACTOR, stripe_payment_intent_id=intent_id
+        )
+    return _booked(booking)
+
+
+def _intent_failed(intent: dict) -> Handled:
+    topup = _topup_for_intent(intent)
+    if topup is None:
+        return Handled(Outcome.UNMATCHED, "no top-up has this payment intent")
+    if topup.source != TopUp.Source.AUTO:
+        return Handled(Outcome.RECORDED, "a checkout payment failed; the page may retry", topup)
+    error = intent.get("last_payment_error") or {}
+    text = f"payment_failed {error.get('code', '')}: {error.get('message', '')}".strip()
+    recorded = auto_topup.auto_topup_payment_failed(
+        topup=topup, payment_intent_id=_id(intent.get("id")), error=text[:500]
+    )
+    detail = "try failed" if recorded else "not the attempt's current charge"
+    return Handled(Outcome.RECORDED, detail, topup)
+
+
+def _reversal(topup: TopUp | None, obj: dict, **changes) -> Handled:
+    if topup is None:
+        return Handled(Outcome.UNMATCHED, "no top-up has this payment intent")
+    if topup.state != TopUp.State.PAID:
+        return Handled(Outcome.UNMATCHED, f"the top-up is {topup.state}, not booked", topup)
+    mismatch = _mismatch(topup, None, obj.get("currency"))
+    if mismatch:
+        return Handled(Outcome.MISMATCH, mismatch, topup)
+    reversal = topups.topup_reversal_apply(topup_id=topup.pk, actor=ACTOR, **changes)
+    detail = f"wallet {-reversal.wallet_minor:+d}, fee {-reversal.fee_minor:+d} minor units" + (
+        " (capped at the payment's total)" if reversal.capped else ""
+    )
+    return Handled(Outcome.REVERSED if reversal.moved else Outcome.RECORDED, detail, topup)
+
+
+def _charge_refunded(charge: dict) -> Handled:
+    return _reversal(
+        _topup_for_charge(charge), charge, refunded_stripe=_int(charge, "amount_refunded")
+    )
+
+
+def _dispute(dispute: dict) -> Handled:
+    status = dispute.get("status")
+    dispute_id = _id(dispute.get("id"))
+    if not isinstance(status, str) or dispute_id is None:
+        raise InvalidStripePayload("a dispute needs an id and a status")
+    update = topups.DisputeUpdate(dispute_id, status, _int(dispute, "amount"))
+    return _reversal(_topup_for_charge(dispute), dispute, dispute=update)
+
+
+HANDLERS: dict[str, Callable[[dict], Handled]] = {
+    "checkout.session.completed": _checkout_paid,
+    "checkout.session.async_payment_succeeded": _checkout_paid,
+    "checkout.session.expired": _checkout_closer(TopUp.State.EXPIRED),
+    "checkout.session.async_payment_failed": _checkout_closer(TopUp.State.FAILED),
+    "payment_intent.succeeded": _intent_succeeded,
+    "payment_intent.payment_failed": _intent_failed,
+    "charge.refunded": _charge_refunded,
+    "charge.dispute.created": _dispute,
+    "charge.dispute.updated": _dispute,
+    "charge.dispute.closed": _dispute,
+}
+
+
+# --- processing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedEvent:
+    record: StripeEvent
+    duplicate: bool  # this event id was processed before: nothing was done now
+
+
+def _created_at(event: dict) -> datetime | None:
+    created = event.get("created")
+    return datetime.fromtimestamp(created, tz=UTC) if type(created) is int else None
+
+
+def stripe_event_process(*, event: dict) -> ProcessedEvent:
+    """Record a verified event once and do what it says, in one transaction."""
+    event_id = event["id"]
+    earlier = StripeEvent.objects.filter(event_id=event_id).first()
+    if earlier is not None:
+        return ProcessedEvent(earlier, duplicate=True)
+    obj = event["data"]["object"]
+    try:
+        with transaction.atomic():
+            # Inserted first: a concurrent delivery of the same event waits on the unique
+            # id here, then fails and answers as a duplicate.
+            record = StripeEvent.objects.create(
+                event_id=event_id,
+                type=event["type"][:100],
+                livemode=event.get("livemode") is True,
+                stripe_created_at=_created_at(event),
+                object_id=(_id(obj.get("id")) or "")[:255],
+                outcome=Outcome.IGNORED,
+                payload=event,
+            )
+            handler = HANDLERS.get(event["type"])
+            try:
+                handled = handler(obj) if handler else Handled(Outcome.IGNORED, "not handled")
+            except InvalidStripePayload as exc:
+                handled = Handled(Outcome.MALFORMED, exc.message)
+            record.outcome, record.detail = handled.outcome, handled.detail[:500]
+            record.topup = handled.topup
+            record.save(update_fields=["outcome", "detail", "topup"])
+    except IntegrityError:
+        earlier = StripeEvent.objects.filter(event_id=event_id).first()
+        if earlier is None:
+            raise
+        return ProcessedEvent(earlier, duplicate=True)
+    logger.info("stripe event %s %s: %s", event_id, event["type"], record.outcome)
+    return ProcessedEvent(record, duplicate=False)

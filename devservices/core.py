@@ -223,6 +223,10 @@ class Service:
             self.after_ready()
             return f"ready in {time.monotonic() - started:.1f}s"
 
+        if self.ports and all(port_open(port) for port in self.ports) and self.is_ready():
+            # Answering like this service, started by someone else (another checkout of the
+            # repository, a system service): use it, and never stop it.
+            return "already running (not started by this checkout)"
         for port in self.ports:
             if port_open(port):
                 raise DevServiceError(

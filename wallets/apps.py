@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class WalletsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "wallets"
+
+    def ready(self) -> None:
+        # Registers the lot events' posting rules and the lots check of ledger_verify.
+        from wallets import rules  # noqa: F401

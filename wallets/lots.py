@@ -24,8 +24,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -54,10 +55,15 @@ ALLOCATOR_ACTOR = "system:lot-allocator"
 EXPIRY_ACTOR = "system:lot-expiry"
 IDEMPOTENCY_KEY_LENGTH_MAX = 100
 SOURCE_LENGTH_MAX, MEMO_LENGTH_MAX = 200, 500
-CURSORS_PER_TRANSACTION = 200  # bounds how long one allocation or expiry holds its locks
+# An allocation transaction holds its wallets' cursor locks, which a grant or top-up
+# waits for while it holds the ledger's chain lock: keep those transactions short.
+CURSORS_PER_TRANSACTION = 50
 CURSORS_PER_RUN_MAX = 10_000
-MOVEMENTS_PER_WALLET_MAX = 10_000  # per wallet and run: a backlog is worked off in steps
+MOVEMENTS_PER_WALLET_MAX = 1_000  # per wallet and transaction: a backlog goes in steps
 LOTS_EXPIRED_PER_RUN_MAX = 10_000
+# Lots close this long after expires_at (setting WALLETS_LOT_EXPIRY_GRACE_S): usage booked
+# meanwhile still consumes them, for metering that lags behind the gateways.
+LOT_EXPIRY_GRACE_S_DEFAULT = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,7 +650,9 @@ def _breakage_account(lot: Lot) -> Account:
     return customer_book_account(customer=lot.customer, code=code, type=account_type)
 
 
-def _expire_cursors(cursor_ids: list[int], now: datetime, actor: str) -> int:
+def _expire_cursors(cursor_ids: list[int], closing_at: datetime, now: datetime, actor: str) -> int:
+    # Catch up without the chain lock first, so that little is left to do under it.
+    lots_allocate(cursor_ids=cursor_ids, limit=len(cursor_ids))
     with ledger_errors(), transaction.atomic():
         _lock_chain()  # first: nothing may be appended between the allocation and breakage
         cursors = _locked_cursors(cursor_ids)
@@ -652,7 +660,7 @@ def _expire_cursors(cursor_ids: list[int], now: datetime, actor: str) -> int:
         _allocate_locked(cursors, through=head, movements_max=AMOUNT_MAX, actor=ALLOCATOR_ACTOR)
         due = list(
             Lot.objects.select_related("customer", "cursor__account")
-            .filter(cursor__in=cursors, state=Lot.State.OPEN, expires_at__lte=now)
+            .filter(cursor__in=cursors, state=Lot.State.OPEN, expires_at__lte=closing_at)
             .order_by("pk")
         )
         booked = [lot for lot in due if lot.remaining_minor > 0]
@@ -678,19 +686,22 @@ def _expire_cursors(cursor_ids: list[int], now: datetime, actor: str) -> int:
 def lots_expire(
     *, now: datetime | None = None, actor: str = EXPIRY_ACTOR, limit: int = LOTS_EXPIRED_PER_RUN_MAX
 ) -> int:
-    """Close the lots past their expiry: first allocate their wallets up to the ledger's
-    head, then book each remainder as breakage (exactly once per lot: its key is
-    `wallets:lot:<id>:expired`). Returns how many lots closed."""
+    """Close the lots past their expiry (and the grace): first allocate their wallets up
+    to the ledger's head, then book each remainder as breakage, exactly once per lot (its
+    key is `wallets:lot:<id>:expired`). Returns how many lots closed."""
     now = now or timezone.now()
+    grace_s = getattr(settings, "WALLETS_LOT_EXPIRY_GRACE_S", LOT_EXPIRY_GRACE_S_DEFAULT)
+    closing_at = now - timedelta(seconds=grace_s)
     cursor_ids = sorted(
         set(
-            Lot.objects.filter(state=Lot.State.OPEN, expires_at__lte=now)
+            Lot.objects.filter(state=Lot.State.OPEN, expires_at__lte=closing_at)
             .order_by("expires_at")
             .values_list("cursor_id", flat=True)[:limit]
         )
     )
     return sum(
-        _expire_cursors(chunk, now, actor) for chunk in _chunks(cursor_ids, CURSORS_PER_TRANSACTION)
+        _expire_cursors(chunk, closing_at, now, actor)
+        for chunk in _chunks(cursor_ids, CURSORS_PER_TRANSACTION)
     )
 
 

@@ -161,3 +161,6 @@ WALLETS_AUTHORIZATION_TTL_S = env_int("WALLETS_AUTHORIZATION_TTL_S", 900)
 # Credit customers without a limit of their own (Customer.credit_limit_minor) may hold and
 # accrue up to this, in major units of their currency.
 WALLETS_CREDIT_LIMIT_DEFAULT = env_str("WALLETS_CREDIT_LIMIT_DEFAULT", "1000")
+# Credit lots close this many seconds after their expires_at; usage booked meanwhile still
+# consumes them (wallets/lots.py). 0: consumption booked after the breakage never does.
+WALLETS_LOT_EXPIRY_GRACE_S = env_int("WALLETS_LOT_EXPIRY_GRACE_S", 0)

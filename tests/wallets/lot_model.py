@@ -60,6 +60,17 @@ class WalletModel:
         self.unfunded -= paid_back
         return lot
 
+    def start_lots(self, key) -> ModelLot | None:
+        """The wallet's first lot is coming: its history so far becomes an opening balance,
+        one unattributed lot of what is left (unfunded consumption stays unfunded)."""
+        left = sum(lot.left for lot in self.lots if not lot.closed)
+        self.lots = []
+        if left <= 0:
+            return None
+        lot = ModelLot(key, "unattributed", left, 50, None, self.events)
+        self.lots.append(lot)
+        return lot
+
     def grant(self, key, kind, amount, priority, expires_day) -> ModelLot:
         self._event()
         self.balance += amount

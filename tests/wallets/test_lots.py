@@ -466,3 +466,16 @@ def test_the_lot_tables_add_nothing_to_the_usage_path(world):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM wallets_lotallocation")
         assert cursor.fetchone()[0] == before
+
+
+def test_a_grace_period_lets_late_usage_consume_an_expired_lot(world, settings):
+    settings.WALLETS_LOT_EXPIRY_GRACE_S = 3600
+    acme = world["acme"]
+    promo = promotion(acme, USD, expires_at=days(1))
+    Lot.objects.filter(pk=promo.pk).update(expires_at=timezone.now() - timedelta(minutes=10))
+    assert lots.lots_expire() == 0  # within the grace
+    late = book_usage("acme")
+    assert lots.lots_expire(now=timezone.now() + timedelta(hours=1)) == 1
+    promo.refresh_from_db()
+    assert (promo.consumed_minor, promo.expired_minor) == (late, USD - late)
+    assert_consistent(acme)

@@ -66,6 +66,7 @@ class Scenario:
         self.start = timezone.now()
         self.day = 0
         self.keys = iter(range(1, 10_000))
+        self.opening = None  # the model's opening lot once lots started (False: none)
 
     def at(self, day: int):
         return self.start + timedelta(days=day)
@@ -80,6 +81,8 @@ class Scenario:
                 "expires_at": self.at(expires_day) if expires_day else None,
             }
             make = paid_topup if lot_kind == "paid" else promotion
+            if self.opening is None:  # the wallet's first lot: as LotCursor does
+                self.opening = self.model.start_lots(next(self.keys)) or False
             key = next(self.keys)
             self.lots[key] = make(self.customer, amount, **fields)
             self.model.grant(key, lot_kind, amount, priority, expires_day)
@@ -136,16 +139,15 @@ class Scenario:
         if cursor is None:  # no lot was ever opened: nothing to attribute
             assert not self.lots
             return
-        # History before the first lot is the cursor's opening balance: one unattributed
-        # lot where the model has several (same priority, no expiry, all older than any
-        # declared lot, so consumed and restored as one).
-        first = min(lot.order for lot in model.lots if lot.kind != "unattributed")
-        before = [m for m in model.lots if m.kind == "unattributed" and m.order < first]
-        after = [m for m in model.lots if m.kind == "unattributed" and m.order > first]
+        # History before the first lot is the cursor's opening balance (one lot, or none).
         opening = Lot.objects.filter(
             customer=self.customer, opened_sequence=cursor.start_sequence
         ).first()
-        assert (opening.remaining_minor if opening else 0) == sum(m.left for m in before)
+        expected_opening = (self.opening.amount, self.opening.left) if self.opening else None
+        assert (
+            (opening.amount_minor, opening.remaining_minor) if opening else None
+        ) == expected_opening
+        after = [m for m in model.lots if m.kind == "unattributed" and m is not self.opening]
         declared = {lot.pk for lot in self.lots.values()}
         implicit = sorted(
             (lot.amount_minor, lot.consumed_minor)

@@ -85,24 +85,50 @@ def _check_amount(amount_minor) -> None:
         raise InvalidLotInput("amount_minor must be a positive integer (minor units)")
 
 
-def _check_lot_input(
-    *, amount_minor, priority, expires_at, source, memo, idempotency_key, now: datetime
-) -> None:
-    _check_amount(amount_minor)
-    if type(priority) is not int or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-        raise InvalidLotInput(
-            f"priority must be an integer in {PRIORITY_MIN}..{PRIORITY_MAX} (lower is used first)"
+@dataclass(frozen=True, slots=True)
+class LotTerms:
+    """What a lot is: its kind, size, priority (lower first) and optional expiry."""
+
+    kind: str
+    amount_minor: int
+    priority: int = PRIORITY_DEFAULT
+    expires_at: datetime | None = None
+    source: str = ""
+    memo: str = ""
+
+    def check(self, now: datetime) -> None:
+        _check_amount(self.amount_minor)
+        priority = self.priority
+        if type(priority) is not int or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            raise InvalidLotInput(
+                f"priority must be an integer in {PRIORITY_MIN}..{PRIORITY_MAX} "
+                "(lower is used first)"
+            )
+        expires_at = self.expires_at
+        if expires_at is not None:
+            if not isinstance(expires_at, datetime) or timezone.is_naive(expires_at):
+                raise InvalidLotInput("expires_at must be a timezone-aware date and time, or null")
+            if expires_at <= now:
+                raise InvalidLotInput("expires_at must be in the future")
+        for name, value, length_max in (
+            ("source", self.source, SOURCE_LENGTH_MAX),
+            ("memo", self.memo, MEMO_LENGTH_MAX),
+        ):
+            if not isinstance(value, str) or len(value) > length_max:
+                raise InvalidLotInput(f"{name} must be a string of at most {length_max} characters")
+
+    def request_hash(self, customer: Customer, *more) -> str:
+        expiry = self.expires_at.isoformat() if self.expires_at else None
+        return _request_hash(
+            customer.pk,
+            self.kind,
+            self.amount_minor,
+            self.priority,
+            expiry,
+            self.source,
+            self.memo,
+            *more,
         )
-    if expires_at is not None:
-        if not isinstance(expires_at, datetime) or timezone.is_naive(expires_at):
-            raise InvalidLotInput("expires_at must be a timezone-aware date and time, or null")
-        if expires_at <= now:
-            raise InvalidLotInput("expires_at must be in the future")
-    if not isinstance(source, str) or len(source) > SOURCE_LENGTH_MAX:
-        raise InvalidLotInput(f"source must be a string of at most {SOURCE_LENGTH_MAX} characters")
-    if not isinstance(memo, str) or len(memo) > MEMO_LENGTH_MAX:
-        raise InvalidLotInput(f"memo must be a string of at most {MEMO_LENGTH_MAX} characters")
-    _check_idempotency_key(idempotency_key)
 
 
 def _check_idempotency_key(idempotency_key) -> None:
@@ -187,19 +213,7 @@ def _cursor_for_event(
     )
     if opening > 0:
         # The balance from before lots existed: one lot that never expires.
-        Lot.objects.create(
-            cursor=cursor,
-            customer=customer,
-            kind=Lot.Kind.UNATTRIBUTED,
-            amount_minor=opening,
-            priority=PRIORITY_DEFAULT,
-            opened_sequence=start,
-            source="balance before lots",
-            idempotency_key=f"wallets:lot:opening:{cursor.pk}",
-            request_hash=_request_hash("opening", cursor.pk, opening),
-            created_at=now,
-            created_by=actor,
-        )
+        _unattributed_lot(cursor, start, opening, "opening", actor, now).save()
     return cursor
 
 
@@ -224,18 +238,11 @@ def lot_grant(
     `lot_open_for_booked_credit` in that payment's transaction.
     """
     now = timezone.now()
-    _check_lot_input(
-        amount_minor=amount_minor,
-        priority=priority,
-        expires_at=expires_at,
-        source=source,
-        memo=memo,
-        idempotency_key=idempotency_key,
-        now=now,
-    )
+    terms = LotTerms(Lot.Kind.PROMOTIONAL, amount_minor, priority, expires_at, source, memo)
+    terms.check(now)
+    _check_idempotency_key(idempotency_key)
     key = f"grant:{customer.pk}:{idempotency_key}"
-    expiry = expires_at.isoformat() if expires_at else None
-    request_hash = _request_hash(customer.pk, amount_minor, priority, expiry, source, memo)
+    request_hash = terms.request_hash(customer)
     earlier = _earlier(Lot, key, request_hash)
     if earlier is not None:
         return LotResult(earlier, replayed=True)
@@ -251,7 +258,7 @@ def lot_grant(
         "amount": amount_minor,
         "customer": customer.external_id,
         "priority": priority,
-        "expires_at": expiry,
+        "expires_at": expires_at.isoformat() if expires_at else None,
         "source": source,
     }
     with ledger_errors(), transaction.atomic():
@@ -262,25 +269,53 @@ def lot_grant(
             earlier = _earlier(Lot, key, request_hash)
             assert earlier is not None, "a grant's event without its lot"
             return LotResult(earlier, replayed=True)
-        cursor = _cursor_for_event(
-            customer=customer, account=wallet, sequence=event.sequence, actor=actor, now=now
-        )
-        lot = Lot.objects.create(
-            cursor=cursor,
-            customer=customer,
-            kind=Lot.Kind.PROMOTIONAL,
-            amount_minor=amount_minor,
-            priority=priority,
-            expires_at=expires_at,
-            opened_sequence=event.sequence,
-            source=source,
-            memo=memo,
-            idempotency_key=key,
-            request_hash=request_hash,
-            created_at=now,
-            created_by=actor,
-        )
+        lot = _open_lot(customer, wallet, terms, event.sequence, key, request_hash, actor, now)
     return LotResult(lot, replayed=False)
+
+
+def _open_lot(
+    customer: Customer,
+    wallet: Account,
+    terms: LotTerms,
+    sequence: int,
+    key: str,
+    request_hash: str,
+    actor: str,
+    now: datetime,
+) -> Lot:
+    """The lot row for credit booked at `sequence` (the chain lock is held)."""
+    cursor = _cursor_for_event(
+        customer=customer, account=wallet, sequence=sequence, actor=actor, now=now
+    )
+    return Lot.objects.create(
+        cursor=cursor,
+        customer=customer,
+        kind=terms.kind,
+        amount_minor=terms.amount_minor,
+        priority=terms.priority,
+        expires_at=terms.expires_at,
+        opened_sequence=sequence,
+        source=terms.source,
+        memo=terms.memo,
+        idempotency_key=key,
+        request_hash=request_hash,
+        created_at=now,
+        created_by=actor,
+    )
+
+
+def _check_claims(*, moved_minor: int, claimed_minor: int, sequence: int, what: str) -> None:
+    """Lots (or reversals) recorded on one event may not claim more than it moved."""
+    if claimed_minor > moved_minor:
+        raise LotEventNotCredited(
+            f"event #{sequence} moved the wallet by {max(moved_minor, 0)}; its {what} would "
+            f"claim {claimed_minor}",
+            details={"booked_minor": max(moved_minor, 0), "claimed_minor": claimed_minor},
+        )
+
+
+def _sum_amounts(rows) -> int:
+    return sum(rows.values_list("amount_minor", flat=True))
 
 
 def lot_open_for_booked_credit(
@@ -304,57 +339,27 @@ def lot_open_for_booked_credit(
     against expense:promotions (its breakage reverses that account).
     """
     now = timezone.now()
-    _check_lot_input(
-        amount_minor=amount_minor,
-        priority=priority,
-        expires_at=expires_at,
-        source=source,
-        memo=memo,
-        idempotency_key=idempotency_key,
-        now=now,
-    )
     if kind not in (Lot.Kind.PAID, Lot.Kind.PROMOTIONAL):
         raise InvalidLotInput("kind must be paid or promotional")
+    terms = LotTerms(kind, amount_minor, priority, expires_at, source, memo)
+    terms.check(now)
+    _check_idempotency_key(idempotency_key)
     key = f"booked:{customer.pk}:{idempotency_key}"
-    expiry = expires_at.isoformat() if expires_at else None
-    request_hash = _request_hash(
-        customer.pk, event.sequence, kind, amount_minor, priority, expiry, source, memo
-    )
+    request_hash = terms.request_hash(customer, event.sequence)
     wallet = wallet_account(customer=customer)
     with transaction.atomic():
         _lock_chain()  # before the idempotency check: a concurrent twin waits here
         earlier = _earlier(Lot, key, request_hash)
         if earlier is not None:
             return LotResult(earlier, replayed=True)
-        cursor = _cursor_for_event(
-            customer=customer, account=wallet, sequence=event.sequence, actor=actor, now=now
-        )
-        credited = _event_net_minor(wallet.id, event.sequence)
-        already = sum(
-            Lot.objects.filter(cursor=cursor, opened_sequence=event.sequence).values_list(
-                "amount_minor", flat=True
-            )
-        )
-        if already + amount_minor > credited:
-            raise LotEventNotCredited(
-                f"event #{event.sequence} credits the wallet {credited}; lots on it would "
-                f"hold {already + amount_minor}",
-                details={"credited_minor": credited, "lots_minor": already},
-            )
-        lot = Lot.objects.create(
-            cursor=cursor,
-            customer=customer,
-            kind=kind,
-            amount_minor=amount_minor,
-            priority=priority,
-            expires_at=expires_at,
-            opened_sequence=event.sequence,
-            source=source,
-            memo=memo,
-            idempotency_key=key,
-            request_hash=request_hash,
-            created_at=now,
-            created_by=actor,
+        lot = _open_lot(customer, wallet, terms, event.sequence, key, request_hash, actor, now)
+        _check_claims(
+            moved_minor=_event_net_minor(wallet.id, event.sequence),
+            claimed_minor=_sum_amounts(
+                Lot.objects.filter(cursor=lot.cursor, opened_sequence=event.sequence)
+            ),
+            sequence=event.sequence,
+            what="lots",
         )
     return LotResult(lot, replayed=False)
 
@@ -391,19 +396,7 @@ def lot_reduce_for_booked_debit(
             actor=actor,
             now=timezone.now(),
         )
-        debited = -_event_net_minor(wallet.id, event.sequence)
-        already = sum(
-            LotReversal.objects.filter(lot__cursor=cursor, sequence=event.sequence).values_list(
-                "amount_minor", flat=True
-            )
-        )
-        if already + amount_minor > debited:
-            raise LotEventNotCredited(
-                f"event #{event.sequence} debits the wallet {max(debited, 0)}; reversals on "
-                f"it would hold {already + amount_minor}",
-                details={"debited_minor": max(debited, 0), "reversals_minor": already},
-            )
-        return LotReversal.objects.create(
+        reversal = LotReversal.objects.create(
             lot=lot,
             sequence=event.sequence,
             amount_minor=amount_minor,
@@ -412,6 +405,15 @@ def lot_reduce_for_booked_debit(
             created_at=timezone.now(),
             created_by=actor,
         )
+        _check_claims(
+            moved_minor=-_event_net_minor(wallet.id, event.sequence),
+            claimed_minor=_sum_amounts(
+                LotReversal.objects.filter(lot__cursor=cursor, sequence=event.sequence)
+            ),
+            sequence=event.sequence,
+            what="reversals",
+        )
+    return reversal
 
 
 # --- allocation ------------------------------------------------------------------------
@@ -489,21 +491,29 @@ def build_movements(
     ]
 
 
+def _unattributed_lot(
+    cursor: LotCursor, sequence: int, amount_minor: int, origin: str, actor: str, now: datetime
+) -> Lot:
+    """A lot for credit no grant or payment declared: the opening balance of the wallet's
+    cursor, or a credit the allocator met (an adjustment, consumption given back)."""
+    return Lot(
+        cursor=cursor,
+        customer_id=cursor.customer_id,
+        kind=Lot.Kind.UNATTRIBUTED,
+        amount_minor=amount_minor,
+        priority=PRIORITY_DEFAULT,
+        opened_sequence=sequence,
+        source="balance before lots" if origin == "opening" else "unattributed credit",
+        idempotency_key=f"wallets:lot:{origin}:{cursor.pk}:{sequence}",
+        request_hash=_request_hash(origin, cursor.pk, sequence, amount_minor),
+        created_at=now,
+        created_by=actor,
+    )
+
+
 def _implicit_lot_maker(cursor: LotCursor, actor: str, now: datetime):
     def make(sequence: int, amount_minor: int) -> Lot:
-        return Lot(
-            cursor=cursor,
-            customer_id=cursor.customer_id,
-            kind=Lot.Kind.UNATTRIBUTED,
-            amount_minor=amount_minor,
-            priority=PRIORITY_DEFAULT,
-            opened_sequence=sequence,
-            source="unattributed credit",
-            idempotency_key=f"wallets:lot:implicit:{cursor.pk}:{sequence}",
-            request_hash=_request_hash("implicit", cursor.pk, sequence, amount_minor),
-            created_at=now,
-            created_by=actor,
-        )
+        return _unattributed_lot(cursor, sequence, amount_minor, "implicit", actor, now)
 
     return make
 

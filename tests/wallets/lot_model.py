@@ -6,6 +6,20 @@ Time is whole days; every operation is one ledger event, in order."""
 
 from dataclasses import dataclass, field
 
+from hypothesis import strategies as st
+
+
+def grant_operations(amounts, *, priorities_few: int, expiry_days_max: int):
+    """("grant", kind, amount, priority, expires in days or None): few priorities are
+    drawn often, so that ties (then expiry, then age) decide the order."""
+    return st.tuples(
+        st.just("grant"),
+        st.sampled_from(["paid", "promotional"]),
+        amounts,
+        st.integers(0, priorities_few) | st.integers(0, 100),
+        st.none() | st.integers(1, expiry_days_max),
+    )
+
 
 @dataclass
 class ModelLot:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.wallets.lot_model import WalletModel
+from tests.wallets.lot_model import WalletModel, grant_operations
 from wallets.allocation import (
     BREAKAGE,
     CONSUMPTION,
@@ -29,13 +29,7 @@ DAY0 = datetime(2026, 1, 1, tzinfo=UTC)
 amounts = st.integers(min_value=1, max_value=1_000)
 operations = st.lists(
     st.one_of(
-        st.tuples(
-            st.just("grant"),
-            st.sampled_from(["paid", "promotional"]),
-            amounts,
-            st.integers(0, 3) | st.integers(0, 100),  # few priorities: many ties
-            st.none() | st.integers(1, 6),
-        ),
+        grant_operations(amounts, priorities_few=3, expiry_days_max=6),
         st.tuples(st.just("spend"), st.integers(1, 2_500)),
         st.tuples(st.just("give_back"), amounts),
         st.tuples(st.just("credit"), amounts),

@@ -16,7 +16,6 @@ from metering.models import UsageRecord
 from metering.pipeline import Pipeline
 from tests.metering.conftest import raw, usage
 from tests.wallets.factories import (
-    ApiKeyFactory,
     paid_topup,
     promotion,
     refund,
@@ -24,6 +23,7 @@ from tests.wallets.factories import (
     wallet,
     wallet_topup,
 )
+from tests.wallets.test_capture_by_usage import authorize
 from wallets import errors, lots, services
 from wallets.models import Lot, LotAllocation, LotCursor
 
@@ -117,15 +117,7 @@ def test_consumption_beyond_all_lots_is_unfunded_until_the_next_lot_covers_it(wo
 def test_holds_reserve_but_do_not_consume(world):
     acme = world["acme"]
     promo = promotion(acme, USD)
-    key = ApiKeyFactory(customer=acme)
-    found = services.authorization_create(
-        secret=key.raw,
-        provider="deepseek",
-        model="deepseek-chat",
-        max_input_tokens=10_000,
-        max_output_tokens=2_000,
-        actor="test",
-    ).authorization
+    found = authorize(acme)
     assert found.decision == "approved"
     lots.lots_allocate()
     assert fresh(promo).consumed_minor == 0
@@ -228,15 +220,7 @@ def test_an_explicit_capture_returned_for_usage_restores_the_lot(world):
     acme = world["acme"]
     promo = promotion(acme, USD, priority=10, expires_at=days(10))
     paid = paid_topup(acme, USD)
-    key = ApiKeyFactory(customer=acme)
-    found = services.authorization_create(
-        secret=key.raw,
-        provider="deepseek",
-        model="deepseek-chat",
-        max_input_tokens=10_000,
-        max_output_tokens=2_000,
-        actor="test",
-    ).authorization
+    found = authorize(acme)
     services.authorization_capture(public_id=found.public_id, amount_minor=12345, actor="test")
     lots.lots_allocate()
     assert fresh(promo).consumed_minor == 12345

@@ -24,7 +24,7 @@ from metering.models import UsageRecord
 from metering.pipeline import Pipeline
 from tests.metering.conftest import raw, usage
 from tests.wallets.factories import paid_topup, promotion, refund, spend, wallet, wallet_topup
-from tests.wallets.lot_model import WalletModel
+from tests.wallets.lot_model import WalletModel, grant_operations
 from wallets import lots
 from wallets.models import Lot, LotAllocation, LotCursor
 
@@ -33,13 +33,7 @@ pytestmark = pytest.mark.django_db
 amounts = st.integers(min_value=1, max_value=3_000_000)
 operations = st.lists(
     st.one_of(
-        st.tuples(
-            st.just("grant"),
-            st.sampled_from(["paid", "promotional"]),
-            amounts,
-            st.integers(0, 2) | st.integers(0, 100),
-            st.none() | st.integers(1, 4),
-        ),
+        grant_operations(amounts, priorities_few=2, expiry_days_max=4),
         st.tuples(st.just("spend"), st.integers(1, 5_000_000)),
         st.tuples(st.just("usage"), st.integers(1, 3)),
         st.tuples(st.just("give_back"), st.integers(0, 30)),

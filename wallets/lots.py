@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ledger.journal import CHAIN_LOCK_KEY, AppendedEvent, NewEvent, append_events
+from ledger.journal import CHAIN_LOCK_KEY, AppendedEvent, NewEvent, append_events, insert_rows
 from ledger.models import Account
 from ledger.posting_rules import AMOUNT_MAX
 from ledger.selectors import account_balance_as_of
@@ -45,7 +45,7 @@ from wallets.errors import (
     LotEventNotCredited,
     WalletNotPrepaid,
 )
-from wallets.models import Customer, Lot, LotAllocation, LotCursor, LotReversal
+from wallets.models import Customer, Lot, LotCursor, LotReversal
 from wallets.rules import LOT_EXPIRED_EVENT, LOT_GRANTED_EVENT
 from wallets.services import CAPTURE_RETURNED_KIND, customer_book_account
 
@@ -569,23 +569,60 @@ def _allocate_locked(
         cursor.allocated_through_sequence = wallet_nets[-1][0] if full else through
         cursor.unfunded_minor = allocator.unfunded_minor
         cursor.updated_at = now
-    Lot.objects.bulk_create(new_lots)
-    LotAllocation.objects.bulk_create(
-        LotAllocation(
-            cursor=cursor, lot=a.lot, sequence=a.sequence, kind=a.kind, amount_minor=a.amount_minor
-        )
-        for cursor, a in allocations
-    )
+    Lot.objects.bulk_create(new_lots)  # rare: credits no lot declared
     fresh = {lot.pk for lot in new_lots}
     touched = {a.lot.pk: a.lot for _c, a in allocations if a.lot is not None}
-    Lot.objects.bulk_update(
-        [lot for pk, lot in touched.items() if pk not in fresh],
-        ["consumed_minor", "reversed_minor", "expired_minor"],
-    )
-    LotCursor.objects.bulk_update(
-        cursors, ["allocated_through_sequence", "unfunded_minor", "updated_at"]
+    _save_allocation(
+        allocations, [lot for pk, lot in touched.items() if pk not in fresh], cursors, now
     )
     return moved
+
+
+ALLOCATION_COLUMNS = ("cursor_id", "lot_id", "sequence", "kind", "amount_minor")
+
+
+def _save_allocation(
+    allocations: list, lots: list[Lot], cursors: list[LotCursor], now: datetime
+) -> None:
+    """Write a run's results with a few statements, whatever its size (the ORM's
+    bulk_update would build a CASE per row): COPY the allocations, then one UPDATE from
+    arrays each for the lots' counters and the cursors."""
+    with connection.cursor() as cursor:
+        insert_rows(
+            cursor,
+            "wallets_lotallocation",
+            ALLOCATION_COLUMNS,
+            [
+                (c.pk, a.lot.pk if a.lot is not None else None, a.sequence, a.kind, a.amount_minor)
+                for c, a in allocations
+            ],
+        )
+        if lots:
+            cursor.execute(
+                "UPDATE wallets_lot l SET consumed_minor = v.consumed,"
+                "       reversed_minor = v.reversed, expired_minor = v.expired"
+                "  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+                "       AS v(id, consumed, reversed, expired)"
+                " WHERE l.id = v.id",
+                [
+                    [lot.pk for lot in lots],
+                    [lot.consumed_minor for lot in lots],
+                    [lot.reversed_minor for lot in lots],
+                    [lot.expired_minor for lot in lots],
+                ],
+            )
+        cursor.execute(
+            "UPDATE wallets_lotcursor c SET allocated_through_sequence = v.through,"
+            "       unfunded_minor = v.unfunded, updated_at = %s"
+            "  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, through, unfunded)"
+            " WHERE c.id = v.id",
+            [
+                now,
+                [c.pk for c in cursors],
+                [c.allocated_through_sequence for c in cursors],
+                [c.unfunded_minor for c in cursors],
+            ],
+        )
 
 
 def _locked_cursors(cursor_ids: Sequence[int], *, skip_locked: bool = False) -> list[LotCursor]:
@@ -660,6 +697,26 @@ def _breakage_account(lot: Lot) -> Account:
     return customer_book_account(customer=lot.customer, code=code, type=account_type)
 
 
+def _close_lots(lots: list[Lot], closed_sequences: dict[int, int], now: datetime) -> None:
+    """Mark lots expired with their breakage (their remainder now) in one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE wallets_lot l SET state = %s, breakage_minor = v.breakage,"
+            "       closed_sequence = v.closed, closed_at = %s"
+            "  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, breakage, closed)"
+            " WHERE l.id = v.id AND l.state = %s",
+            [
+                Lot.State.EXPIRED,
+                now,
+                [lot.pk for lot in lots],
+                [lot.remaining_minor for lot in lots],
+                [closed_sequences[lot.pk] for lot in lots],
+                Lot.State.OPEN,
+            ],
+        )
+        assert cursor.rowcount == len(lots), "a lot closed twice"
+
+
 def _expire_cursors(cursor_ids: list[int], closing_at: datetime, now: datetime, actor: str) -> int:
     # Catch up without the chain lock first, so that little is left to do under it.
     lots_allocate(cursor_ids=cursor_ids, limit=len(cursor_ids))
@@ -674,19 +731,21 @@ def _expire_cursors(cursor_ids: list[int], closing_at: datetime, now: datetime, 
             .order_by("pk")
         )
         booked = [lot for lot in due if lot.remaining_minor > 0]
+        counters: dict[tuple[int, str], Account] = {}
+        for lot in booked:
+            if (lot.customer_id, lot.kind) not in counters:
+                counters[lot.customer_id, lot.kind] = _breakage_account(lot)
         results = append_events(
-            [_breakage_event(lot, lot.cursor.account, _breakage_account(lot)) for lot in booked],
+            [
+                _breakage_event(lot, lot.cursor.account, counters[lot.customer_id, lot.kind])
+                for lot in booked
+            ],
             actor=actor,
         )
         sequences = {lot.pk: result.sequence for lot, result in zip(booked, results, strict=True)}
         assert not any(result.replayed for result in results), "a lot's breakage booked twice"
-        for lot in due:
-            lot.breakage_minor = lot.remaining_minor
-            # No event for an empty lot: it closes at the head, where allocation stands.
-            lot.closed_sequence = sequences.get(lot.pk, head)
-            lot.state = Lot.State.EXPIRED
-            lot.closed_at = now
-        Lot.objects.bulk_update(due, ["breakage_minor", "closed_sequence", "state", "closed_at"])
+        # No event for an empty lot: it closes at the head, where allocation stands.
+        _close_lots(due, {lot.pk: sequences.get(lot.pk, head) for lot in due}, now)
         _allocate_locked(
             cursors, through=_head_sequence(), movements_max=AMOUNT_MAX, actor=ALLOCATOR_ACTOR
         )

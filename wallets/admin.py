@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+# Rows that change only through services (ledger events, the allocator).
+from ledger.admin import ReadOnlyAdmin
 from wallets.models import (
     ApiKey,
     Authorization,
@@ -11,19 +13,6 @@ from wallets.models import (
     LotCursor,
     LotReversal,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that change only through services (ledger events, the allocator)."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class CustomerMembershipInline(admin.TabularInline):

@@ -2,6 +2,8 @@
 distributor, a reseller, customers acme / globex / initech)."""
 
 import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
 
 from tests.metering.conftest import catalogue_subset, world  # noqa: F401  (fixtures)
 from wallets import selectors, services
@@ -15,3 +17,12 @@ def _fresh_process_caches():
     yield
     services._account_ids.clear()
     selectors.retail_prices.reset()
+
+
+@pytest.fixture
+def finance():
+    """An API client logged in as a superuser (finance staff: every permission)."""
+    user = User.objects.create_superuser("boss", password="pw")
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

@@ -21,14 +21,6 @@ def gateway():
     return client
 
 
-@pytest.fixture
-def finance():
-    user = User.objects.create_superuser("boss", password="pw")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def body(raw, **extra):
     return {
         "api_key": raw,

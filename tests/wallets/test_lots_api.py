@@ -19,14 +19,6 @@ pytestmark = pytest.mark.django_db
 USD = 10**9
 
 
-@pytest.fixture
-def finance():
-    user = User.objects.create_superuser("boss", password="pw")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def _client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)

@@ -1,6 +1,18 @@
 from django.contrib import admin
 
-from wallets.models import ApiKey, Authorization, Customer, CustomerMembership
+# Rows that change only through services (ledger events, the allocator).
+from ledger.admin import ReadOnlyAdmin
+from wallets.models import (
+    ApiKey,
+    Authorization,
+    CreditLimitChange,
+    Customer,
+    CustomerMembership,
+    Lot,
+    LotAllocation,
+    LotCursor,
+    LotReversal,
+)
 
 
 class CustomerMembershipInline(admin.TabularInline):
@@ -31,11 +43,14 @@ class CustomerAdmin(admin.ModelAdmin):
         "plan",
         "billing",
         "currency",
+        "credit_limit_minor",
         "suspended",
         "created_at",
     ]
     list_filter = ["book", "billing", "plan", "suspended"]
     search_fields = ["external_id", "name"]
+    # Set through the API (customer_credit_limit_set), which keeps the audit trail.
+    readonly_fields = ["credit_limit_minor"]
 
 
 @admin.register(ApiKey)
@@ -73,7 +88,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Authorization)
-class AuthorizationAdmin(admin.ModelAdmin):
+class AuthorizationAdmin(ReadOnlyAdmin):
     """Read-only: authorizations change only through their services (ledger events)."""
 
     list_display = [
@@ -92,11 +107,67 @@ class AuthorizationAdmin(admin.ModelAdmin):
     search_fields = ["public_id", "customer__external_id", "model"]
     list_select_related = ["customer"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+@admin.register(Lot)
+class LotAdmin(ReadOnlyAdmin):
+    """Credit lots in consumption order; granted through the API, closed by the expiry."""
+
+    list_display = [
+        "id",
+        "customer",
+        "kind",
+        "priority",
+        "expires_at",
+        "amount_minor",
+        "consumed_minor",
+        "reversed_minor",
+        "expired_minor",
+        "state",
+        "opened_sequence",
+        "source",
+    ]
+    list_filter = ["kind", "state"]
+    search_fields = ["customer__external_id", "source", "idempotency_key"]
+    list_select_related = ["customer"]
+    ordering = ["customer", "-state", "priority", "expires_at", "opened_sequence", "id"]
+
+
+@admin.register(LotAllocation)
+class LotAllocationAdmin(ReadOnlyAdmin):
+    """Which lot paid for which ledger event (no lot: unfunded)."""
+
+    list_display = ["id", "cursor", "sequence", "kind", "lot", "amount_minor"]
+    list_filter = ["kind"]
+    search_fields = ["=sequence", "=lot__id", "cursor__customer__external_id"]
+    ordering = ["-id"]
+
+
+@admin.register(LotCursor)
+class LotCursorAdmin(ReadOnlyAdmin):
+    list_display = [
+        "customer",
+        "account",
+        "start_sequence",
+        "opening_balance_minor",
+        "allocated_through_sequence",
+        "unfunded_minor",
+        "updated_at",
+    ]
+    search_fields = ["customer__external_id"]
+    list_select_related = ["customer", "account"]
+
+
+@admin.register(LotReversal)
+class LotReversalAdmin(ReadOnlyAdmin):
+    list_display = ["id", "lot", "sequence", "amount_minor", "created_at", "created_by"]
+    search_fields = ["=lot__id", "=sequence"]
+
+
+@admin.register(CreditLimitChange)
+class CreditLimitChangeAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "previous_minor", "credit_limit_minor", "changed_at", "changed_by"]
+    search_fields = ["customer__external_id", "changed_by"]
+    list_select_related = ["customer"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

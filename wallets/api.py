@@ -9,7 +9,8 @@ Finance and tenants, under /api/wallets/ (wallets.access decides who sees what: 
 staff by Django permissions on wallets' models, a customer's members their own only):
   customers/ (GET), customers/{external_id}/keys/ (GET, POST), keys/{id}/ (GET, PATCH),
   keys/{id}/revoke/, customers/{external_id}/wallet/ (GET), authorizations/ (GET);
-  customers/{external_id}/suspension/ (POST) is finance only.
+  customers/{external_id}/suspension/ (POST) is finance only. Lots and credit limits:
+  wallets.lots_api.
 """
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from metering.gateway_keys import GatewayKeyAuthentication
 from wallets import access, selectors, services
 from wallets.batching import batcher
 from wallets.errors import AuthorizationNotFound, AuthorizationNotOpen
+from wallets.lots_api import CreditOutput, credit_body
 from wallets.models import ApiKey, Authorization, Customer
 
 AUTHORIZATION_ACTOR_PREFIX = "gateway:"
@@ -374,20 +376,21 @@ class CustomerSuspensionApi(APIView):
         return Response({"customer": customer.external_id, "suspended": customer.suspended})
 
 
+class CustomerWalletOutput(CreditOutput):
+    account_id = serializers.IntegerField(allow_null=True)
+    balance = serializers.CharField(
+        help_text="prepaid: wallet:<c> (funds); credit: unbilled:<c> (owed)"
+    )
+    available = serializers.CharField(help_text="prepaid: the balance less open holds")
+    suspended = serializers.BooleanField()
+
+
 class CustomerWalletApi(APIView):
     @extend_schema(
-        responses=inline_serializer(
-            "CustomerWallet",
-            {
-                "customer": serializers.CharField(),
-                "billing": serializers.CharField(),
-                "currency": serializers.CharField(),
-                "account_id": serializers.IntegerField(allow_null=True),
-                "balance": serializers.CharField(),
-                "available": serializers.CharField(),
-                "suspended": serializers.BooleanField(),
-            },
-        )
+        responses=CustomerWalletOutput,
+        description="The customer account's balance and what authorizations may still hold; "
+        "for credit customers also the credit limit, exposure (unbilled usage + open holds) "
+        "and available credit.",
     )
     def get(self, request, external_id):
         customer = _customer(request, external_id, VIEW_CUSTOMERS)
@@ -395,9 +398,7 @@ class CustomerWalletApi(APIView):
         scale = customer.currency.scale
         return Response(
             {
-                "customer": customer.external_id,
-                "billing": customer.billing,
-                "currency": customer.currency.code,
+                **credit_body(customer),
                 "account_id": found.account_id if found else None,
                 "balance": from_minor_units(found.balance if found else 0, scale),
                 "available": from_minor_units(found.available if found else 0, scale),

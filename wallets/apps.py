@@ -6,5 +6,5 @@ class WalletsConfig(AppConfig):
     name = "wallets"
 
     def ready(self) -> None:
-        # The ledger must know wallets' event types before anything appends or replays.
-        from wallets import payment_rules  # noqa: F401
+        # Wallets' posting rules (lots, top-ups) and the lots check of ledger_verify.
+        from wallets import rules  # noqa: F401

@@ -124,3 +124,37 @@ class AutoTopUpNotConfigured(NotFound):
 
 class AlertNotConfigured(NotFound):
     code = "low_balance_alert_not_configured"
+
+
+class InvalidCreditLimit(WalletsError):
+    code = "invalid_credit_limit"
+
+
+class InvalidLotInput(WalletsError):
+    code = "invalid_lot_input"
+
+
+class WalletNotPrepaid(Conflict):
+    """Lots fund a prepaid wallet (`wallet:<customer>`); a credit customer has none."""
+
+    code = "wallet_not_prepaid"
+
+
+class LotEventNotCredited(WalletsError):
+    """The ledger event named for a lot (or a lot's reversal) does not move the wallet
+    by that much: a lot can only record a credit the ledger really booked."""
+
+    code = "lot_event_not_booked"
+
+
+class LotEventAlreadyAllocated(Conflict):
+    """The wallet's movements past this event are already attributed to lots: a lot for
+    it must be opened in the transaction that booked the event."""
+
+    code = "lot_event_already_allocated"
+
+
+class IdempotencyKeyRequired(WalletsError):
+    """A request that creates money must carry an Idempotency-Key header."""
+
+    code = "idempotency_key_required"

@@ -12,7 +12,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from ledger.models import Asset, Book, Hold
+from ledger.models import Account, Asset, Book, Hold
+from wallets.allocation import KINDS as ALLOCATION_KINDS
+from wallets.allocation import PRIORITY_MAX, PRIORITY_MIN, remaining_minor
 
 
 class Customer(models.Model):
@@ -30,10 +32,37 @@ class Customer(models.Model):
     # A suspended customer's authorizations are declined (customer_suspended). Usage the
     # gateways already served still books.
     suspended = models.BooleanField(default=False)
+    # Credit customers: the most exposure (unbilled usage + open holds) authorizations may
+    # reach, in minor units of `currency`; null = the setting WALLETS_CREDIT_LIMIT_DEFAULT.
+    # Changed only through services.customer_credit_limit_set (audited).
+    credit_limit_minor = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credit_limit_minor__isnull=True) | Q(credit_limit_minor__gte=0),
+                name="customer_credit_limit_non_negative",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class CreditLimitChange(models.Model):
+    """The audit trail of a customer's credit limit: who set what, when."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="credit_limit_changes"
+    )
+    previous_minor = models.BigIntegerField(null=True, blank=True)
+    credit_limit_minor = models.BigIntegerField(null=True, blank=True)
+    changed_at = models.DateTimeField()
+    changed_by = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.customer}: {self.previous_minor} -> {self.credit_limit_minor}"
 
 
 class ApiKey(models.Model):
@@ -169,6 +198,182 @@ class CustomerMembership(models.Model):
         return f"{self.user} @ {self.customer}"
 
 
+# --- credit lots (a sub-ledger of the wallet account; see wallets.allocation) -----------
+
+
+class LotCursor(models.Model):
+    """Where the allocation of one wallet's movements to its lots stands.
+
+    Created with the wallet's first lot: the wallet's posted balance just before that
+    lot's event opens an `unattributed` lot (or, when negative, starts as unfunded), so
+    history before lots is never walked. Only the allocator changes it, under its lock.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="lot_cursor")
+    start_sequence = models.BigIntegerField()
+    opening_balance_minor = models.BigIntegerField()
+    allocated_through_sequence = models.BigIntegerField()
+    # Consumption no lot paid for (the wallet went negative): the next lot covers it.
+    unfunded_minor = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(unfunded_minor__gte=0)
+                & Q(allocated_through_sequence__gte=models.F("start_sequence")),
+                name="lot_cursor_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lots of {self.customer_id} through #{self.allocated_through_sequence}"
+
+
+class Lot(models.Model):
+    """A credit in the wallet with its own priority and expiry: paid (a top-up),
+    promotional (a grant), or unattributed (any other credit, see wallets.allocation).
+
+    `opened_sequence` is the ledger event that booked the credit. The counters are the
+    allocator's projection of the LotAllocation rows; `closed_sequence` is set once, by
+    the expiry, with the breakage booked (`breakage_minor`, maybe 0).
+    """
+
+    class Kind(models.TextChoices):
+        PAID = "paid"
+        PROMOTIONAL = "promotional"
+        UNATTRIBUTED = "unattributed"
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        EXPIRED = "expired"
+
+    cursor = models.ForeignKey(LotCursor, on_delete=models.PROTECT, related_name="lots")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="lots")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount_minor = models.BigIntegerField()
+    priority = models.SmallIntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    opened_sequence = models.BigIntegerField()
+    source = models.CharField(max_length=200, blank=True)
+    memo = models.CharField(max_length=500, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    request_hash = models.CharField(max_length=64)
+    consumed_minor = models.BigIntegerField(default=0)
+    reversed_minor = models.BigIntegerField(default=0)
+    expired_minor = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    breakage_minor = models.BigIntegerField(null=True, blank=True)
+    closed_sequence = models.BigIntegerField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0)
+                & Q(consumed_minor__gte=0)
+                & Q(reversed_minor__gte=0)
+                & Q(expired_minor__gte=0)
+                & Q(
+                    amount_minor__gte=models.F("consumed_minor")
+                    + models.F("reversed_minor")
+                    + models.F("expired_minor")
+                ),
+                name="lot_amounts_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=PRIORITY_MIN) & Q(priority__lte=PRIORITY_MAX),
+                name="lot_priority_range",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(state="open")
+                    & Q(closed_sequence__isnull=True)
+                    & Q(breakage_minor__isnull=True)
+                )
+                | (
+                    Q(state="expired") & Q(closed_sequence__isnull=False) & Q(breakage_minor__gte=0)
+                ),
+                name="lot_closed_iff_expired",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="unattributed") | Q(expires_at__isnull=True),
+                name="lot_unattributed_never_expires",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["cursor", "state"], name="lot_cursor_state"),
+            models.Index(fields=["state", "expires_at"], name="lot_state_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} lot {self.pk} of {self.customer_id}"
+
+    @property
+    def remaining_minor(self) -> int:
+        return remaining_minor(self)
+
+
+class LotReversal(models.Model):
+    """A debit of the wallet booked against one lot: the refund or dispute of the payment
+    that funded it (recorded by the code that booked the debit, in its transaction)."""
+
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="reversals")
+    sequence = models.BigIntegerField()
+    amount_minor = models.BigIntegerField()
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="lot_reversal_amount_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["sequence"], name="lot_reversal_sequence")]
+
+    def __str__(self) -> str:
+        return f"reversal of {self.amount_minor} on lot {self.lot_id}"
+
+
+class LotAllocation(models.Model):
+    """Append-only: one part of a wallet movement attributed to a lot (null: unfunded).
+    The kinds are wallets.allocation's CONSUMPTION, COVER, RESTORATION, BREAKAGE and
+    REVERSAL."""
+
+    cursor = models.ForeignKey(LotCursor, on_delete=models.PROTECT, related_name="allocations")
+    lot = models.ForeignKey(
+        Lot, on_delete=models.PROTECT, related_name="allocations", null=True, blank=True
+    )
+    sequence = models.BigIntegerField()
+    kind = models.CharField(max_length=16)
+    amount_minor = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="lot_allocation_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=list(ALLOCATION_KINDS)),
+                name="lot_allocation_kind_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["cursor", "sequence"], name="lot_allocation_cursor_seq"),
+            models.Index(fields=["lot", "sequence"], name="lot_allocation_lot_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.kind} {self.amount_minor} -> lot {self.lot_id}"
+
+
 # Payments (Stripe top-ups, auto top-up, low-balance alerts) live in their own module and
 # are imported here so that Django finds them as wallets models.
 from wallets.payment_models import (  # noqa: E402
@@ -188,8 +393,13 @@ __all__ = [
     "Authorization",
     "AutoTopUpAttempt",
     "AutoTopUpSettings",
+    "CreditLimitChange",
     "Customer",
     "CustomerMembership",
+    "Lot",
+    "LotAllocation",
+    "LotCursor",
+    "LotReversal",
     "LowBalanceAlert",
     "StripeEvent",
     "TopUp",

@@ -41,7 +41,6 @@ from django.utils import timezone
 
 from ledger import errors as ledger_errors_module
 from ledger import services as ledger_services
-from ledger.amounts import to_minor_units
 from ledger.journal import CHAIN_LOCK_KEY, NewEvent, append_events
 from ledger.models import Account, Hold, HoldResolution
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload
@@ -54,19 +53,17 @@ from wallets.errors import (
     IdempotencyConflict,
     InvalidApiKeyInput,
     InvalidAuthorizationRequest,
+    InvalidCreditLimit,
 )
-from wallets.models import ApiKey, Authorization, Customer, CustomerMembership
+from wallets.models import ApiKey, Authorization, CreditLimitChange, Customer, CustomerMembership
 
 logger = logging.getLogger(__name__)
 
 HOLDS_ACCOUNT_CODE = "holds:authorizations"
 VOID_EVENT = "ledger.hold.voided"
+CAPTURE_RETURNED_KIND = "capture_returned"
 # How long a hold lives unless captured or voided (setting WALLETS_AUTHORIZATION_TTL_S).
 AUTHORIZATION_TTL_S_DEFAULT = 900
-# Credit customers have no credit-limit model yet (credit/ will own it): until then a
-# credit customer may have this much exposure (unbilled usage + open holds), in major
-# units of its currency (setting WALLETS_CREDIT_LIMIT_DEFAULT, a decimal string).
-CREDIT_LIMIT_DEFAULT = "1000"
 TOKENS_MAX = 10**9  # per request: far above any model's context window
 ALLOWED_MODELS_MAX = 1000
 HOLD_MINOR_MIN = 1  # a hold must be positive: a free model still reserves one unit
@@ -95,6 +92,33 @@ def customer_suspend(*, customer: Customer, suspended: bool = True, actor: str) 
     Customer.objects.filter(pk=customer.pk).update(suspended=suspended)
     customer.suspended = suspended
     logger.info("customer %s suspended=%s by %s", customer.external_id, suspended, actor)
+    return customer
+
+
+def customer_credit_limit_set(
+    *, customer: Customer, credit_limit_minor: int | None, actor: str
+) -> Customer:
+    """Set a customer's credit limit (minor units of its currency; None = the default
+    WALLETS_CREDIT_LIMIT_DEFAULT). Audited in CreditLimitChange. Authorizations decided
+    after the commit use it; holds already approved stay."""
+    if credit_limit_minor is not None and (
+        type(credit_limit_minor) is not int or not 0 <= credit_limit_minor <= 2**63 - 1
+    ):
+        raise InvalidCreditLimit("credit_limit_minor must be null or a non-negative integer")
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        CreditLimitChange.objects.create(
+            customer=locked,
+            previous_minor=locked.credit_limit_minor,
+            credit_limit_minor=credit_limit_minor,
+            changed_at=timezone.now(),
+            changed_by=actor,
+        )
+        Customer.objects.filter(pk=customer.pk).update(credit_limit_minor=credit_limit_minor)
+    customer.credit_limit_minor = credit_limit_minor
+    logger.info(
+        "customer %s credit limit %s by %s", customer.external_id, credit_limit_minor, actor
+    )
     return customer
 
 
@@ -217,6 +241,11 @@ def _account(*, book_id: int, asset_id: int, code: str, type: str) -> Account:
     return account
 
 
+def customer_book_account(*, customer: Customer, code: str, type: str) -> Account:
+    """An account of the customer's book in the customer's currency (made on first use)."""
+    return _account(book_id=customer.book_id, asset_id=customer.currency_id, code=code, type=type)
+
+
 def authorization_accounts(*, customer: Customer) -> tuple[Account, Account]:
     """(the customer account the hold debits, the clearing account it credits)."""
     code, account_type = selectors.customer_account_code(customer)
@@ -251,11 +280,6 @@ def _request_hash(secret: str, provider: str, model: str, max_in: int, max_out: 
 def _model_allowed(api_key: ApiKey, provider: str, model: str) -> bool:
     allowed = api_key.allowed_models
     return not allowed or model in allowed or f"{provider}/{model}" in allowed
-
-
-def _credit_limit_minor(customer: Customer) -> int:
-    limit = getattr(settings, "WALLETS_CREDIT_LIMIT_DEFAULT", CREDIT_LIMIT_DEFAULT)
-    return to_minor_units(str(limit), customer.currency.scale)
 
 
 def _check_request(provider: str, model: str, max_in: int, max_out: int) -> None:
@@ -426,7 +450,9 @@ def _available_minor(customer: Customer, debits: int, credits: int, pending: int
     exposure (unbilled usage plus open holds)."""
     if customer.billing == Customer.Billing.PREPAID:
         return credits - debits - pending
-    return _credit_limit_minor(customer) - (debits - credits + pending)
+    return selectors.credit_limit_minor(customer) - selectors.exposure_minor(
+        debits=debits, credits=credits, pending=pending
+    )
 
 
 def _limits(api_key: ApiKey) -> tuple[int | None, int | None, int | None]:
@@ -784,7 +810,9 @@ def _capture_return_event(hold: Hold, authorization: Authorization) -> NewEvent:
         f"authorization {authorization.public_id}: capture returned, usage booked instead",
     )
     key = f"wallets:authorization:{authorization.public_id}:capture-returned"
-    return NewEvent("ledger.transfer", {"entries": [entry_payload(entry)]}, key)
+    # The kind tells the lots allocator that this credit gives consumption back.
+    payload = {"entries": [entry_payload(entry)], "kind": CAPTURE_RETURNED_KIND}
+    return NewEvent("ledger.transfer", payload, key)
 
 
 # --- tenants ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from wallets import alerts, auto_topup
 from wallets.balance_watch import balances_watch
+from wallets.lots import lots_allocate, lots_expire
 from wallets.services import authorizations_expire
 
 AUTHORIZATIONS_EXPIRED_PER_RUN_MAX = 1000
@@ -14,7 +15,7 @@ AUTO_TOPUP_TRIES_PER_RUN_MAX = 1000
 @shared_task(name="wallets.expire_authorizations", acks_late=True)
 def expire_authorizations() -> int:
     """Release expired authorization holds (ledger.services.holds_expire) and mark the
-    authorizations expired. Scheduled by Celery beat (wallets.apps registers it)."""
+    authorizations expired. Scheduled by Celery beat (config.settings CELERY_BEAT_SCHEDULE)."""
     return authorizations_expire(limit=AUTHORIZATIONS_EXPIRED_PER_RUN_MAX)
 
 
@@ -61,3 +62,17 @@ def send_low_balance_alert(delivery_id: int) -> str:
     """One signed POST of a low-balance alert; a failure raises AlertDeliveryRetry and
     Celery retries it after WALLETS_ALERT_RETRY_BACKOFF_S * 2**retries seconds."""
     return alerts.alert_delivery_send(delivery_id=delivery_id).state
+
+
+@shared_task(name="wallets.allocate_lots", acks_late=True)
+def allocate_lots() -> int:
+    """Attribute new wallet movements to credit lots (every minute; idempotent, and a
+    wallet another run holds is skipped). Returns how many movements."""
+    return lots_allocate()
+
+
+@shared_task(name="wallets.expire_lots", acks_late=True)
+def expire_lots() -> int:
+    """Book the breakage of lots past their expiry, exactly once per lot (every minute).
+    Returns how many lots closed."""
+    return lots_expire()

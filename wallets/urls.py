@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets import api, payment_api
+from wallets import api, lots_api, payment_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="wallets-customers"),
@@ -20,6 +20,16 @@ urlpatterns = [
         "customers/<slug:external_id>/wallet/",
         api.CustomerWalletApi.as_view(),
         name="wallets-customer-wallet",
+    ),
+    path(
+        "customers/<slug:external_id>/lots/",
+        lots_api.CustomerLotsApi.as_view(),
+        name="wallets-customer-lots",
+    ),
+    path(
+        "customers/<slug:external_id>/credit-limit/",
+        lots_api.CustomerCreditLimitApi.as_view(),
+        name="wallets-customer-credit-limit",
     ),
     path("keys/<int:pk>/", api.ApiKeyDetailApi.as_view(), name="wallets-key"),
     path("keys/<int:pk>/revoke/", api.ApiKeyRevokeApi.as_view(), name="wallets-key-revoke"),

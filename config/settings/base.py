@@ -145,20 +145,24 @@ PRICE_CATALOGUE_PATH = env_str(
     "PRICE_CATALOGUE_PATH", str(BASE_DIR.parent / "shared" / "data" / "model_prices_litellm.json")
 )
 
-# Every minute, release holds past their expiry (all of them, via ledger.holds_expire)
-# and mark the wallets' authorizations whose hold expired.
+# Every minute: release holds past their expiry (all of them, via ledger.holds_expire)
+# and mark the wallets' authorizations whose hold expired; attribute wallet movements to
+# credit lots; book the breakage of expired lots (wallets/lots.py).
 CELERY_BEAT_SCHEDULE = {
     "wallets-expire-authorizations": {"task": "wallets.expire_authorizations", "schedule": 60.0},
     # Every minute, compare prepaid wallets that have auto top-up or a low-balance alert
     # with their thresholds, and charge or alert (wallets/balance_watch.py).
     "wallets-watch-balances": {"task": "wallets.watch_balances", "schedule": 60.0},
+    "wallets-allocate-lots": {"task": "wallets.allocate_lots", "schedule": 60.0},
+    "wallets-expire-lots": {"task": "wallets.expire_lots", "schedule": 60.0},
 }
 
 # Authorizations for gateways (wallets/). Batching decides concurrent requests of one
 # process together in one transaction (see wallets/batching.py).
 WALLETS_AUTHORIZATION_BATCHING = env_bool("WALLETS_AUTHORIZATION_BATCHING", False)
 WALLETS_AUTHORIZATION_TTL_S = env_int("WALLETS_AUTHORIZATION_TTL_S", 900)
-# Credit customers may hold and accrue up to this (major units) until credit limits exist.
+# Credit customers without a limit of their own (Customer.credit_limit_minor) may hold and
+# accrue up to this, in major units of their currency.
 WALLETS_CREDIT_LIMIT_DEFAULT = env_str("WALLETS_CREDIT_LIMIT_DEFAULT", "1000")
 
 # Stripe top-ups (wallets/topups.py). Amounts are decimal strings in major units of the
@@ -190,3 +194,6 @@ WALLETS_ALERT_TIMEOUT_S = env_int("WALLETS_ALERT_TIMEOUT_S", 5)
 # Customers' webhook URLs must resolve to public addresses, so that a customer cannot make
 # us POST into our own network; tests (and a local run) allow loopback and private ones.
 WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+# Credit lots close this many seconds after their expires_at; usage booked meanwhile still
+# consumes them (wallets/lots.py). 0: consumption booked after the breakage never does.
+WALLETS_LOT_EXPIRY_GRACE_S = env_int("WALLETS_LOT_EXPIRY_GRACE_S", 0)

@@ -2,6 +2,8 @@
 distributor, a reseller, customers acme / globex / initech)."""
 
 import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
 
 from tests.metering.conftest import catalogue_subset, world  # noqa: F401  (fixtures)
 from wallets import selectors, services
@@ -50,10 +52,8 @@ def celery_eager():
 
 @pytest.fixture
 def finance():
-    """An API client logged in as a superuser (finance staff)."""
-    from django.contrib.auth.models import User
-    from rest_framework.test import APIClient
-
+    """An API client logged in as a superuser (finance staff: every permission)."""
+    user = User.objects.create_superuser("boss", password="pw")
     client = APIClient()
-    client.force_authenticate(User.objects.create_superuser("boss", password="pw"))
+    client.force_authenticate(user)
     return client

@@ -110,3 +110,83 @@ def member_client(customer: Customer, username: str):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def _cash(customer: Customer) -> Account:
+    return ledger_services.account_create(
+        book=customer.book, asset=customer.currency, code="cash:test", type=Account.Type.ASSET
+    )
+
+
+def _wallet_transfer(customer: Customer, other: Account, amount_minor: int, *, credit: bool):
+    """Book other Dr / wallet Cr (credit=True) or wallet Dr / other Cr; the AppendedEvent."""
+    from wallets.lots import wallet_account
+
+    wallet_id = wallet_account(customer=customer).id
+    debit, credit_id = (other.id, wallet_id) if credit else (wallet_id, other.id)
+    return ledger_services.adjustment_post(
+        book=customer.book,
+        postings=[
+            PostingSpec(debit, customer.currency_id, "D", amount_minor),
+            PostingSpec(credit_id, customer.currency_id, "C", amount_minor),
+        ],
+        memo="test",
+        idempotency_key=f"test:{uuid.uuid4()}",
+        actor="test",
+    )
+
+
+def paid_topup(customer: Customer, amount_minor: int, **lot_fields):
+    """What a top-up does: book Dr cash / Cr wallet and open its paid lot, in one
+    transaction (the Stripe top-up code will call lot_open_for_booked_credit the same way)."""
+    from django.db import transaction
+
+    from wallets.lots import lot_open_for_booked_credit
+
+    with transaction.atomic():
+        event = _wallet_transfer(customer, _cash(customer), amount_minor, credit=True)
+        return lot_open_for_booked_credit(
+            customer=customer,
+            event=event,
+            amount_minor=amount_minor,
+            idempotency_key=f"topup:{uuid.uuid4()}",
+            actor="test",
+            **lot_fields,
+        ).lot
+
+
+def promotion(customer: Customer, amount_minor: int, **lot_fields):
+    from wallets.lots import lot_grant
+
+    return lot_grant(
+        customer=customer,
+        amount_minor=amount_minor,
+        idempotency_key=f"promo:{uuid.uuid4()}",
+        actor="test",
+        **lot_fields,
+    ).lot
+
+
+def spend(customer: Customer, amount_minor: int):
+    """A wallet debit that is no usage batch: wallet Dr / revenue:usage Cr."""
+    revenue = ledger_services.account_create(
+        book=customer.book, asset=customer.currency, code="revenue:usage", type="revenue"
+    )
+    return _wallet_transfer(customer, revenue, amount_minor, credit=False)
+
+
+def refund(lot, amount_minor: int):
+    """What a refund of the lot's payment does: wallet Dr / cash Cr, then the reversal."""
+    from django.db import transaction
+
+    from wallets.lots import lot_reduce_for_booked_debit
+
+    with transaction.atomic():
+        event = _wallet_transfer(lot.customer, _cash(lot.customer), amount_minor, credit=False)
+        return lot_reduce_for_booked_debit(
+            lot=lot,
+            event=event,
+            amount_minor=amount_minor,
+            idempotency_key=f"refund:{uuid.uuid4()}",
+            actor="test",
+        )

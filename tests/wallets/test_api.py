@@ -21,14 +21,6 @@ def gateway():
     return client
 
 
-@pytest.fixture
-def finance():
-    user = User.objects.create_superuser("boss", password="pw")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def body(raw, **extra):
     return {
         "api_key": raw,
@@ -249,6 +241,12 @@ def test_openapi_schema_lists_the_wallets_api():
         b"/v1/authorizations/{public_id}/void",
         b"/api/wallets/customers/{external_id}/keys/",
         b"/api/wallets/keys/{id}/revoke/",
+        b"/api/wallets/customers/{external_id}/lots/",
+        b"/api/wallets/customers/{external_id}/credit-limit/",
+        b"CustomerLots",
+        b"LotGrantInput",
+        b"CreditLimitInput",
+        b"available_credit",
     ):
         assert path in response.content, path
 

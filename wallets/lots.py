@@ -319,6 +319,15 @@ def _sum_amounts(rows) -> int:
     return sum(rows.values_list("amount_minor", flat=True))
 
 
+def _booked_key(customer: Customer, idempotency_key: str) -> str:
+    return f"booked:{customer.pk}:{idempotency_key}"
+
+
+def booked_lot_get(*, customer: Customer, idempotency_key: str) -> Lot:
+    """The lot lot_open_for_booked_credit opened under this key (e.g. a top-up's)."""
+    return Lot.objects.get(idempotency_key=_booked_key(customer, idempotency_key))
+
+
 def lot_open_for_booked_credit(
     *,
     customer: Customer,
@@ -345,7 +354,7 @@ def lot_open_for_booked_credit(
     terms = LotTerms(kind, amount_minor, priority, expires_at, source, memo)
     terms.check(now)
     _check_idempotency_key(idempotency_key)
-    key = f"booked:{customer.pk}:{idempotency_key}"
+    key = _booked_key(customer, idempotency_key)
     request_hash = terms.request_hash(customer, event.sequence)
     wallet = wallet_account(customer=customer)
     with transaction.atomic():

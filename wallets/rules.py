@@ -5,8 +5,9 @@ top-up events, and the check `ledger_verify` runs on the lots sub-ledger."""
 from ledger import integrity
 from ledger.errors import InvalidEvent
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, posting_rule, transfer
-from wallets.topups import TOPUP_PAID_EVENT, TOPUP_REVERSAL_EVENT
 
+TOPUP_PAID_EVENT = "wallets.topup.paid"  # cash:stripe Dr / wallet Cr / revenue:fees Cr
+TOPUP_REVERSAL_EVENT = "wallets.topup.reversal"  # its mirror, for refunds and disputes
 # A top-up's events carry their entries explicitly (built by wallets.topups from the
 # top-up's own row), so their rule is a transfer's pure parse; the type names what
 # happened in the log.

@@ -12,9 +12,10 @@ Every booking is a ledger event whose idempotency key is derived from the Stripe
 is locked first (wallets rows before ledger locks, as everywhere in wallets), so however
 often and in whatever order Stripe's events arrive, a payment is booked once.
 
-`topup_book` and `topup_reversal_apply` are the only two places that move top-up money:
-extend their transaction (e.g. to open or draw back a paid credit lot) rather than add a
-third.
+`topup_book` and `topup_reversal_apply` are the only two places that move top-up money.
+Each keeps the credit lots (wallets.lots) in step in the same transaction: a paid top-up
+opens a paid lot for the amount credited; a refund or dispute draws that lot back by what
+it takes from the wallet, and a won dispute's return opens a paid lot again.
 """
 
 import logging
@@ -31,7 +32,7 @@ from ledger.journal import NewEvent, append_events
 from ledger.models import Account
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload
 from ledger.services import ledger_errors
-from wallets import topup_amounts
+from wallets import lots, topup_amounts
 from wallets.errors import (
     CurrencyNotSupported,
     InvalidTopUp,
@@ -40,12 +41,11 @@ from wallets.errors import (
     TopUpAmountOutOfRange,
 )
 from wallets.models import Customer, TopUp
+from wallets.rules import TOPUP_PAID_EVENT, TOPUP_REVERSAL_EVENT
 from wallets.services import _account, authorization_accounts
 
 logger = logging.getLogger(__name__)
 
-TOPUP_PAID_EVENT = "wallets.topup.paid"
-TOPUP_REVERSAL_EVENT = "wallets.topup.reversal"
 CASH_ACCOUNT_CODE = "cash:stripe"
 FEES_ACCOUNT_CODE = "revenue:fees"
 # Set on the Checkout session and its PaymentIntent (and on off-session PaymentIntents),
@@ -295,6 +295,35 @@ def _append(topup: TopUp, event_type: str, key: str, legs: tuple, memo: str, act
     return result
 
 
+def _lot_key(topup: TopUp, suffix: str = "") -> str:
+    return f"topup:{topup.public_id}{suffix}"
+
+
+def _lots_follow_reversal(topup: TopUp, appended, wallet_delta: int, actor: str) -> None:
+    """What the reversal took from the wallet comes out of the top-up's own lot; what a won
+    dispute gives back is paid credit again (a new paid lot: the original may have expired
+    or been drawn back meanwhile)."""
+    suffix = f":reversal:{topup.reversal_count}"
+    if wallet_delta > 0:
+        lots.lot_reduce_for_booked_debit(
+            lot=lots.booked_lot_get(customer=topup.customer, idempotency_key=_lot_key(topup)),
+            event=appended,
+            amount_minor=wallet_delta,
+            idempotency_key=_lot_key(topup, suffix),
+            actor=actor,
+        )
+    elif wallet_delta < 0:
+        lots.lot_open_for_booked_credit(
+            customer=topup.customer,
+            event=appended,
+            amount_minor=-wallet_delta,
+            idempotency_key=_lot_key(topup, suffix),
+            actor=actor,
+            kind="paid",
+            source=f"topup:{topup.public_id}:returned",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class TopUpBooking:
     topup: TopUp
@@ -327,6 +356,15 @@ def topup_book(
             legs,
             f"top-up {topup.public_id} ({topup.source})",
             actor,
+        )
+        lots.lot_open_for_booked_credit(
+            customer=topup.customer,
+            event=result,
+            amount_minor=topup.amount_minor,
+            idempotency_key=_lot_key(topup),
+            actor=actor,
+            kind="paid",
+            source=f"topup:{topup.public_id}",
         )
         topup.state = TopUp.State.PAID
         topup.paid_event_sequence = result.sequence
@@ -427,7 +465,7 @@ def topup_reversal_apply(
                 -wallet_delta,
                 -fee_delta,
             )
-            _append(
+            appended = _append(
                 topup,
                 TOPUP_REVERSAL_EVENT,
                 f"stripe:{_stripe_reference(topup)}:reversal:{topup.reversal_count}",
@@ -436,6 +474,7 @@ def topup_reversal_apply(
                 f"disputed {topup.disputed_stripe} ({topup.dispute_status or 'no dispute'})",
                 actor,
             )
+            _lots_follow_reversal(topup, appended, wallet_delta, actor)
             topup.wallet_reversed_minor, topup.fee_reversed_minor = wallet, fee
         topup.save(
             update_fields=[

@@ -279,3 +279,40 @@ def test_the_same_event_posted_concurrently_books_once_and_the_ledger_verifies(w
     post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=333)))
     report = verify_ledger()
     assert report.ok, report.problems
+
+
+def test_top_ups_keep_their_paid_credit_lot_in_step(world, stripe_api):
+    """A paid top-up opens a paid lot for what it credited; a refund draws that lot back by
+    what it took from the wallet; a won dispute's return is paid credit again; and the
+    lots sub-ledger still agrees with the wallet (ledger_verify replays it)."""
+    from wallets.lots import lots_allocate
+    from wallets.models import Lot, LotReversal
+
+    acme = world["acme"]
+    topup = _paid(acme)
+    [lot] = Lot.objects.filter(customer=acme)
+    assert (lot.kind, lot.amount_minor, lot.source) == (
+        "paid",
+        1000 * CENT,
+        f"topup:{topup.public_id}",
+    )
+    post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=211)))
+    topup.refresh_from_db()
+    [refunded] = LotReversal.objects.filter(lot=lot)
+    assert refunded.amount_minor == topup.wallet_reversed_minor > 0
+
+    post_event(stripe_event("charge.dispute.created", dispute(topup, status="needs_response")))
+    topup.refresh_from_db()
+    assert sum(r.amount_minor for r in LotReversal.objects.filter(lot=lot)) == lot.amount_minor
+    post_event(stripe_event("charge.dispute.closed", dispute(topup, status="won")))
+    topup.refresh_from_db()
+    returned = Lot.objects.filter(customer=acme).exclude(pk=lot.pk).get()
+    assert (returned.kind, returned.source) == ("paid", f"topup:{topup.public_id}:returned")
+    assert returned.amount_minor == 1000 * CENT - topup.wallet_reversed_minor
+
+    lots_allocate()
+    lot.refresh_from_db()
+    returned.refresh_from_db()
+    assert lot.reversed_minor == lot.amount_minor and lot.consumed_minor == 0
+    assert returned.remaining_minor == returned.amount_minor == wallet(acme).balance
+    assert verify_ledger().ok

@@ -9,10 +9,17 @@ Bad messages go to the dead-letter topic with the reason in headers; if more tha
 `dead_letter_ratio_max` of a batch is rejected (and the batch is big enough to judge)
 the consumer stops loudly instead, so a bad deploy cannot silently dead-letter everything.
 SIGTERM finishes the batch in hand, commits it, and exits.
+
+Calls into the Kafka client run on a helper thread and are waited for at most
+`stall_timeout_s`: kafka-python 3.0 has been seen (once in CI) to block forever inside
+poll() while looking up the group coordinator. A stalled client raises ConsumerStalled
+instead of hanging silently; the process should exit and be restarted, which is safe
+because the offsets live in PostgreSQL with what they booked.
 """
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +42,35 @@ class DeadLetterRateExceeded(RuntimeError):
     """Too much of a batch was rejected: stop and let a human look."""
 
 
+class ConsumerStalled(RuntimeError):
+    """The Kafka client did not return within stall_timeout_s: restart the process."""
+
+
+def call_with_deadline(call: Callable, timeout_s: float, what: str):
+    """call() on a daemon helper thread; its result, or ConsumerStalled after timeout_s
+    (the helper is abandoned: a wedged client cannot be interrupted, only left)."""
+    outcome: dict = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=f"kafka-{what}", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise ConsumerStalled(
+            f"the Kafka client did not return from {what} within {timeout_s:.0f} s; "
+            "restart the consumer (PostgreSQL holds the offsets: nothing is lost or doubled)"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 @dataclass
 class ConsumerSettings:
     bootstrap_servers: str
@@ -50,6 +86,9 @@ class ConsumerSettings:
     # PostgreSQL's offsets). A list: read exactly these partitions, no group coordination
     # (a restart then resumes at once, without waiting for a dead member's session).
     partitions: list[int] | None = None
+    # A Kafka client call that takes longer is a stall (see ConsumerStalled). Joining a
+    # group can wait out a dead member's session (tens of seconds): keep well above that.
+    stall_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size_max <= BATCH_MESSAGES_MAX:
@@ -101,6 +140,7 @@ class UsageConsumer:
         self.counters = Counters()
         self.on_batch = on_batch
         self._stopping = False
+        self._stalled = False
         self.consumer = KafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers,
             group_id=settings.group,
@@ -148,7 +188,9 @@ class UsageConsumer:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
                 break
-            records = self.consumer.poll(
+            records = self._bounded(
+                "poll",
+                self.consumer.poll,
                 timeout_ms=min(remaining_ms, self.settings.poll_timeout_ms),
                 max_records=self.settings.batch_size_max - len(batch),
             )
@@ -221,11 +263,15 @@ class UsageConsumer:
             tp = TopicPartition(message.topic, message.partition)
             latest[tp] = max(latest.get(tp, 0), message.offset + 1)
         try:
-            self.consumer.commit(
-                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in latest.items()}
+            self._bounded(
+                "commit",
+                self.consumer.commit,
+                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in latest.items()},
             )
-            end = self.consumer.end_offsets(list(latest))
+            end = self._bounded("end_offsets", self.consumer.end_offsets, list(latest))
             self.counters.lag = sum(max(0, end[tp] - latest[tp]) for tp in latest)
+        except ConsumerStalled:
+            raise
         except Exception as exc:  # noqa: BLE001 - monitoring must not stop booking
             logger.warning("could not commit offsets to Kafka (PostgreSQL has them): %s", exc)
 
@@ -243,6 +289,19 @@ class UsageConsumer:
             self.close()
         return self.counters
 
+    def _bounded(self, what: str, call: Callable, *args, **kwargs):
+        try:
+            return call_with_deadline(
+                lambda: call(*args, **kwargs), self.settings.stall_timeout_s, what
+            )
+        except ConsumerStalled:
+            self._stalled = True
+            raise
+
     def close(self) -> None:
+        """Close the clients; a stalled client is abandoned rather than waited for."""
         self.producer.close(timeout=10)
-        self.consumer.close(autocommit=False)
+        if self._stalled:
+            logger.error("abandoning a stalled Kafka consumer without closing it")
+            return
+        self._bounded("close", self.consumer.close, autocommit=False)

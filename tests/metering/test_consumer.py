@@ -2,6 +2,8 @@
 messages in the dead-letter topic with the reason, a replay changes nothing."""
 
 import json
+import threading
+import time
 import uuid
 
 import pytest
@@ -9,7 +11,13 @@ from django.db import connection
 from kafka import KafkaConsumer, KafkaProducer
 
 from ledger.integrity import verify_ledger
-from metering.consumer import ConsumerSettings, DeadLetterRateExceeded, UsageConsumer
+from metering.consumer import (
+    ConsumerSettings,
+    ConsumerStalled,
+    DeadLetterRateExceeded,
+    UsageConsumer,
+    call_with_deadline,
+)
 from metering.models import ConsumerOffset, UsageRecord
 from tests.metering.conftest import usage
 
@@ -39,7 +47,10 @@ def consume_all(bootstrap: str, topic: str) -> list:
 
 
 def run_consumer(bootstrap: str, topic: str, group: str, **overrides):
-    options = {"batch_size_max": 50, "batch_timeout_ms": 300} | overrides
+    """Run a consumer until idle. Like a supervisor, start a fresh one if the Kafka
+    client stalls (ConsumerStalled; kafka-python 3.0 once hung in CI looking up the
+    coordinator): restarts are safe, which test_crash proves with SIGKILLs."""
+    options = {"batch_size_max": 50, "batch_timeout_ms": 300, "stall_timeout_s": 60} | overrides
     config = ConsumerSettings(
         bootstrap_servers=bootstrap,
         topic=topic,
@@ -47,7 +58,22 @@ def run_consumer(bootstrap: str, topic: str, group: str, **overrides):
         group=group,
         **options,
     )
-    return UsageConsumer(config).run(max_idle_s=3)
+    try:
+        return UsageConsumer(config).run(max_idle_s=3)
+    except ConsumerStalled:
+        return UsageConsumer(config).run(max_idle_s=3)
+
+
+def test_a_kafka_call_that_does_not_return_is_a_stall_not_a_hang():
+    release = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(ConsumerStalled, match="did not return from poll within 1 s"):
+        call_with_deadline(release.wait, 1.0, "poll")  # a call blocked for good
+    assert 1.0 <= time.monotonic() - started < 5.0
+    release.set()
+    assert call_with_deadline(lambda: 42, 1.0, "poll") == 42
+    with pytest.raises(ZeroDivisionError):
+        call_with_deadline(lambda: 1 / 0, 1.0, "poll")
 
 
 def test_consumer_books_batches_dead_letters_and_replays_nothing(

@@ -3,7 +3,13 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from metering.consumer import ConsumerSettings, Counters, DeadLetterRateExceeded, UsageConsumer
+from metering.consumer import (
+    ConsumerSettings,
+    ConsumerStalled,
+    Counters,
+    DeadLetterRateExceeded,
+    UsageConsumer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +94,8 @@ class Command(BaseCommand):
         consumer.install_signal_handlers()
         try:
             counters = consumer.run(max_idle_s=options["stop_when_idle_s"])
-        except DeadLetterRateExceeded as exc:
+        except (DeadLetterRateExceeded, ConsumerStalled) as exc:
+            # Non-zero exit: a supervisor restarts a stalled consumer (safe: the offsets
+            # are in PostgreSQL with what they booked); a dead-letter stop waits for a human.
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"stopped: {counters.line()}")

@@ -301,13 +301,23 @@ def _client_process(args) -> list[tuple]:
     return results
 
 
-def _cpu_s(pid: int) -> float:
-    """utime + stime of a live process, in seconds (Linux /proc)."""
+def _stat_fields(pid: int) -> list[str]:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return []
+
+
+def _cpu_s(pid: int, *, with_reaped_children: bool = False) -> float:
+    """utime + stime of a live process (and, if asked, of its exited children, which
+    the kernel adds to cutime + cstime once reaped), in seconds (Linux /proc)."""
+    fields = _stat_fields(pid)
+    if not fields:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if with_reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -317,26 +327,25 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _tree_cpu_s(root: int) -> float:
+    """CPU of a process, its live children and its exited ones."""
+    return _cpu_s(root, with_reaped_children=True) + sum(_cpu_s(c) for c in _children(root))
+
+
 def cpu_sample(servers: list[subprocess.Popen]) -> dict[str, float]:
-    """CPU seconds used so far by the servers (with their workers) and by the PostgreSQL
-    backends of the bench database: cost per authorization, independent of whatever
-    else the machine is doing."""
-    server_pids = []
-    for server in servers:
-        server_pids += [server.pid, *_children(server.pid)]
+    """CPU seconds used so far by the servers (with their workers) and by PostgreSQL
+    (the postmaster and all its backends, live or exited; nothing else uses it during a
+    bench): cost per authorization, independent of whatever else the machine does."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            [BENCH_DB],
-        )
-        backend_pids = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT pg_backend_pid()")
+        [backend] = cursor.fetchone()
+    postmaster = int(_stat_fields(backend)[1])  # the backend's parent
     connection.close()
     return {
-        "server": sum(_cpu_s(pid) for pid in server_pids),
-        "postgres": sum(_cpu_s(pid) for pid in backend_pids),
-        "backends": backend_pids,
+        "server": sum(_tree_cpu_s(server.pid) for server in servers),
+        "postgres": _tree_cpu_s(postmaster),
     }
 
 
@@ -344,7 +353,6 @@ def cpu_report(before: dict, after: dict, count: int) -> None:
     if not count:
         return
     server_ms = (after["server"] - before["server"]) * 1000 / count
-    # Backends that started during the run count from zero; ended ones are missed.
     postgres_ms = (after["postgres"] - before["postgres"]) * 1000 / count
     print(
         f"  CPU per authorization: servers {server_ms:.2f} ms, PostgreSQL {postgres_ms:.2f} ms "

@@ -32,10 +32,12 @@ services-down:
 
 bench-ledger: install
 	$(PY) -m devservices up postgres
+	$(PY) manage.py migrate --noinput -v0
 	$(PY) benchmarks/ledger_bench.py
 
 bench-metering: install
 	$(PY) -m devservices up postgres kafka
+	$(PY) manage.py migrate --noinput -v0
 	$(PY) benchmarks/metering_bench.py
 
 bench-wallets: install

@@ -20,3 +20,8 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Decide concurrent gateway authorizations together (wallets.batching): production runs a
+# threaded server (gunicorn gthread). Off in the base settings because tests share one
+# database connection per test, which the batcher's worker thread cannot.
+WALLETS_AUTHORIZATION_BATCHING = env_bool("WALLETS_AUTHORIZATION_BATCHING", True)

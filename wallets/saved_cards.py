@@ -20,11 +20,11 @@ Stripe is read (never written) inside the webhook's transaction: the SetupIntent
 PaymentIntent for its payment method. A failed read rolls the event back and Stripe
 delivers it again; only the card's description is best effort.
 
-Lock order: StripeEvent insert → CardSetup or TopUp → AutoTopUpSettings.
+Lock order: StripeEvent insert → CardSetup → AutoTopUpSettings; for a top-up's card the
+settings row is stored before the top-up is booked (settings → TopUp → ledger).
 """
 
 import logging
-import uuid
 from dataclasses import dataclass, replace
 
 import stripe
@@ -35,7 +35,7 @@ from django.utils import timezone
 from config.stripe_client import stripe_client
 from wallets import topup_amounts, topups
 from wallets.models import AutoTopUpSettings, CardSetup, Customer, StripeCustomer, TopUp
-from wallets.stripe_checkout import checkout_session_open, stripe_id
+from wallets.stripe_checkout import checkout_session_open, metadata_uuid, stripe_id
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +148,7 @@ def card_setup_for_session(session_id: str | None) -> CardSetup | None:
 
 def card_setup_for_intent(intent: dict) -> CardSetup | None:
     """By the card setup id we put in the SetupIntent's metadata, else by its id."""
-    metadata = intent.get("metadata") if isinstance(intent.get("metadata"), dict) else {}
-    try:
-        reference = uuid.UUID(str(metadata.get(METADATA_CARD_SETUP)))
-    except ValueError:
-        reference = None
+    reference = metadata_uuid(intent, METADATA_CARD_SETUP)
     found = CardSetup.objects.filter(public_id=reference).first() if reference else None
     intent_id = stripe_id(intent.get("id"))
     if found is None and intent_id:

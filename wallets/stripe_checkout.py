@@ -7,6 +7,7 @@ from our rows, so a retry by the Stripe client (or by a caller) creates nothing 
 """
 
 import logging
+import uuid
 
 import stripe
 from django.db import IntegrityError, transaction
@@ -33,6 +34,15 @@ def stripe_id(value) -> str | None:
     if isinstance(value, dict):
         value = value.get("id")
     return value if isinstance(value, str) and value else None
+
+
+def metadata_uuid(obj: dict, key: str) -> uuid.UUID | None:
+    """One of our row ids put in a Stripe object's metadata, if it is there and valid."""
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    try:
+        return uuid.UUID(str(metadata.get(key)))
+    except ValueError:
+        return None
 
 
 def _stored_stripe_customer_id(customer: Customer) -> str | None:

@@ -26,7 +26,6 @@ Any other type is recorded and acknowledged.
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from wallets.errors import (
     StripeWebhookNotConfigured,
 )
 from wallets.models import StripeEvent, TopUp
+from wallets.stripe_checkout import metadata_uuid
 from wallets.stripe_checkout import stripe_id as _id
 
 logger = logging.getLogger(__name__)
@@ -109,12 +109,8 @@ def _mismatch(topup: TopUp, amount, currency) -> str:
 
 def _topup_for_intent(intent: dict) -> TopUp | None:
     """By the top-up id we put in the metadata, else by the intent id we stored."""
-    metadata = intent.get("metadata") if isinstance(intent.get("metadata"), dict) else {}
     found = TopUp.objects.select_related("currency", "customer")
-    try:
-        reference = uuid.UUID(str(metadata.get(topups.METADATA_TOPUP)))
-    except ValueError:
-        reference = None
+    reference = metadata_uuid(intent, topups.METADATA_TOPUP)
     topup = found.filter(public_id=reference).first() if reference else None
     return topup or found.filter(stripe_payment_intent_id=_id(intent.get("id"))).first()
 
@@ -133,9 +129,17 @@ def _topup_for_charge(charge_or_dispute: dict) -> TopUp | None:
 # --- handlers ---------------------------------------------------------------------------------
 
 
-def _booked(booking: topups.TopUpBooking) -> Handled:
+def _booked(booking: topups.TopUpBooking, detail: str = "") -> Handled:
     outcome = Outcome.BOOKED if booking.booked else Outcome.ALREADY_BOOKED
-    return Handled(outcome, topup=booking.topup)
+    return Handled(outcome, detail, booking.topup)
+
+
+def _card_kept(topup: TopUp, card: saved_cards.StripeCard | None) -> str:
+    """A paid top-up that asked to save its card: store it (once). Called before booking,
+    so the settings row is locked before the top-up and the ledger (wallets' lock order)."""
+    if card is None:
+        return "no payment method to save"
+    return saved_cards.topup_card_save(topup=topup, card=card, actor=ACTOR).detail
 
 
 def _checkout_paid(session: dict) -> Handled:
@@ -152,19 +156,12 @@ def _checkout_paid(session: dict) -> Handled:
     if mismatch:
         return Handled(Outcome.MISMATCH, mismatch, topup)
     intent_id = _id(session.get("payment_intent"))
-    booking = topups.topup_book(topup_id=topup.pk, actor=ACTOR, stripe_payment_intent_id=intent_id)
+    detail = ""
     if topup.save_card and intent_id:
         # The session names the payment's PaymentIntent; its payment method is the card.
-        return _card_kept(_booked(booking), saved_cards.intent_card(intent_id=intent_id))
-    return _booked(booking)
-
-
-def _card_kept(booked: Handled, card: saved_cards.StripeCard | None) -> Handled:
-    """A paid top-up that asked to save its card: store it (once) beside the booking."""
-    if card is None:
-        return Handled(booked.outcome, "no payment method to save", booked.topup)
-    saved = saved_cards.topup_card_save(topup=booked.topup, card=card, actor=ACTOR)
-    return Handled(booked.outcome, saved.detail, booked.topup)
+        detail = _card_kept(topup, saved_cards.intent_card(intent_id=intent_id))
+    booking = topups.topup_book(topup_id=topup.pk, actor=ACTOR, stripe_payment_intent_id=intent_id)
+    return _booked(booking, detail)
 
 
 def _checkout_completed(session: dict) -> Handled:
@@ -245,16 +242,15 @@ def _intent_succeeded(intent: dict) -> Handled:
         return Handled(Outcome.MISMATCH, mismatch, topup)
     if topup.source == TopUp.Source.AUTO:
         booking = auto_topup.auto_topup_payment_succeeded(topup=topup, payment_intent_id=intent_id)
-    else:
-        booking = topups.topup_book(
-            topup_id=topup.pk, actor=ACTOR, stripe_payment_intent_id=intent_id
+        return _booked(booking)
+    detail = ""
+    if topup.save_card:
+        card = saved_cards.stripe_card(
+            intent.get("payment_method"), stripe_customer_id=_id(intent.get("customer"))
         )
-        if topup.save_card:
-            card = saved_cards.stripe_card(
-                intent.get("payment_method"), stripe_customer_id=_id(intent.get("customer"))
-            )
-            return _card_kept(_booked(booking), card)
-    return _booked(booking)
+        detail = _card_kept(topup, card)
+    booking = topups.topup_book(topup_id=topup.pk, actor=ACTOR, stripe_payment_intent_id=intent_id)
+    return _booked(booking, detail)
 
 
 def _intent_failed(intent: dict) -> Handled:

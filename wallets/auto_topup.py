@@ -35,8 +35,9 @@ from django.utils import timezone
 
 from config.stripe_client import stripe_client
 from wallets import topup_amounts, topups
-from wallets.errors import InvalidAutoTopUpSettings, PrepaidOnly
+from wallets.errors import InvalidAutoTopUpSettings, PaymentMethodRequired, PrepaidOnly
 from wallets.models import AutoTopUpAttempt, AutoTopUpSettings, Customer, TopUp
+from wallets.stripe_checkout import stripe_error_text
 from wallets.thresholds import threshold_crossed
 
 logger = logging.getLogger(__name__)
@@ -75,18 +76,63 @@ def _check_stripe_id(name: str, value, prefix: str) -> str:
     return value
 
 
+def _payment_method_values(
+    current: AutoTopUpSettings | None,
+    stripe_customer_id: str | None,
+    stripe_payment_method_id: str | None,
+) -> dict:
+    """Without Stripe ids the card saved before stays (wallets.saved_cards); the same ids
+    keep it too (a client that PUTs back what it read); other ids are a manual card."""
+    given = (stripe_customer_id, stripe_payment_method_id)
+    if given == (None, None):
+        if current is None:
+            raise PaymentMethodRequired(
+                "auto top-up needs a card: save one first "
+                "(POST auto-topup/payment-method/), or give both Stripe ids"
+            )
+        return {}
+    if None in given:
+        raise InvalidAutoTopUpSettings(
+            "give both stripe_customer_id and stripe_payment_method_id, or neither"
+        )
+    _check_stripe_id("stripe_customer_id", stripe_customer_id, "cus_")
+    _check_stripe_id("stripe_payment_method_id", stripe_payment_method_id, "pm_")
+    if (
+        current is not None
+        and (
+            current.stripe_customer_id,
+            current.stripe_payment_method_id,
+        )
+        == given
+    ):
+        return {}
+    return {
+        "stripe_customer_id": stripe_customer_id,
+        "stripe_payment_method_id": stripe_payment_method_id,
+        "payment_method_source": AutoTopUpSettings.PaymentMethodSource.MANUAL,
+        "payment_method_reference": "",
+        "payment_method_saved_at": timezone.now(),
+        "card_brand": "",
+        "card_last4": "",
+    }
+
+
 def auto_topup_settings_set(
     *,
     customer: Customer,
     enabled: bool,
     threshold_minor: int,
     target_minor: int,
-    stripe_customer_id: str,
-    stripe_payment_method_id: str,
+    stripe_customer_id: str | None = None,
+    stripe_payment_method_id: str | None = None,
     actor: str,
 ) -> AutoTopUpSettings:
     """Create or replace a customer's auto top-up. Saving re-arms it: a customer who fixed
-    the card after a failed attempt gets a new attempt if still below the threshold."""
+    the card after a failed attempt gets a new attempt if still below the threshold.
+
+    The card is the one saved through Stripe (wallets.saved_cards) unless Stripe ids are
+    given; the first settings need one or the other (payment_method_required).
+    """
     if customer.billing != Customer.Billing.PREPAID:
         raise PrepaidOnly(f"customer {customer.external_id} is billed on credit, not prepaid")
     for name, value in (("threshold", threshold_minor), ("target", target_minor)):
@@ -109,14 +155,12 @@ def auto_topup_settings_set(
         "enabled": bool(enabled),
         "threshold_minor": threshold_minor,
         "target_minor": target_minor,
-        "stripe_customer_id": _check_stripe_id("stripe_customer_id", stripe_customer_id, "cus_"),
-        "stripe_payment_method_id": _check_stripe_id(
-            "stripe_payment_method_id", stripe_payment_method_id, "pm_"
-        ),
         "armed": True,
         "updated_by": actor,
     }
     with transaction.atomic():
+        current = AutoTopUpSettings.objects.select_for_update().filter(customer=customer).first()
+        values |= _payment_method_values(current, stripe_customer_id, stripe_payment_method_id)
         found, _created = AutoTopUpSettings.objects.update_or_create(
             customer=customer, defaults=values
         )
@@ -284,7 +328,7 @@ def auto_topup_charge(*, attempt_id: int, now: datetime | None = None) -> AutoTo
             params=params, options={"idempotency_key": attempt.idempotency_key}
         )
     except stripe.StripeError as exc:
-        error = topups.stripe_error_text(exc)
+        error = stripe_error_text(exc)
         logger.warning("auto top-up %s try %s failed: %s", attempt.public_id, attempt.tries, error)
         with transaction.atomic():
             attempt = _locked_attempt(attempt_id)

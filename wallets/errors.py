@@ -158,3 +158,9 @@ class IdempotencyKeyRequired(WalletsError):
     """A request that creates money must carry an Idempotency-Key header."""
 
     code = "idempotency_key_required"
+
+
+class PaymentMethodRequired(WalletsError):
+    """Auto top-up needs a card: save one through Stripe first (or give Stripe ids)."""
+
+    code = "payment_method_required"

@@ -381,7 +381,9 @@ from wallets.payment_models import (  # noqa: E402
     AlertDeliveryAttempt,
     AutoTopUpAttempt,
     AutoTopUpSettings,
+    CardSetup,
     LowBalanceAlert,
+    StripeCustomer,
     StripeEvent,
     TopUp,
 )
@@ -393,6 +395,7 @@ __all__ = [
     "Authorization",
     "AutoTopUpAttempt",
     "AutoTopUpSettings",
+    "CardSetup",
     "CreditLimitChange",
     "Customer",
     "CustomerMembership",
@@ -401,6 +404,7 @@ __all__ = [
     "LotCursor",
     "LotReversal",
     "LowBalanceAlert",
+    "StripeCustomer",
     "StripeEvent",
     "TopUp",
 ]

@@ -12,7 +12,9 @@ from wallets.models import (
     AlertDeliveryAttempt,
     AutoTopUpAttempt,
     AutoTopUpSettings,
+    CardSetup,
     LowBalanceAlert,
+    StripeCustomer,
     StripeEvent,
     TopUp,
 )
@@ -87,9 +89,32 @@ class AutoTopUpSettingsAdmin(SwitchOnlyAdmin):
         "target_minor",
         "stripe_customer_id",
         "stripe_payment_method_id",
+        "payment_method_source",
+        "payment_method_reference",
+        "payment_method_saved_at",
+        "card_brand",
+        "card_last4",
         "armed",
         "updated_at",
         "updated_by",
+    ]
+
+
+@admin.register(StripeCustomer)
+class StripeCustomerAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "stripe_customer_id", "created_at", "created_by"]
+    search_fields = ["customer__external_id", "stripe_customer_id"]
+
+
+@admin.register(CardSetup)
+class CardSetupAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "customer", "state", "stripe_payment_method_id", "created_at"]
+    list_filter = ["state"]
+    search_fields = [
+        "public_id",
+        "customer__external_id",
+        "stripe_checkout_session_id",
+        "stripe_setup_intent_id",
     ]
 
 

@@ -4,6 +4,8 @@ Under /api/wallets/customers/{external_id}/ (wallets.access: finance staff by Dj
 permissions on the payments models, a customer's members their own customer only):
   topups/                            GET list, POST {"amount"}: a Stripe Checkout session
   auto-topup/                        GET, PUT the auto top-up settings
+  auto-topup/payment-method/         POST: a Stripe Checkout session (setup mode) that
+                                     saves a card for auto top-up
   auto-topup/attempts/               GET the attempts (tries, failures)
   low-balance-alert/                 GET, PUT the alert (the signing secret is in the PUT
                                      answer when generated or rotated)
@@ -22,12 +24,21 @@ from rest_framework.views import APIView
 
 from config.errors import DomainError
 from ledger.amounts import from_minor_units, to_minor_units
-from wallets import access, alerts, auto_topup, payment_selectors, stripe_webhooks, topups
+from wallets import (
+    access,
+    alerts,
+    auto_topup,
+    payment_selectors,
+    saved_cards,
+    stripe_webhooks,
+    topups,
+)
 from wallets.errors import AlertNotConfigured, AutoTopUpNotConfigured
 from wallets.models import (
     AlertDelivery,
     AutoTopUpAttempt,
     AutoTopUpSettings,
+    CardSetup,
     Customer,
     LowBalanceAlert,
     StripeEvent,
@@ -67,6 +78,10 @@ def _settings_of(customer: Customer, model, missing: type[DomainError]):
         raise missing(f"customer {customer.external_id} has no {model._meta.verbose_name}")
     found.customer = customer
     return found
+
+
+def _time(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _paginated(request, view, queryset, body):
@@ -134,6 +149,11 @@ class CustomerTopUpsApi(APIView):
             help_text="decimal string in the customer's currency, credited to the wallet; "
             "the platform fee is added on top",
         )
+        save_card_for_auto_topup = serializers.BooleanField(
+            default=False,
+            help_text="Stripe keeps the card this top-up pays with, and it becomes the "
+            "card of auto top-up once the payment succeeds",
+        )
 
     @extend_schema(responses=TopUpOutput(many=True))
     def get(self, request, external_id):
@@ -147,7 +167,8 @@ class CustomerTopUpsApi(APIView):
         responses={201: TopUpOutput},
         description="Open a Stripe Checkout session for `amount` plus the platform fee "
         "(WALLETS_PLATFORM_FEE_PERCENT, rounded half up to the cent). Send the customer to "
-        "`checkout_url`; the wallet is credited when Stripe's webhook reports the payment. "
+        "`checkout_url`; the wallet is credited when Stripe's webhook reports the payment "
+        "(and, with `save_card_for_auto_topup`, the card is saved for auto top-up). "
         "Errors: invalid_topup, topup_amount_out_of_range, prepaid_only, "
         "currency_not_supported, stripe_unavailable (502).",
     )
@@ -156,7 +177,10 @@ class CustomerTopUpsApi(APIView):
         data = self.TopUpCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         topup = topups.topup_checkout_create(
-            customer=customer, amount=data.validated_data["amount"], actor=_actor(request)
+            customer=customer,
+            amount=data.validated_data["amount"],
+            save_card=data.validated_data["save_card_for_auto_topup"],
+            actor=_actor(request),
         )
         return Response(topup_body(topup), status=status.HTTP_201_CREATED)
 
@@ -172,9 +196,16 @@ class AutoTopUpInput(serializers.Serializer):
     target = serializers.CharField(
         max_length=32, help_text="decimal string: the available balance a charge brings back"
     )
-    stripe_customer_id = serializers.CharField(max_length=255)
+    stripe_customer_id = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text="omit both Stripe ids to keep the card saved through Stripe "
+        "(POST auto-topup/payment-method/, or a top-up with save_card_for_auto_topup)",
+    )
     stripe_payment_method_id = serializers.CharField(
-        max_length=255, help_text="a saved card of that Stripe customer, usable off-session"
+        max_length=255,
+        required=False,
+        help_text="a saved card of that Stripe customer, usable off-session",
     )
 
 
@@ -186,6 +217,16 @@ class AutoTopUpOutput(serializers.Serializer):
     currency = serializers.CharField()
     stripe_customer_id = serializers.CharField()
     stripe_payment_method_id = serializers.CharField()
+    payment_method_source = serializers.ChoiceField(
+        choices=AutoTopUpSettings.PaymentMethodSource.choices,
+        help_text="manual (Stripe ids given), card_setup or topup (saved through Stripe)",
+    )
+    payment_method_reference = serializers.CharField(
+        allow_null=True, help_text="the card setup or top-up that saved the card"
+    )
+    payment_method_saved_at = serializers.DateTimeField(allow_null=True)
+    card_brand = serializers.CharField(allow_null=True, help_text="null when Stripe did not say")
+    card_last4 = serializers.CharField(allow_null=True, help_text="null when Stripe did not say")
     armed = serializers.BooleanField(help_text="false from a charge until back above threshold")
     updated_at = serializers.DateTimeField()
     updated_by = serializers.CharField()
@@ -201,6 +242,11 @@ def auto_topup_body(config: AutoTopUpSettings) -> dict:
         "currency": customer.currency.code,
         "stripe_customer_id": config.stripe_customer_id,
         "stripe_payment_method_id": config.stripe_payment_method_id,
+        "payment_method_source": config.payment_method_source,
+        "payment_method_reference": config.payment_method_reference or None,
+        "payment_method_saved_at": _time(config.payment_method_saved_at),
+        "card_brand": config.card_brand or None,
+        "card_last4": config.card_last4 or None,
         "armed": config.armed,
         "updated_at": config.updated_at.isoformat(),
         "updated_by": config.updated_by,
@@ -217,8 +263,9 @@ class CustomerAutoTopUpApi(APIView):
     @extend_schema(
         request=AutoTopUpInput,
         responses=AutoTopUpOutput,
-        description="Create or replace the auto top-up; saving re-arms it. Errors: "
-        "invalid_auto_topup_settings, invalid_amount, prepaid_only.",
+        description="Create or replace the auto top-up; saving re-arms it. Without Stripe "
+        "ids the card saved through Stripe is kept. Errors: invalid_auto_topup_settings, "
+        "invalid_amount, prepaid_only, payment_method_required (no card saved yet).",
     )
     def put(self, request, external_id):
         customer = _customer(request, external_id, CHANGE_AUTO_TOPUP)
@@ -231,12 +278,50 @@ class CustomerAutoTopUpApi(APIView):
             enabled=values["enabled"],
             threshold_minor=to_minor_units(values["threshold"], scale),
             target_minor=to_minor_units(values["target"], scale),
-            stripe_customer_id=values["stripe_customer_id"],
-            stripe_payment_method_id=values["stripe_payment_method_id"],
+            stripe_customer_id=values.get("stripe_customer_id"),
+            stripe_payment_method_id=values.get("stripe_payment_method_id"),
             actor=_actor(request),
         )
         config.customer = customer
         return Response(auto_topup_body(config))
+
+
+class CardSetupOutput(serializers.Serializer):
+    card_setup_id = serializers.UUIDField()
+    customer = serializers.CharField()
+    state = serializers.ChoiceField(choices=CardSetup.State.choices)
+    stripe_customer_id = serializers.CharField()
+    checkout_session_id = serializers.CharField()
+    checkout_url = serializers.CharField(help_text="send the customer here to enter a card")
+    created_at = serializers.DateTimeField()
+
+
+def card_setup_body(setup: CardSetup) -> dict:
+    return {
+        "card_setup_id": str(setup.public_id),
+        "customer": setup.customer.external_id,
+        "state": setup.state,
+        "stripe_customer_id": setup.stripe_customer_id,
+        "checkout_session_id": setup.stripe_checkout_session_id,
+        "checkout_url": setup.checkout_url,
+        "created_at": setup.created_at.isoformat(),
+    }
+
+
+class CustomerAutoTopUpPaymentMethodApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={201: CardSetupOutput},
+        description="Open a Stripe Checkout session in setup mode for the customer's Stripe "
+        "customer (created on first use). Send the customer to `checkout_url`; nothing is "
+        "charged. When Stripe's webhook reports the card saved, it becomes the card of auto "
+        "top-up (settings are created disabled if there were none; GET auto-topup/ shows "
+        "it). Errors: prepaid_only, currency_not_supported, stripe_unavailable (502).",
+    )
+    def post(self, request, external_id):
+        customer = _customer(request, external_id, CHANGE_AUTO_TOPUP)
+        setup = saved_cards.card_setup_create(customer=customer, actor=_actor(request))
+        return Response(card_setup_body(setup), status=status.HTTP_201_CREATED)
 
 
 class AutoTopUpAttemptOutput(serializers.Serializer):

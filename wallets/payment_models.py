@@ -1,5 +1,6 @@
-"""Tables of wallets' payments: Stripe top-ups, the Stripe events received, auto top-up,
-low-balance alerts. Imported by wallets.models, so they are wallets models like the rest.
+"""Tables of wallets' payments: Stripe top-ups, the Stripe events received, auto top-up
+and the cards saved for it, low-balance alerts. Imported by wallets.models, so they are
+wallets models like the rest.
 
 Money is not here: a top-up's money is the ledger event that booked it
 (`paid_event_sequence`); these rows say what we asked Stripe for, what Stripe told us, and
@@ -50,6 +51,10 @@ class TopUp(models.Model):
     stripe_checkout_session_id = models.CharField(max_length=255, blank=True)
     checkout_url = models.TextField(blank=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
+    # The customer asked Stripe to keep the card it pays with, for auto top-up
+    # (wallets.saved_cards): the Checkout asks setup_future_usage=off_session.
+    # (Its label must not read "Save…": the admin's read-only pages have no Save button.)
+    save_card = models.BooleanField("card kept for auto top-up", default=False)
     error = models.CharField(max_length=500, blank=True)
     paid_event_sequence = models.BigIntegerField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -114,6 +119,7 @@ class StripeEvent(models.Model):
         ALREADY_BOOKED = "already_booked"  # the payment was booked by an earlier event
         REVERSED = "reversed"  # a refund or dispute moved money
         RECORDED = "recorded"  # state changed, no money moved
+        CARD_SAVED = "card_saved"  # a card was stored for auto top-up
         UNMATCHED = "unmatched"  # names no top-up of ours
         MISMATCH = "mismatch"  # Stripe's amount or currency differs from our row
         IGNORED = "ignored"  # a type we do not handle
@@ -139,12 +145,81 @@ class StripeEvent(models.Model):
         return f"{self.event_id} {self.type} ({self.outcome})"
 
 
+class StripeCustomer(models.Model):
+    """Our customer's Customer object on Stripe, created once on demand
+    (wallets.saved_cards.stripe_customer_ensure) and reused by every Checkout session, so
+    the cards it saves belong to it and can be charged off-session."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.PROTECT, related_name="stripe_customer"
+    )
+    stripe_customer_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.stripe_customer_id} ({self.customer})"
+
+
+class CardSetup(models.Model):
+    """One Stripe Checkout session in setup mode: the customer saves a card for auto
+    top-up without paying. Found again by its session id (stripe-mock echoes no metadata),
+    or by the SetupIntent id once the completed session told us."""
+
+    class State(models.TextChoices):
+        CREATING = "creating"  # our row exists, Stripe has not answered yet
+        OPEN = "open"  # the customer may enter a card on `checkout_url`
+        COMPLETED = "completed"  # Stripe saved the card; it is on the auto top-up settings
+        FAILED = "failed"  # Stripe refused to create the session
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="card_setups")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CREATING)
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    # "" until Stripe gives us the ids; unique when set (Meta.constraints).
+    stripe_checkout_session_id = models.CharField(max_length=255, blank=True)
+    checkout_url = models.TextField(blank=True)
+    stripe_setup_intent_id = models.CharField(max_length=255, blank=True)
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_checkout_session_id"],
+                condition=~Q(stripe_checkout_session_id=""),
+                name="card_setup_checkout_session_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_setup_intent_id"],
+                condition=~Q(stripe_setup_intent_id=""),
+                name="card_setup_setup_intent_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="card_setup_customer_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"card setup {self.public_id} ({self.state})"
+
+
 class AutoTopUpSettings(models.Model):
     """Below `threshold_minor` available, charge the saved card up to `target_minor`.
 
     `armed` is False from a trigger until the available balance is back at or above the
-    threshold, so one crossing makes one attempt.
+    threshold, so one crossing makes one attempt. The card is typed in as Stripe ids
+    (`manual`) or saved through Stripe (wallets.saved_cards): then `payment_method_source`
+    and `payment_method_reference` say which card setup or top-up saved it, and when.
     """
+
+    class PaymentMethodSource(models.TextChoices):
+        MANUAL = "manual"  # Stripe ids given in the API
+        CARD_SETUP = "card_setup"  # a Checkout session in setup mode (CardSetup)
+        TOPUP = "topup"  # the card a Checkout top-up paid with (TopUp.save_card)
 
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="auto_topup")
     enabled = models.BooleanField(default=False)
@@ -152,6 +227,15 @@ class AutoTopUpSettings(models.Model):
     target_minor = models.BigIntegerField()
     stripe_customer_id = models.CharField(max_length=255)
     stripe_payment_method_id = models.CharField(max_length=255)
+    payment_method_source = models.CharField(
+        max_length=16, choices=PaymentMethodSource.choices, default=PaymentMethodSource.MANUAL
+    )
+    # The public id of the CardSetup or TopUp that saved the card ("" when manual).
+    payment_method_reference = models.CharField(max_length=64, blank=True)
+    payment_method_saved_at = models.DateTimeField(null=True, blank=True)
+    # As Stripe reports the card; "" when it did not say (or the method is not a card).
+    card_brand = models.CharField(max_length=32, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
     armed = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=200)
@@ -297,7 +381,9 @@ __all__ = [
     "AlertDeliveryAttempt",
     "AutoTopUpAttempt",
     "AutoTopUpSettings",
+    "CardSetup",
     "LowBalanceAlert",
+    "StripeCustomer",
     "StripeEvent",
     "TopUp",
 ]

@@ -8,11 +8,15 @@ while acting rolls the record back too, Stripe gets a 500 and delivers again lat
 
 What each event does (amounts and currency always come from our TopUp row; Stripe's are
 only compared with it, and a difference books nothing and is recorded as a mismatch):
-- checkout.session.completed (paid) / .async_payment_succeeded: book the top-up;
+- checkout.session.completed (paid) / .async_payment_succeeded: book the top-up (and,
+  when it asked to, save the card it paid with: wallets.saved_cards);
+- checkout.session.completed in setup mode / setup_intent.succeeded: save the card of a
+  card setup for auto top-up (wallets.saved_cards);
 - checkout.session.expired / .async_payment_failed: close it unpaid;
 - payment_intent.succeeded: book the top-up it belongs to (an auto top-up's charge; for
   a Checkout payment whichever of the two events comes first books, the other finds it
-  booked); a second payment for a booked top-up is flagged, never booked;
+  booked; a top-up that asked to save its card saves it); a second payment for a booked
+  top-up is flagged, never booked;
 - payment_intent.payment_failed: an auto top-up's try failed (retried or given up);
 - charge.refunded: reverse the refunded part (cumulative amount_refunded);
 - charge.dispute.created / .updated / .closed: take the disputed amount back while the
@@ -22,7 +26,6 @@ Any other type is recorded and acknowledged.
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,13 +34,15 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from wallets import auto_topup, topups
+from wallets import auto_topup, saved_cards, topups
 from wallets.errors import (
     InvalidStripePayload,
     InvalidStripeSignature,
     StripeWebhookNotConfigured,
 )
 from wallets.models import StripeEvent, TopUp
+from wallets.stripe_checkout import metadata_uuid
+from wallets.stripe_checkout import stripe_id as _id
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +91,6 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict:
 # --- reading Stripe objects ------------------------------------------------------------------
 
 
-def _id(value) -> str | None:
-    """An expandable field: an id string, or the expanded object's id."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
-
-
 def _int(obj: dict, name: str) -> int:
     value = obj.get(name)
     if type(value) is not int or value < 0:
@@ -111,12 +109,8 @@ def _mismatch(topup: TopUp, amount, currency) -> str:
 
 def _topup_for_intent(intent: dict) -> TopUp | None:
     """By the top-up id we put in the metadata, else by the intent id we stored."""
-    metadata = intent.get("metadata") if isinstance(intent.get("metadata"), dict) else {}
     found = TopUp.objects.select_related("currency", "customer")
-    try:
-        reference = uuid.UUID(str(metadata.get(topups.METADATA_TOPUP)))
-    except ValueError:
-        reference = None
+    reference = metadata_uuid(intent, topups.METADATA_TOPUP)
     topup = found.filter(public_id=reference).first() if reference else None
     return topup or found.filter(stripe_payment_intent_id=_id(intent.get("id"))).first()
 
@@ -135,9 +129,17 @@ def _topup_for_charge(charge_or_dispute: dict) -> TopUp | None:
 # --- handlers ---------------------------------------------------------------------------------
 
 
-def _booked(booking: topups.TopUpBooking) -> Handled:
+def _booked(booking: topups.TopUpBooking, detail: str = "") -> Handled:
     outcome = Outcome.BOOKED if booking.booked else Outcome.ALREADY_BOOKED
-    return Handled(outcome, topup=booking.topup)
+    return Handled(outcome, detail, booking.topup)
+
+
+def _card_kept(topup: TopUp, card: saved_cards.StripeCard | None) -> str:
+    """A paid top-up that asked to save its card: store it (once). Called before booking,
+    so the settings row is locked before the top-up and the ledger (wallets' lock order)."""
+    if card is None:
+        return "no payment method to save"
+    return saved_cards.topup_card_save(topup=topup, card=card, actor=ACTOR).detail
 
 
 def _checkout_paid(session: dict) -> Handled:
@@ -153,12 +155,60 @@ def _checkout_paid(session: dict) -> Handled:
     mismatch = _mismatch(topup, session.get("amount_total"), session.get("currency"))
     if mismatch:
         return Handled(Outcome.MISMATCH, mismatch, topup)
-    booking = topups.topup_book(
-        topup_id=topup.pk,
-        actor=ACTOR,
-        stripe_payment_intent_id=_id(session.get("payment_intent")),
+    intent_id = _id(session.get("payment_intent"))
+    detail = ""
+    if topup.save_card and intent_id:
+        # The session names the payment's PaymentIntent; its payment method is the card.
+        detail = _card_kept(topup, saved_cards.intent_card(intent_id=intent_id))
+    booking = topups.topup_book(topup_id=topup.pk, actor=ACTOR, stripe_payment_intent_id=intent_id)
+    return _booked(booking, detail)
+
+
+def _checkout_completed(session: dict) -> Handled:
+    if session.get("mode") == "setup":
+        return _card_setup_completed(session)
+    return _checkout_paid(session)
+
+
+def _card_saved(saved: saved_cards.CardSaved) -> Handled:
+    if saved.mismatch:
+        logger.error("card not saved: %s", saved.detail)
+        return Handled(Outcome.MISMATCH, saved.detail)
+    return Handled(Outcome.CARD_SAVED if saved.saved else Outcome.RECORDED, saved.detail)
+
+
+def _card_setup_completed(session: dict) -> Handled:
+    """A setup session completed: its SetupIntent holds the card, read from Stripe."""
+    setup = saved_cards.card_setup_for_session(_id(session.get("id")))
+    if setup is None:
+        return Handled(Outcome.UNMATCHED, "no card setup has this checkout session")
+    intent_id = _id(session.get("setup_intent"))
+    if intent_id is None:
+        raise InvalidStripePayload("a completed setup session needs its setup_intent")
+    card = saved_cards.intent_card(intent_id=intent_id)
+    if card is None:
+        raise InvalidStripePayload(f"setup intent {intent_id} has no payment method")
+    return _card_saved(
+        saved_cards.card_setup_complete(
+            setup_id=setup.pk, setup_intent_id=intent_id, card=card, actor=ACTOR
+        )
     )
-    return _booked(booking)
+
+
+def _setup_intent_succeeded(intent: dict) -> Handled:
+    setup = saved_cards.card_setup_for_intent(intent)
+    if setup is None:
+        return Handled(Outcome.UNMATCHED, "no card setup has this setup intent")
+    card = saved_cards.stripe_card(
+        intent.get("payment_method"), stripe_customer_id=_id(intent.get("customer"))
+    )
+    if card is None:
+        raise InvalidStripePayload("a succeeded setup intent needs its payment_method")
+    return _card_saved(
+        saved_cards.card_setup_complete(
+            setup_id=setup.pk, setup_intent_id=_id(intent.get("id")), card=card, actor=ACTOR
+        )
+    )
 
 
 def _checkout_closer(state: str) -> Callable[[dict], Handled]:
@@ -192,11 +242,15 @@ def _intent_succeeded(intent: dict) -> Handled:
         return Handled(Outcome.MISMATCH, mismatch, topup)
     if topup.source == TopUp.Source.AUTO:
         booking = auto_topup.auto_topup_payment_succeeded(topup=topup, payment_intent_id=intent_id)
-    else:
-        booking = topups.topup_book(
-            topup_id=topup.pk, actor=ACTOR, stripe_payment_intent_id=intent_id
+        return _booked(booking)
+    detail = ""
+    if topup.save_card:
+        card = saved_cards.stripe_card(
+            intent.get("payment_method"), stripe_customer_id=_id(intent.get("customer"))
         )
-    return _booked(booking)
+        detail = _card_kept(topup, card)
+    booking = topups.topup_book(topup_id=topup.pk, actor=ACTOR, stripe_payment_intent_id=intent_id)
+    return _booked(booking, detail)
 
 
 def _intent_failed(intent: dict) -> Handled:
@@ -245,12 +299,13 @@ def _dispute(dispute: dict) -> Handled:
 
 
 HANDLERS: dict[str, Callable[[dict], Handled]] = {
-    "checkout.session.completed": _checkout_paid,
+    "checkout.session.completed": _checkout_completed,
     "checkout.session.async_payment_succeeded": _checkout_paid,
     "checkout.session.expired": _checkout_closer(TopUp.State.EXPIRED),
     "checkout.session.async_payment_failed": _checkout_closer(TopUp.State.FAILED),
     "payment_intent.succeeded": _intent_succeeded,
     "payment_intent.payment_failed": _intent_failed,
+    "setup_intent.succeeded": _setup_intent_succeeded,
     "charge.refunded": _charge_refunded,
     "charge.dispute.created": _dispute,
     "charge.dispute.updated": _dispute,

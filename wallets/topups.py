@@ -21,12 +21,10 @@ it takes from the wallet, and a won dispute's return opens a paid lot again.
 import logging
 from dataclasses import dataclass
 
-import stripe
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.stripe_client import stripe_client
 from ledger.amounts import InvalidAmount, from_minor_units
 from ledger.journal import NewEvent, append_events
 from ledger.models import Account
@@ -37,12 +35,12 @@ from wallets.errors import (
     CurrencyNotSupported,
     InvalidTopUp,
     PrepaidOnly,
-    StripeUnavailable,
     TopUpAmountOutOfRange,
 )
 from wallets.models import Customer, TopUp
 from wallets.rules import TOPUP_PAID_EVENT, TOPUP_REVERSAL_EVENT
 from wallets.services import _account, authorization_accounts
+from wallets.stripe_checkout import checkout_session_open
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +49,6 @@ FEES_ACCOUNT_CODE = "revenue:fees"
 # Set on the Checkout session and its PaymentIntent (and on off-session PaymentIntents),
 # so a PaymentIntent's events find their top-up even before we know the intent's id.
 METADATA_TOPUP = "tokenledger_topup"
-STRIPE_ERROR_TEXT_MAX = 500
 # Dispute statuses after which Stripe will not move the disputed funds again.
 DISPUTE_FINAL_STATUSES = ("won", "lost", "warning_closed")
 
@@ -69,13 +66,6 @@ def topup_limits_stripe(currency_code: str) -> tuple[int, int]:
         topup_amounts.stripe_amount_parse(str(settings.WALLETS_TOPUP_MIN), currency_code),
         topup_amounts.stripe_amount_parse(str(settings.WALLETS_TOPUP_MAX), currency_code),
     )
-
-
-def stripe_error_text(exc: Exception) -> str:
-    """What to record of a Stripe failure: its type and code, and Stripe's message."""
-    code = getattr(exc, "code", None) or ""
-    message = getattr(exc, "user_message", None) or str(exc)
-    return f"{type(exc).__name__} {code}: {message}".strip()[:STRIPE_ERROR_TEXT_MAX]
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -123,7 +113,7 @@ def _legs(accounts: TopUpAccounts, asset_id: int, wallet: int, fee: int) -> tupl
 # --- creating top-ups ------------------------------------------------------------------------
 
 
-def _check_payable(customer: Customer) -> int:
+def customer_payable_check(customer: Customer) -> int:
     """Ledger units per Stripe unit of the customer's currency; refuses what cannot pay."""
     if customer.billing != Customer.Billing.PREPAID:
         raise PrepaidOnly(f"customer {customer.external_id} is billed on credit, not prepaid")
@@ -135,10 +125,12 @@ def _check_payable(customer: Customer) -> int:
         raise CurrencyNotSupported(str(exc)) from exc
 
 
-def topup_new(*, customer: Customer, amount_stripe: int, source: str, actor: str) -> TopUp:
+def topup_new(
+    *, customer: Customer, amount_stripe: int, source: str, actor: str, save_card: bool = False
+) -> TopUp:
     """A top-up row for `amount_stripe` (Stripe minor units) plus the platform fee, in
     range, before Stripe is asked: the caller commits it, then calls Stripe."""
-    _check_payable(customer)
+    customer_payable_check(customer)
     code = customer.currency.code
     minimum, maximum = topup_limits_stripe(code)
     if not minimum <= amount_stripe <= maximum:
@@ -167,13 +159,14 @@ def topup_new(*, customer: Customer, amount_stripe: int, source: str, actor: str
         amount_minor=amounts.amount_minor,
         fee_minor=amounts.fee_minor,
         fee_percent=percent,
+        save_card=save_card,
         created_by=actor,
     )
 
 
 def parse_topup_amount(*, customer: Customer, amount: str) -> int:
     """A decimal string in major units -> Stripe minor units (no rounding)."""
-    _check_payable(customer)
+    customer_payable_check(customer)
     try:
         parsed = topup_amounts.stripe_amount_parse(str(amount), customer.currency.code)
     except InvalidAmount as exc:
@@ -214,17 +207,23 @@ def _checkout_params(topup: TopUp) -> dict:
         "cancel_url": settings.WALLETS_TOPUP_CANCEL_URL,
         "client_reference_id": str(topup.public_id),
         "metadata": reference,
-        "payment_intent_data": {"metadata": reference},
+        "payment_intent_data": {"metadata": reference}
+        | ({"setup_future_usage": "off_session"} if topup.save_card else {}),
     }
 
 
-def topup_checkout_create(*, customer: Customer, amount: str, actor: str) -> TopUp:
-    """Open a Stripe Checkout session for `amount` (major units) + the platform fee.
+def topup_checkout_create(
+    *, customer: Customer, amount: str, actor: str, save_card: bool = False
+) -> TopUp:
+    """Open a Stripe Checkout session for `amount` (major units) + the platform fee, for
+    the customer's Stripe customer (wallets.stripe_checkout).
 
-    Three steps, so the Stripe call runs outside any transaction of ours: the row is
+    Three steps, so the Stripe calls run outside any transaction of ours: the row is
     committed (state creating), Stripe is asked (idempotency key from the row, so a retry
     by the Stripe client cannot open two sessions), and the session id and URL are stored
-    (state open). Nothing is booked until Stripe's webhook says it was paid.
+    (state open). Nothing is booked until Stripe's webhook says it was paid. With
+    `save_card`, Stripe keeps the card for off-session use and the webhook that reports
+    the payment stores it for auto top-up (wallets.saved_cards).
     """
     amount_stripe = parse_topup_amount(customer=customer, amount=amount)
     with transaction.atomic():
@@ -233,25 +232,14 @@ def topup_checkout_create(*, customer: Customer, amount: str, actor: str) -> Top
             amount_stripe=amount_stripe,
             source=TopUp.Source.CHECKOUT,
             actor=actor,
+            save_card=save_card,
         )
-    try:
-        session = stripe_client().v1.checkout.sessions.create(
-            params=_checkout_params(topup),
-            options={"idempotency_key": f"tokenledger-topup-{topup.public_id}"},
-        )
-    except stripe.StripeError as exc:
-        topup.state, topup.error = TopUp.State.FAILED, stripe_error_text(exc)
-        TopUp.objects.filter(pk=topup.pk).update(state=topup.state, error=topup.error)
-        logger.warning("checkout for top-up %s failed: %s", topup.public_id, topup.error)
-        raise StripeUnavailable(
-            "Stripe could not open a checkout session; nothing was charged",
-            details={"topup_id": str(topup.public_id), "stripe_error": topup.error},
-        ) from exc
-    topup.stripe_checkout_session_id = session.id
-    topup.checkout_url = session.url or ""
-    topup.state = TopUp.State.OPEN
-    with transaction.atomic():
-        topup.save(update_fields=["stripe_checkout_session_id", "checkout_url", "state"])
+    checkout_session_open(
+        row=topup,
+        params=_checkout_params(topup),
+        idempotency_key=f"tokenledger-topup-{topup.public_id}",
+        actor=actor,
+    )
     return topup
 
 

@@ -46,6 +46,11 @@ urlpatterns = [
         name="wallets-customer-auto-topup",
     ),
     path(
+        "customers/<slug:external_id>/auto-topup/payment-method/",
+        payment_api.CustomerAutoTopUpPaymentMethodApi.as_view(),
+        name="wallets-customer-auto-topup-payment-method",
+    ),
+    path(
         "customers/<slug:external_id>/auto-topup/attempts/",
         payment_api.CustomerAutoTopUpAttemptsApi.as_view(),
         name="wallets-customer-auto-topup-attempts",

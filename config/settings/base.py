@@ -179,6 +179,15 @@ WALLETS_TOPUP_SUCCESS_URL = env_str(
 WALLETS_TOPUP_CANCEL_URL = env_str(
     "WALLETS_TOPUP_CANCEL_URL", "http://localhost:8000/portal/topups/cancelled"
 )
+# Where Checkout in setup mode (saving a card for auto top-up, wallets/saved_cards.py)
+# sends the customer back.
+WALLETS_CARD_SETUP_SUCCESS_URL = env_str(
+    "WALLETS_CARD_SETUP_SUCCESS_URL",
+    "http://localhost:8000/portal/auto-topup/card-saved?session_id={CHECKOUT_SESSION_ID}",
+)
+WALLETS_CARD_SETUP_CANCEL_URL = env_str(
+    "WALLETS_CARD_SETUP_CANCEL_URL", "http://localhost:8000/portal/auto-topup/cancelled"
+)
 # Webhook signatures older than this are refused (replay protection), as Stripe advises.
 STRIPE_WEBHOOK_TOLERANCE_S = env_int("STRIPE_WEBHOOK_TOLERANCE_S", 300)
 # Auto top-up: a trigger's charge is tried at most this often, the n-th retry after

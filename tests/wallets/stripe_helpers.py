@@ -11,6 +11,7 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from django.conf import settings
 from django.test import Client
 
-from wallets.models import TopUp
+from wallets.models import CardSetup, TopUp
+from wallets.saved_cards import METADATA_CARD_SETUP
 from wallets.topups import METADATA_TOPUP
 
 WEBHOOK_URL = "/v1/stripe/webhook"
@@ -84,13 +86,19 @@ def checkout_session(
 
 
 def payment_intent(
-    topup: TopUp, intent_id: str, *, status: str = "succeeded", amount: int | None = None
+    topup: TopUp,
+    intent_id: str,
+    *,
+    status: str = "succeeded",
+    amount: int | None = None,
+    payment_method: str | None = None,
 ) -> dict:
     amount = topup.total_stripe if amount is None else amount
     return {
         "id": intent_id,
         "object": "payment_intent",
         "status": status,
+        "payment_method": payment_method,
         "amount": amount,
         "amount_received": amount if status == "succeeded" else 0,
         "currency": topup.currency.code.lower(),
@@ -100,6 +108,40 @@ def payment_intent(
             if status == "requires_payment_method"
             else None
         ),
+    }
+
+
+def setup_session(setup: CardSetup, *, setup_intent: str | None = "seti_test_card") -> dict:
+    """checkout.session.completed's object for a Checkout session in setup mode."""
+    return {
+        "id": setup.stripe_checkout_session_id,
+        "object": "checkout.session",
+        "mode": "setup",
+        "status": "complete",
+        "customer": setup.stripe_customer_id,
+        "client_reference_id": str(setup.public_id),
+        "metadata": {METADATA_CARD_SETUP: str(setup.public_id)},
+        "setup_intent": setup_intent,
+        "payment_intent": None,
+    }
+
+
+def setup_intent(
+    setup: CardSetup,
+    intent_id: str = "seti_test_card",
+    *,
+    payment_method: str = "pm_card_visa",
+    customer: str | None = None,
+) -> dict:
+    """setup_intent.succeeded's object: the payment method as an id, as Stripe sends it."""
+    return {
+        "id": intent_id,
+        "object": "setup_intent",
+        "status": "succeeded",
+        "usage": "off_session",
+        "customer": customer or setup.stripe_customer_id,
+        "payment_method": payment_method,
+        "metadata": {METADATA_CARD_SETUP: str(setup.public_id)},
     }
 
 
@@ -207,6 +249,10 @@ class StripeProxy(LoopbackServer):
     def idempotency_keys(self, path_prefix: str = "/v1/payment_intents") -> list[str]:
         return [r["idempotency_key"] for r in self.requests if r["path"].startswith(path_prefix)]
 
+    def posted(self, path: str) -> list[dict]:
+        """The parameters of each POST to exactly `path`, in order."""
+        return [r["params"] for r in self.requests if (r["method"], r["path"]) == ("POST", path)]
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
@@ -216,6 +262,8 @@ class StripeProxy(LoopbackServer):
                     "method": handler.command,
                     "path": handler.path,
                     "idempotency_key": handler.headers.get("Idempotency-Key"),
+                    # Form-encoded as Stripe's clients send it: "metadata[k]" -> value.
+                    "params": dict(urllib.parse.parse_qsl(body.decode())) if body else {},
                 }
             )
             scripted = self.scripted.pop(0) if self.scripted else None

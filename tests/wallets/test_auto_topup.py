@@ -59,7 +59,7 @@ def test_settings_through_the_api(world, finance):
     }
     saved = finance.put(url, body, format="json")
     assert saved.status_code == 200, saved.content
-    assert saved.json() | {"updated_at": None} == {
+    assert saved.json() | {"updated_at": None, "payment_method_saved_at": None} == {
         "customer": "acme",
         "enabled": True,
         "threshold": "5.000000000",
@@ -67,6 +67,11 @@ def test_settings_through_the_api(world, finance):
         "currency": "USD",
         "stripe_customer_id": "cus_acme",
         "stripe_payment_method_id": "pm_card_visa",
+        "payment_method_source": "manual",
+        "payment_method_reference": None,
+        "payment_method_saved_at": None,
+        "card_brand": None,
+        "card_last4": None,
         "armed": True,
         "updated_at": None,
         "updated_by": "user:boss",

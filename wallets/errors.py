@@ -164,3 +164,12 @@ class PaymentMethodRequired(WalletsError):
     """Auto top-up needs a card: save one through Stripe first (or give Stripe ids)."""
 
     code = "payment_method_required"
+
+
+class StripeIdsFinanceOnly(WalletsError):
+    """Only finance staff may name Stripe customer and card ids: a tenant could otherwise
+    point auto top-up at another customer's card. Tenants save a card through Stripe
+    (POST …/auto-topup/payment-method/ or a top-up with save_card_for_auto_topup)."""
+
+    code = "stripe_ids_finance_only"
+    http_status = status.HTTP_403_FORBIDDEN

@@ -33,7 +33,7 @@ from wallets import (
     stripe_webhooks,
     topups,
 )
-from wallets.errors import AlertNotConfigured, AutoTopUpNotConfigured
+from wallets.errors import AlertNotConfigured, AutoTopUpNotConfigured, StripeIdsFinanceOnly
 from wallets.models import (
     AlertDelivery,
     AutoTopUpAttempt,
@@ -253,6 +253,21 @@ def auto_topup_body(config: AutoTopUpSettings) -> dict:
     }
 
 
+def _check_stripe_ids_allowed(request, customer, values: dict) -> None:
+    """Tenants may send back the ids already stored (a GET's body PUT again), not others."""
+    if access.is_staff_for(request.user, CHANGE_AUTO_TOPUP):
+        return
+    current = AutoTopUpSettings.objects.filter(customer=customer).first()
+    for name in ("stripe_customer_id", "stripe_payment_method_id"):
+        given = values.get(name)
+        if given and given != (getattr(current, name, "") if current else ""):
+            raise StripeIdsFinanceOnly(
+                "only finance staff may set Stripe ids; save a card through "
+                "POST auto-topup/payment-method/ or a top-up with save_card_for_auto_topup",
+                details={"field": name},
+            )
+
+
 class CustomerAutoTopUpApi(APIView):
     @extend_schema(responses=AutoTopUpOutput)
     def get(self, request, external_id):
@@ -272,6 +287,7 @@ class CustomerAutoTopUpApi(APIView):
         data = AutoTopUpInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        _check_stripe_ids_allowed(request, customer, values)
         scale = customer.currency.scale
         config = auto_topup.auto_topup_settings_set(
             customer=customer,

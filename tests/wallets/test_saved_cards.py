@@ -284,17 +284,25 @@ def test_a_top_up_paid_first_reported_by_its_payment_intent_keeps_its_card(
     assert _settings().stripe_payment_method_id == "pm_card_mastercard"
 
 
-def test_settings_without_a_saved_card_and_typed_ids(world, stripe_api, alice):
+def test_settings_without_a_saved_card_and_typed_ids(world, stripe_api, alice, finance):
     body = {"enabled": True, "threshold": "5", "target": "20"}
     missing = alice.put(SETTINGS_URL, body, format="json")
     assert missing.status_code == 400
     assert missing.json()["error"]["code"] == "payment_method_required"
-    half = alice.put(SETTINGS_URL, body | {"stripe_payment_method_id": "pm_x"}, format="json")
+    # A tenant cannot name Stripe ids: it could point auto top-up at another's card.
+    typed_by_tenant = alice.put(
+        SETTINGS_URL,
+        body | {"stripe_customer_id": "cus_other", "stripe_payment_method_id": "pm_other"},
+        format="json",
+    )
+    assert typed_by_tenant.status_code == 403
+    assert typed_by_tenant.json()["error"]["code"] == "stripe_ids_finance_only"
+    half = finance.put(SETTINGS_URL, body | {"stripe_payment_method_id": "pm_x"}, format="json")
     assert half.json()["error"]["code"] == "invalid_auto_topup_settings"
     assert not AutoTopUpSettings.objects.exists()
 
     # A saved card, then the same ids PUT back (a client echoing what it read) keep it;
-    # other ids are a manual card.
+    # other ids (finance only) are a manual card.
     setup = _setup(alice)
     post_event(stripe_event("setup_intent.succeeded", setup_intent(setup)))
     saved = _settings()
@@ -305,7 +313,8 @@ def test_settings_without_a_saved_card_and_typed_ids(world, stripe_api, alice):
     kept = alice.put(SETTINGS_URL, echoed, format="json").json()
     assert (kept["payment_method_source"], kept["card_last4"]) == ("card_setup", "4242")
     typed = echoed | {"stripe_payment_method_id": "pm_card_amex"}
-    manual = alice.put(SETTINGS_URL, typed, format="json").json()
+    assert alice.put(SETTINGS_URL, typed, format="json").status_code == 403
+    manual = finance.put(SETTINGS_URL, typed, format="json").json()
     assert manual["payment_method_source"] == "manual"
     assert (manual["card_brand"], manual["card_last4"], manual["payment_method_reference"]) == (
         None,

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from config.errors import DomainError
 from ledger import canonical
-from ledger.journal import CHAIN_LOCK_KEY
+from ledger.journal import chain_lock
 from ledger.posting_rules import DEBIT, PENDING, POSTED, entries_for
 
 CHUNK_EVENTS = 5_000
@@ -311,7 +311,7 @@ def rebuild_balances(progress: Callable[[int], None] | None = None) -> RebuildRe
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+            chain_lock(cursor)
         replayed, sums = _replay(progress)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS ledger_balance_fresh")

@@ -140,8 +140,14 @@ def _recorded_events(cursor, hash_by_key: dict[str, str]) -> dict[str, AppendedE
     return found
 
 
-def _chain_head(cursor) -> tuple[int, str]:
+def chain_lock(cursor) -> None:
+    """Take the chain lock (reentrant, held to commit): every writer of the journal, and
+    whoever must see it not move (the rebuild, wallets' decisions), takes it this way."""
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+
+
+def _chain_head(cursor) -> tuple[int, str]:
+    chain_lock(cursor)
     cursor.execute("SELECT sequence, hash FROM ledger_event ORDER BY sequence DESC LIMIT 1")
     row = cursor.fetchone()
     return (row[0], row[1]) if row else (0, canonical.GENESIS_HASH)

@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ledger.journal import CHAIN_LOCK_KEY, AppendedEvent, NewEvent, append_events, insert_rows
+from ledger.journal import AppendedEvent, NewEvent, append_events, chain_lock, insert_rows
 from ledger.models import Account
 from ledger.posting_rules import AMOUNT_MAX
 from ledger.selectors import account_balance_as_of
@@ -165,7 +165,7 @@ def _lock_chain() -> None:
     """The ledger's chain lock (reentrant within a transaction): no event is appended by
     anyone else until we commit, so the wallet's movements cannot change under us."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        chain_lock(cursor)
 
 
 def _head_sequence() -> int:

@@ -9,7 +9,7 @@ Accounts, in the seller's book and the customer's currency:
   reserves; an explicit capture moves the captured amount there, out of the wallet.
 
 Locking. Every ledger writer takes the journal's chain lock (a transaction advisory lock,
-ledger.journal.CHAIN_LOCK_KEY) and then the balance rows (the posting trigger, in
+ledger.journal.chain_lock) and then the balance rows (the posting trigger, in
 account order). An authorization takes the same locks in the same order - the chain
 lock, then the customer account's balance row FOR UPDATE - before it reads the available
 balance and the key's spend, and holds them until commit, so concurrent authorizations
@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from ledger import errors as ledger_errors_module
 from ledger import services as ledger_services
-from ledger.journal import CHAIN_LOCK_KEY, NewEvent, append_events
+from ledger.journal import NewEvent, append_events, chain_lock
 from ledger.models import Account, Hold, HoldResolution
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload
 from ledger.services import ledger_errors
@@ -435,7 +435,7 @@ def _lock_balances(account_ids: list[int]) -> dict[int, tuple[int, int, int]]:
     """Take the chain lock, then the balance rows in account order (every ledger
     writer's order, so no deadlock): {account: (debits, credits, debits pending)}."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        chain_lock(cursor)
         cursor.execute(
             "SELECT account_id, debits_posted, credits_posted, debits_pending"
             "  FROM ledger_balance WHERE account_id = ANY(%s)"

@@ -47,7 +47,6 @@ REVERSAL = "reversal"  # a refund or dispute of the payment that funded the lot
 KINDS = (CONSUMPTION, COVER, RESTORATION, BREAKAGE, REVERSAL)
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
-_NOT_STORED = float("inf")
 
 
 @dataclass(eq=False, slots=True)
@@ -77,7 +76,8 @@ def consumption_order(lot) -> tuple:
         lot.expires_at is None,
         lot.expires_at or _NEVER,
         lot.opened_sequence,
-        lot.id if lot.id is not None else _NOT_STORED,
+        lot.id is None,  # a lot not stored yet comes after every stored one
+        lot.id or 0,
     )
 
 

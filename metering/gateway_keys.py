@@ -3,13 +3,12 @@
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from config.ttl_cache import TtlCache
 from metering.models import GatewayKey
 
 KEY_PREFIX = "gw_"
@@ -20,39 +19,10 @@ CACHE_TTL_S_DEFAULT = 5.0
 CACHE_SIZE_MAX = 10_000
 
 
-class _VerifiedKeys:
-    """prefix -> (key, secret hash, verified at): thread-safe, bounded, TTL."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[GatewayKey, str, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, prefix: str, secret_hash: str) -> GatewayKey | None:
-        entry = self._entries.get(prefix)
-        if entry is None:
-            return None
-        key, known_hash, verified_at = entry
-        ttl = getattr(settings, "GATEWAY_KEY_CACHE_TTL_S", CACHE_TTL_S_DEFAULT)
-        if time.monotonic() - verified_at > ttl or not hmac.compare_digest(known_hash, secret_hash):
-            return None
-        return key
-
-    def put(self, prefix: str, key: GatewayKey) -> None:
-        with self._lock:
-            if len(self._entries) >= CACHE_SIZE_MAX:
-                self._entries.clear()
-            self._entries[prefix] = (key, key.secret_hash, time.monotonic())
-
-    def forget(self, prefix: str) -> None:
-        with self._lock:
-            self._entries.pop(prefix, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-verified_keys = _VerifiedKeys()
+verified_keys = TtlCache(  # prefix -> GatewayKey
+    ttl_s=lambda: getattr(settings, "GATEWAY_KEY_CACHE_TTL_S", CACHE_TTL_S_DEFAULT),
+    size_max=CACHE_SIZE_MAX,
+)
 
 
 def hash_secret(secret: str) -> str:
@@ -78,8 +48,8 @@ def gateway_key_check(raw: str) -> GatewayKey | None:
         return None
     prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
     secret_hash = hash_secret(secret)
-    cached = verified_keys.get(prefix, secret_hash)
-    if cached is not None:
+    cached = verified_keys.get(prefix)
+    if cached is not None and hmac.compare_digest(cached.secret_hash, secret_hash):
         return cached
     key = GatewayKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not hmac.compare_digest(key.secret_hash, secret_hash):

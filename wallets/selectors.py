@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import F, QuerySet
 
 from config.errors import DomainError
+from config.ttl_cache import TtlCache
 from ledger.amounts import from_minor_units, to_minor_units
 from ledger.models import Account
 from ledger.selectors import AccountBalance, account_balance_get
@@ -67,37 +68,31 @@ def api_key_get_by_secret(*, raw: str) -> ApiKey | None:
 
 
 class _KnownKeys:
-    """prefix -> (ApiKey with customer, fetched at): finds a key by its secret without a
-    query on the authorization hot path. Bounded, per process, entries live
-    KNOWN_KEY_TTL_S. Callers trust from it only what never changes (the key's id and
-    secret hash, its customer's id, book and currency) and what may be a few seconds
-    stale for an estimate (the customer's plan); revocation, suspension, limits, the
-    allow-list and billing are read again when a request is decided."""
+    """Finds a key by its secret without a query on the authorization hot path: keys by
+    prefix, per process, for KNOWN_KEY_TTL_S. Callers trust from it only what never
+    changes (the key's id and secret hash, its customer's id, book and currency) and what
+    may be a few seconds stale for an estimate (the customer's plan); revocation,
+    suspension, limits, the allow-list and billing are read again when a request is
+    decided."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[ApiKey, float]] = {}
-        self._lock = threading.Lock()
+        self._by_prefix = TtlCache(ttl_s=KNOWN_KEY_TTL_S, size_max=KNOWN_KEYS_MAX)
 
     def get(self, raw: str) -> ApiKey | None:
         parts = split_api_key(raw)
         if parts is None:
             return None
         prefix, secret = parts
-        entry = self._entries.get(prefix)
-        if entry is None or time.monotonic() - entry[1] > KNOWN_KEY_TTL_S:
+        key = self._by_prefix.get(prefix)
+        if key is None:
             key = api_key_get_by_secret(raw=raw)
             if key is not None:
-                with self._lock:
-                    if len(self._entries) >= KNOWN_KEYS_MAX:
-                        self._entries.clear()
-                    self._entries[prefix] = (key, time.monotonic())
+                self._by_prefix.put(prefix, key)
             return key
-        key = entry[0]
         return key if hmac.compare_digest(key.secret_hash, hash_secret(secret)) else None
 
     def reset(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._by_prefix.clear()
 
 
 known_keys = _KnownKeys()

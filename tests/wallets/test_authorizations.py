@@ -35,7 +35,9 @@ def expected_estimate(customer, model=f"{PROVIDER}/{MODEL}", max_in=MAX_IN, max_
     return -(-atto // unit)
 
 
-def authorize(raw, *, model=MODEL, provider=PROVIDER, max_in=MAX_IN, max_out=MAX_OUT, **kw):
+def authorize_result(
+    raw, *, model=MODEL, provider=PROVIDER, max_in=MAX_IN, max_out=MAX_OUT, **kw
+) -> services.AuthorizationResult:
     return services.authorization_create(
         secret=raw,
         provider=provider,
@@ -44,7 +46,11 @@ def authorize(raw, *, model=MODEL, provider=PROVIDER, max_in=MAX_IN, max_out=MAX
         max_output_tokens=max_out,
         actor="test",
         **kw,
-    ).authorization
+    )
+
+
+def authorize(raw, **kw):
+    return authorize_result(raw, **kw).authorization
 
 
 def test_an_approved_authorization_holds_the_maximum_cost_rounded_up(world):
@@ -156,15 +162,7 @@ def test_daily_limit_forgets_yesterday(world):
     estimate = expected_estimate(acme)
     key = ApiKeyFactory(customer=acme, daily_limit_minor=estimate, monthly_limit_minor=None)
     yesterday = timezone.now() - timedelta(days=1)
-    services.authorization_create(
-        secret=key.raw,
-        provider=PROVIDER,
-        model=MODEL,
-        max_input_tokens=MAX_IN,
-        max_output_tokens=MAX_OUT,
-        actor="test",
-        now=yesterday,
-    )
+    authorize(key.raw, now=yesterday)
     assert authorize(key.raw).decision == "approved"
     assert authorize(key.raw).reason == "key_limit_exceeded"
 
@@ -263,15 +261,7 @@ def test_expiry_releases_the_hold_and_marks_the_authorization(world):
     wallet_topup(acme, USD)
     key = ApiKeyFactory(customer=acme)
     past = timezone.now() - timedelta(hours=2)
-    stale = services.authorization_create(
-        secret=key.raw,
-        provider=PROVIDER,
-        model=MODEL,
-        max_input_tokens=MAX_IN,
-        max_output_tokens=MAX_OUT,
-        actor="test",
-        now=past,
-    ).authorization
+    stale = authorize(key.raw, now=past)
     fresh = authorize(key.raw)
 
     assert services.authorizations_expire() == 1
@@ -289,15 +279,7 @@ def test_capturing_a_hold_past_its_expiry_is_refused_before_the_job_runs(world):
     acme = world["acme"]
     wallet_topup(acme, USD)
     key = ApiKeyFactory(customer=acme)
-    stale = services.authorization_create(
-        secret=key.raw,
-        provider=PROVIDER,
-        model=MODEL,
-        max_input_tokens=MAX_IN,
-        max_output_tokens=MAX_OUT,
-        actor="test",
-        now=timezone.now() - timedelta(hours=2),
-    ).authorization
+    stale = authorize(key.raw, now=timezone.now() - timedelta(hours=2))
     with pytest.raises(errors.AuthorizationNotOpen) as refused:
         services.authorization_capture(public_id=stale.public_id, amount_minor=1, actor="test")
     assert refused.value.details == {"state": "expired"}
@@ -309,15 +291,7 @@ def test_the_celery_task_expires_authorizations(world):
     acme = world["acme"]
     wallet_topup(acme, USD)
     key = ApiKeyFactory(customer=acme)
-    services.authorization_create(
-        secret=key.raw,
-        provider=PROVIDER,
-        model=MODEL,
-        max_input_tokens=MAX_IN,
-        max_output_tokens=MAX_OUT,
-        actor="test",
-        now=timezone.now() - timedelta(hours=2),
-    )
+    authorize(key.raw, now=timezone.now() - timedelta(hours=2))
     assert expire_authorizations.apply().get() == 1
     assert Authorization.objects.get().state == "expired"
 
@@ -331,38 +305,14 @@ def test_idempotency_key_replays_the_first_answer(world):
     acme = world["acme"]
     wallet_topup(acme, USD)
     key = ApiKeyFactory(customer=acme)
-    first = services.authorization_create(
-        secret=key.raw,
-        provider=PROVIDER,
-        model=MODEL,
-        max_input_tokens=MAX_IN,
-        max_output_tokens=MAX_OUT,
-        actor="test",
-        idempotency_key="req-1",
-    )
-    again = services.authorization_create(
-        secret=key.raw,
-        provider=PROVIDER,
-        model=MODEL,
-        max_input_tokens=MAX_IN,
-        max_output_tokens=MAX_OUT,
-        actor="test",
-        idempotency_key="req-1",
-    )
+    first = authorize_result(key.raw, idempotency_key="req-1")
+    again = authorize_result(key.raw, idempotency_key="req-1")
     assert not first.replayed and again.replayed
     assert again.authorization.pk == first.authorization.pk
     assert Authorization.objects.count() == 1
     assert wallet(acme).available == USD - first.authorization.amount_minor
     with pytest.raises(errors.IdempotencyConflict):
-        services.authorization_create(
-            secret=key.raw,
-            provider=PROVIDER,
-            model=MODEL,
-            max_input_tokens=MAX_IN + 1,
-            max_output_tokens=MAX_OUT,
-            actor="test",
-            idempotency_key="req-1",
-        )
+        authorize_result(key.raw, max_in=MAX_IN + 1, idempotency_key="req-1")
 
 
 def test_a_declined_answer_is_replayed_too(world):

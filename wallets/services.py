@@ -249,14 +249,9 @@ def customer_book_account(*, customer: Customer, code: str, type: str) -> Accoun
 def authorization_accounts(*, customer: Customer) -> tuple[Account, Account]:
     """(the customer account the hold debits, the clearing account it credits)."""
     code, account_type = selectors.customer_account_code(customer)
-    debit = _account(
-        book_id=customer.book_id, asset_id=customer.currency_id, code=code, type=account_type
-    )
-    credit = _account(
-        book_id=customer.book_id,
-        asset_id=customer.currency_id,
-        code=HOLDS_ACCOUNT_CODE,
-        type=Account.Type.LIABILITY,
+    debit = customer_book_account(customer=customer, code=code, type=account_type)
+    credit = customer_book_account(
+        customer=customer, code=HOLDS_ACCOUNT_CODE, type=Account.Type.LIABILITY
     )
     return debit, credit
 

@@ -39,7 +39,7 @@ from wallets.errors import (
 )
 from wallets.models import Customer, TopUp
 from wallets.rules import TOPUP_PAID_EVENT, TOPUP_REVERSAL_EVENT
-from wallets.services import _account, authorization_accounts
+from wallets.services import authorization_accounts, customer_book_account
 from wallets.stripe_checkout import checkout_session_open
 
 logger = logging.getLogger(__name__)
@@ -82,14 +82,13 @@ def topup_accounts(*, customer: Customer) -> TopUpAccounts:
     """The three accounts a top-up moves, in the customer's seller book and currency; the
     wallet is the account usage and authorizations debit (metering.booking)."""
     wallet, _clearing = authorization_accounts(customer=customer)
-    book_id, asset_id = customer.book_id, customer.currency_id
     return TopUpAccounts(
-        cash=_account(
-            book_id=book_id, asset_id=asset_id, code=CASH_ACCOUNT_CODE, type=Account.Type.ASSET
+        cash=customer_book_account(
+            customer=customer, code=CASH_ACCOUNT_CODE, type=Account.Type.ASSET
         ),
         wallet=wallet,
-        fees=_account(
-            book_id=book_id, asset_id=asset_id, code=FEES_ACCOUNT_CODE, type=Account.Type.REVENUE
+        fees=customer_book_account(
+            customer=customer, code=FEES_ACCOUNT_CODE, type=Account.Type.REVENUE
         ),
     )
 

@@ -112,8 +112,27 @@ class _GatewayApi(APIView):
         return found
 
 
-_AUTHORIZATION_STRINGS = {"api_key": 300, "provider": 200, "model": 200}
-_AUTHORIZATION_TOKENS = ("max_input_tokens", "max_output_tokens")
+class AuthorizationCreateInput(serializers.Serializer):
+    """The request body: the schema, and the rules _authorization_input applies."""
+
+    api_key = serializers.CharField(max_length=300, help_text="the customer's secret key")
+    provider = serializers.CharField(max_length=200)
+    model = serializers.CharField(max_length=200)
+    max_input_tokens = serializers.IntegerField(min_value=0, max_value=services.TOKENS_MAX)
+    max_output_tokens = serializers.IntegerField(min_value=0, max_value=services.TOKENS_MAX)
+
+
+# The serializer's own limits, read once: {field: max length} and {field: (min, max)}.
+_AUTHORIZATION_STRINGS = {
+    name: field.max_length
+    for name, field in AuthorizationCreateInput._declared_fields.items()
+    if isinstance(field, serializers.CharField)
+}
+_AUTHORIZATION_TOKENS = {
+    name: (field.min_value, field.max_value)
+    for name, field in AuthorizationCreateInput._declared_fields.items()
+    if isinstance(field, serializers.IntegerField)
+}
 
 
 def _authorization_input(data) -> dict:
@@ -129,25 +148,16 @@ def _authorization_input(data) -> dict:
             problems[name] = ["This field is required and must be a non-empty string."]
         elif len(value) > length_max:
             problems[name] = [f"Ensure this field has no more than {length_max} characters."]
-    for name in _AUTHORIZATION_TOKENS:
+    for name, (low, high) in _AUTHORIZATION_TOKENS.items():
         value = data.get(name)
-        if type(value) is not int or not 0 <= value <= services.TOKENS_MAX:
-            problems[name] = [f"This field must be an integer in 0..{services.TOKENS_MAX}."]
+        if type(value) is not int or not low <= value <= high:
+            problems[name] = [f"This field must be an integer in {low}..{high}."]
     if problems:
         raise ValidationError(problems)
     return {name: data[name] for name in (*_AUTHORIZATION_STRINGS, *_AUTHORIZATION_TOKENS)}
 
 
 class AuthorizationCreateApi(_GatewayApi):
-    class AuthorizationCreateInput(serializers.Serializer):
-        """The request body, for the schema; validated by _authorization_input."""
-
-        api_key = serializers.CharField(max_length=300, help_text="the customer's secret key")
-        provider = serializers.CharField(max_length=200)
-        model = serializers.CharField(max_length=200)
-        max_input_tokens = serializers.IntegerField(min_value=0, max_value=services.TOKENS_MAX)
-        max_output_tokens = serializers.IntegerField(min_value=0, max_value=services.TOKENS_MAX)
-
     @extend_schema(
         request=AuthorizationCreateInput,
         parameters=[

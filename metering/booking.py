@@ -36,7 +36,7 @@ class AccountKey(NamedTuple):
     type: str  # ledger Account.Type value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per event (see metering.rating.RatedEvent)
 class RatedUsage:
     """What booking needs of one rated record."""
 

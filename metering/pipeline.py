@@ -201,6 +201,11 @@ class Pipeline:
         self.accounts = AccountDirectory()
         self.actor = actor
 
+    def warm_up(self) -> None:
+        """Load the price books now rather than on the first event, so a process can
+        freeze what it keeps (config.gc_tuning) before it starts consuming."""
+        self.rater.warm_up()
+
     def process(
         self,
         messages: Sequence[RawMessage],

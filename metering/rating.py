@@ -29,7 +29,9 @@ class Unrateable(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
+# which cost ~3.5 us per event here; nothing mutates a rated event after rate().
+@dataclass(slots=True)
 class RatedEvent:
     usage: RatedUsage
     asset_id: int
@@ -67,6 +69,9 @@ class Rater:
         if now - self._checked_at > RELOAD_CHECK_S:
             self._checked_at = now
         return self._retail
+
+    def warm_up(self) -> None:
+        self._catalogue_keys = set(self.retail.prices.models())
 
     def _catalogue_model(self, provider: str, model: str) -> str:
         """The catalogue names some models with their provider ("deepseek/deepseek-chat")

@@ -3,6 +3,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from config.gc_tuning import freeze_long_lived
 from metering.consumer import (
     ConsumerSettings,
     ConsumerStalled,
@@ -91,6 +92,8 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         consumer = UsageConsumer(config, on_batch=report)
+        consumer.pipeline.warm_up()
+        freeze_long_lived()
         consumer.install_signal_handlers()
         try:
             counters = consumer.run(max_idle_s=options["stop_when_idle_s"])

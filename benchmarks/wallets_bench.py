@@ -177,6 +177,7 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
         sys.executable,
         "-m",
         "gunicorn",
+        "--config=config/gunicorn.conf.py",
         "config.wsgi",
         f"--bind={SERVER_HOST}:{port}",
         f"--workers={workers}",

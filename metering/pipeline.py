@@ -139,10 +139,9 @@ def _existing_keys(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
 
 def _batch_key(events: Sequence[UsageEvent]) -> str:
     """A batch's ledger idempotency key: the hash of its records' dedupe keys."""
-    digest = hashlib.sha256()
-    for event in events:
-        digest.update(f"{event.source}\x1f{event.event_id}\x1e".encode())
-    return f"metering:batch:{digest.hexdigest()}"
+    # One join and one hash call: the same bytes as updating the digest per event.
+    text = "".join([f"{event.source}\x1f{event.event_id}\x1e" for event in events])
+    return f"metering:batch:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 def _save_offsets(group: str, next_offsets: dict[tuple[str, int], int]) -> None:
@@ -219,6 +218,7 @@ class Pipeline:
         result = BatchResult()
         parsed = self._parse(messages, result)
         existing = _existing_keys([key for _message, _event, key in parsed])
+        self.customers.prefetch({event.customer for _message, event, _key in parsed})
         fresh: list[tuple[UsageEvent, RatedEvent]] = []
         for message, event, key in parsed:
             if key in existing:

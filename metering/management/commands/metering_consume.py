@@ -42,6 +42,10 @@ class Command(BaseCommand):
         "set of partitions (same --group); SIGTERM finishes the batch in hand and exits."
     )
 
+    # A worker restarted by its supervisor (and 10+ times by the crash test) should
+    # not spend half a second on system checks; deploys run `manage.py check`.
+    requires_system_checks = []
+
     def add_arguments(self, parser):
         parser.add_argument("--topic", default="usage.events")
         parser.add_argument("--dead-letter-topic", default="usage.events.dlq")

@@ -32,6 +32,8 @@ import django
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+# Production-like by default: with DEBUG on, Django keeps a copy of every query.
+os.environ.setdefault("DEBUG", "false")
 django.setup()
 
 from django.conf import settings  # noqa: E402

@@ -68,6 +68,10 @@ class TopUp(models.Model):
     wallet_reversed_minor = models.BigIntegerField(default=0)
     fee_reversed_minor = models.BigIntegerField(default=0)
     reversal_count = models.IntegerField(default=0)  # numbers the reversal events' keys
+    # Stripe's fees on the dispute (its balance transactions' net `fee`, in Stripe minor
+    # units) booked as expense:stripe_fees so far, and how many times (the events' keys).
+    dispute_fees_stripe = models.BigIntegerField(default=0)
+    dispute_fee_bookings = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200)
 

@@ -11,8 +11,10 @@ TOPUP_REVERSAL_EVENT = "wallets.topup.reversal"  # its mirror, for refunds and d
 # A top-up's events carry their entries explicitly (built by wallets.topups from the
 # top-up's own row), so their rule is a transfer's pure parse; the type names what
 # happened in the log.
+TOPUP_DISPUTE_FEE_EVENT = "wallets.topup.dispute_fee"  # expense:stripe_fees Dr / cash:stripe Cr
 posting_rule(TOPUP_PAID_EVENT)(transfer)
 posting_rule(TOPUP_REVERSAL_EVENT)(transfer)
+posting_rule(TOPUP_DISPUTE_FEE_EVENT)(transfer)
 
 LOT_GRANTED_EVENT = "wallets.lot.granted"  # expense:promotions Dr / wallet Cr
 LOT_EXPIRED_EVENT = "wallets.lot.expired"  # wallet Dr / revenue:breakage or expense:promotions Cr

@@ -20,14 +20,17 @@ only compared with it, and a difference books nothing and is recorded as a misma
 - payment_intent.payment_failed: an auto top-up's try failed (retried or given up);
 - charge.refunded: reverse the refunded part (cumulative amount_refunded);
 - charge.dispute.created / .updated / .closed: take the disputed amount back while the
-  dispute is open or lost; give it back when won.
+  dispute is open or lost; give it back when won. Stripe's dispute fee (the net `fee` of
+  the dispute's balance transactions) is booked as expense:stripe_fees against
+  cash:stripe, and returned if Stripe returns it; a fee in another currency than the
+  top-up's is not booked and the event's detail says so.
 Any other type is recorded and acknowledged.
 """
 
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import stripe
@@ -280,6 +283,8 @@ def _reversal(topup: TopUp | None, obj: dict, **changes) -> Handled:
     detail = f"wallet {-reversal.wallet_minor:+d}, fee {-reversal.fee_minor:+d} minor units" + (
         " (capped at the payment's total)" if reversal.capped else ""
     )
+    if reversal.dispute_fee_minor:
+        detail += f", Stripe dispute fee {reversal.dispute_fee_minor:+d} minor units"
     return Handled(Outcome.REVERSED if reversal.moved else Outcome.RECORDED, detail, topup)
 
 
@@ -289,13 +294,41 @@ def _charge_refunded(charge: dict) -> Handled:
     )
 
 
+def _dispute_fees(dispute: dict, topup: TopUp | None) -> tuple[int | None, str]:
+    """(net fees of the dispute's balance transactions, a note when they are not booked).
+    None when the event lists no balance transactions or they are in another currency."""
+    transactions = dispute.get("balance_transactions")
+    if transactions is None or topup is None:
+        return None, ""
+    if not isinstance(transactions, list):
+        raise InvalidStripePayload("dispute.balance_transactions must be a list")
+    total = 0
+    for transaction_ in transactions:
+        fee = transaction_.get("fee") if isinstance(transaction_, dict) else None
+        if type(fee) is not int:
+            raise InvalidStripePayload("dispute.balance_transactions[].fee must be an integer")
+        currency = str(transaction_.get("currency", "")).upper()
+        if currency != topup.currency.code:
+            return None, (
+                f"dispute fee in {currency or 'no currency'} not booked "
+                f"(the top-up is in {topup.currency.code})"
+            )
+        total += fee
+    if total < 0:
+        raise InvalidStripePayload("a dispute's fees cannot add up to less than zero")
+    return total, ""
+
+
 def _dispute(dispute: dict) -> Handled:
     status = dispute.get("status")
     dispute_id = _id(dispute.get("id"))
     if not isinstance(status, str) or dispute_id is None:
         raise InvalidStripePayload("a dispute needs an id and a status")
-    update = topups.DisputeUpdate(dispute_id, status, _int(dispute, "amount"))
-    return _reversal(_topup_for_charge(dispute), dispute, dispute=update)
+    topup = _topup_for_charge(dispute)
+    fees, note = _dispute_fees(dispute, topup)
+    update = topups.DisputeUpdate(dispute_id, status, _int(dispute, "amount"), fees)
+    handled = _reversal(topup, dispute, dispute=update)
+    return replace(handled, detail=f"{handled.detail}; {note}") if note else handled
 
 
 HANDLERS: dict[str, Callable[[dict], Handled]] = {

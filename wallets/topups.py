@@ -6,6 +6,8 @@ Accounts, in the customer's seller book (`customer.book`) and currency:
   reversal:  the mirror image of the part taken back (refunds, disputes), split between
              wallet and fee in proportion (topup_amounts.reversal_split); a dispute won
              gives it back. The wallet may go negative: that is visible exposure.
+  dispute fee: expense:stripe_fees Dr / cash:stripe Cr, what Stripe charges for a
+             dispute (its balance transactions' fees); the mirror when it returns it.
 
 Every booking is a ledger event whose idempotency key is derived from the Stripe object
 (the Checkout session, or the PaymentIntent of an off-session charge), and the TopUp row
@@ -38,7 +40,7 @@ from wallets.errors import (
     TopUpAmountOutOfRange,
 )
 from wallets.models import Customer, TopUp
-from wallets.rules import TOPUP_PAID_EVENT, TOPUP_REVERSAL_EVENT
+from wallets.rules import TOPUP_DISPUTE_FEE_EVENT, TOPUP_PAID_EVENT, TOPUP_REVERSAL_EVENT
 from wallets.services import authorization_accounts, customer_book_account
 from wallets.stripe_checkout import checkout_session_open
 
@@ -46,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 CASH_ACCOUNT_CODE = "cash:stripe"
 FEES_ACCOUNT_CODE = "revenue:fees"
+STRIPE_FEES_ACCOUNT_CODE = "expense:stripe_fees"  # what Stripe charges us for a dispute
 # Set on the Checkout session and its PaymentIntent (and on off-session PaymentIntents),
 # so a PaymentIntent's events find their top-up even before we know the intent's id.
 METADATA_TOPUP = "tokenledger_topup"
@@ -375,6 +378,9 @@ class DisputeUpdate:
     dispute_id: str
     status: str
     amount_stripe: int
+    # The net of Stripe's fees on the dispute so far (the sum of its balance transactions'
+    # `fee`, Stripe minor units); None when the event did not say (nothing to book).
+    fees_stripe: int | None = None
 
     @property
     def final(self) -> bool:
@@ -395,19 +401,52 @@ class TopUpReversal:
     wallet_minor: int  # taken from the wallet by this call (negative: given back)
     fee_minor: int  # taken from fee revenue by this call (negative: given back)
     capped: bool  # refunds + disputes exceeded the payment; capped at its total
+    dispute_fee_minor: int = 0  # Stripe's dispute fee booked by this call (negative: returned)
 
     @property
     def moved(self) -> bool:
-        return bool(self.wallet_minor or self.fee_minor)
+        return bool(self.wallet_minor or self.fee_minor or self.dispute_fee_minor)
 
 
-def _dispute_apply(topup: TopUp, dispute: DisputeUpdate) -> None:
-    """A final dispute status is kept: a late `created` after `closed` changes nothing."""
+def _dispute_apply(topup: TopUp, dispute: DisputeUpdate) -> bool:
+    """A final dispute status is kept: a late `created` after `closed` changes nothing
+    (returns False)."""
     if topup.dispute_id == dispute.dispute_id and topup.dispute_status in DISPUTE_FINAL_STATUSES:
-        return
+        return False
     topup.dispute_id = dispute.dispute_id
     topup.dispute_status = dispute.status
     topup.disputed_stripe = dispute.withdrawn_stripe
+    return True
+
+
+def _dispute_fees_book(topup: TopUp, fees_stripe: int, actor: str) -> int:
+    """Book the difference between Stripe's dispute fees now and what was booked: the
+    fee when the dispute opens, its return if Stripe gives it back. Returns ledger units."""
+    delta = (fees_stripe - topup.dispute_fees_stripe) * (topup.amount_minor // topup.amount_stripe)
+    if not delta:
+        return 0
+    customer = topup.customer
+    expense = customer_book_account(
+        customer=customer, code=STRIPE_FEES_ACCOUNT_CODE, type=Account.Type.EXPENSE
+    )
+    cash = customer_book_account(customer=customer, code=CASH_ACCOUNT_CODE, type=Account.Type.ASSET)
+    charged = delta > 0
+    legs = (
+        PostingSpec(expense.id, topup.currency_id, DEBIT if charged else CREDIT, abs(delta)),
+        PostingSpec(cash.id, topup.currency_id, CREDIT if charged else DEBIT, abs(delta)),
+    )
+    topup.dispute_fee_bookings += 1
+    _append(
+        topup,
+        TOPUP_DISPUTE_FEE_EVENT,
+        f"stripe:{_stripe_reference(topup)}:dispute-fee:{topup.dispute_fee_bookings}",
+        legs,
+        f"top-up {topup.public_id}: Stripe dispute fees {fees_stripe} "
+        f"({topup.dispute_id}, {topup.dispute_status})",
+        actor,
+    )
+    topup.dispute_fees_stripe = fees_stripe
+    return delta
 
 
 def topup_reversal_apply(
@@ -432,8 +471,10 @@ def topup_reversal_apply(
         assert topup.state == TopUp.State.PAID, f"top-up {topup.public_id} is not booked"
         if refunded_stripe is not None:
             topup.refunded_stripe = max(topup.refunded_stripe, refunded_stripe)
-        if dispute is not None:
-            _dispute_apply(topup, dispute)
+        dispute_fee = 0
+        if dispute is not None and _dispute_apply(topup, dispute):
+            if dispute.fees_stripe is not None:
+                dispute_fee = _dispute_fees_book(topup, dispute.fees_stripe, actor)
         taken = topup.refunded_stripe + topup.disputed_stripe
         capped = taken > topup.total_stripe
         wallet, fee = topup_amounts.reversal_split(
@@ -472,6 +513,8 @@ def topup_reversal_apply(
                 "wallet_reversed_minor",
                 "fee_reversed_minor",
                 "reversal_count",
+                "dispute_fees_stripe",
+                "dispute_fee_bookings",
             ]
         )
-    return TopUpReversal(topup, wallet_delta, fee_delta, capped)
+    return TopUpReversal(topup, wallet_delta, fee_delta, capped, dispute_fee)

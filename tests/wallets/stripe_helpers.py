@@ -158,9 +158,14 @@ def charge(topup: TopUp, *, amount_refunded: int) -> dict:
 
 
 def dispute(
-    topup: TopUp, *, status: str, amount: int | None = None, dispute_id: str = "dp_test"
+    topup: TopUp,
+    *,
+    status: str,
+    amount: int | None = None,
+    dispute_id: str = "dp_test",
+    balance_transactions: list[dict] | None = None,
 ) -> dict:
-    return {
+    found = {
         "id": dispute_id,
         "object": "dispute",
         "amount": topup.total_stripe if amount is None else amount,
@@ -169,6 +174,38 @@ def dispute(
         "reason": "fraudulent",
         "charge": f"ch_{topup.stripe_payment_intent_id[3:]}",
         "payment_intent": topup.stripe_payment_intent_id,
+    }
+    if balance_transactions is not None:
+        found["balance_transactions"] = balance_transactions
+    return found
+
+
+def dispute_balance_transaction(
+    amount: int, fee: int, *, currency: str = "usd", kind: str = "withdrawal"
+) -> dict:
+    """One of a dispute's balance transactions, as Stripe lists them on the dispute: the
+    funds withdrawn (or reinstated) and the dispute fee it charged (or returned)."""
+    return {
+        "id": f"txn_{uuid.uuid4().hex[:24]}",
+        "object": "balance_transaction",
+        "amount": amount,
+        "fee": fee,
+        "net": amount - fee,
+        "currency": currency,
+        "type": "adjustment",
+        "reporting_category": "dispute" if kind == "withdrawal" else "dispute_reversal",
+        "fee_details": (
+            [
+                {
+                    "amount": fee,
+                    "currency": currency,
+                    "description": "Dispute fee",
+                    "type": "stripe_fee",
+                }
+            ]
+            if fee
+            else []
+        ),
     }
 
 

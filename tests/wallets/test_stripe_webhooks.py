@@ -17,6 +17,7 @@ from tests.wallets.stripe_helpers import (
     charge,
     checkout_session,
     dispute,
+    dispute_balance_transaction,
     payment_intent,
     post_event,
     signature,
@@ -235,6 +236,75 @@ def test_a_lost_dispute_stays_reversed_and_inquiries_move_nothing(world, stripe_
         1000,
         "lost",
     )
+
+
+def _detail(event: dict) -> str:
+    return StripeEvent.objects.get(event_id=event["id"]).detail
+
+
+def _stripe_fees(customer) -> int:
+    account = topups.customer_book_account(
+        customer=customer, code=topups.STRIPE_FEES_ACCOUNT_CODE, type="expense"
+    )
+    return account_balance_get(account_id=account.id).balance
+
+
+def test_stripe_dispute_fee_is_booked_once_and_returned_when_stripe_returns_it(world, stripe_api):
+    acme = world["acme"]
+    topup = _paid(acme)
+    withdrawal = dispute_balance_transaction(-topup.total_stripe, 1500)
+    opened = dispute(topup, status="needs_response", balance_transactions=[withdrawal])
+    event = stripe_event("charge.dispute.created", opened)
+
+    assert post_event(event).json()["outcome"] == "reversed"
+    assert "Stripe dispute fee +15000000000 minor units" in _detail(event)
+    # The payment went back and Stripe's $15 fee came out of the cash it holds for us.
+    assert _stripe_fees(acme) == 1500 * CENT
+    assert _balances(acme)["cash"] == -1500 * CENT
+    assert post_event(event).json()["duplicate"] is True  # redelivered: nothing more
+    same_fees = dispute(topup, status="under_review", balance_transactions=[withdrawal])
+    assert post_event(stripe_event("charge.dispute.updated", same_fees)).json()["outcome"] == (
+        "recorded"
+    )
+    assert _stripe_fees(acme) == 1500 * CENT
+
+    reinstated = dispute_balance_transaction(topup.total_stripe, -1500, kind="reinstatement")
+    won = dispute(topup, status="won", balance_transactions=[withdrawal, reinstated])
+    assert post_event(stripe_event("charge.dispute.closed", won)).json()["outcome"] == "reversed"
+    assert _stripe_fees(acme) == 0
+    assert _balances(acme) == {"cash": 1055 * CENT, "wallet": 1000 * CENT, "fees": 55 * CENT}
+    topup.refresh_from_db()
+    assert (topup.dispute_fees_stripe, topup.dispute_fee_bookings) == (0, 2)
+    assert Event.objects.filter(type=topups.TOPUP_DISPUTE_FEE_EVENT).count() == 2
+    assert verify_ledger().ok
+
+
+def test_a_dispute_fee_in_another_currency_is_not_booked_and_the_detail_says_so(world, stripe_api):
+    acme = world["acme"]
+    topup = _paid(acme)
+    in_euros = dispute_balance_transaction(-topup.total_stripe, 1500, currency="eur")
+    opened = dispute(topup, status="needs_response", balance_transactions=[in_euros])
+
+    event = stripe_event("charge.dispute.created", opened)
+
+    assert post_event(event).json()["outcome"] == "reversed"  # the amount still goes back
+    assert "dispute fee in EUR not booked (the top-up is in USD)" in _detail(event)
+    assert _stripe_fees(acme) == 0
+    assert wallet(acme).balance == 0
+
+
+def test_a_dispute_with_a_malformed_fee_books_nothing(world, stripe_api):
+    acme = world["acme"]
+    topup = _paid(acme)
+    broken = dispute_balance_transaction(-topup.total_stripe, 1500)
+    broken["fee"] = "15.00"
+    opened = dispute(topup, status="needs_response", balance_transactions=[broken])
+
+    event = stripe_event("charge.dispute.created", opened)
+
+    assert post_event(event).json()["outcome"] == "malformed"
+    assert "balance_transactions[].fee must be an integer" in _detail(event)
+    assert wallet(acme).balance == 1000 * CENT and _stripe_fees(acme) == 0
 
 
 def test_a_refund_of_an_unbooked_top_up_books_nothing(world, stripe_api):

@@ -8,6 +8,7 @@ from our rows, so a retry by the Stripe client (or by a caller) creates nothing 
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 import stripe
 from django.db import IntegrityError, transaction
@@ -115,3 +116,29 @@ def checkout_session_open(
     with transaction.atomic():
         row.save(update_fields=["stripe_checkout_session_id", "checkout_url", "state"])
     return stripe_customer_id
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRefunds:
+    """What Stripe says of a charge's refunds now."""
+
+    amount_refunded: int  # cumulative, without refunds that failed or were canceled
+    payment_intent: str | None
+    currency: str
+
+
+def charge_refunds_get(charge_id: str) -> ChargeRefunds:
+    """Ask Stripe for a charge's refunded amount now: a refund event is a snapshot that
+    may arrive late or out of order, and a refund that fails makes the amount go down."""
+    try:
+        charge = stripe_client().v1.charges.retrieve(charge_id).to_dict()
+    except stripe.StripeError as exc:
+        raise StripeUnavailable(stripe_error_text(exc)) from exc
+    amount = charge.get("amount_refunded")
+    if type(amount) is not int or amount < 0:
+        raise StripeUnavailable(f"Stripe answered charge {charge_id} without amount_refunded")
+    return ChargeRefunds(
+        amount_refunded=amount,
+        payment_intent=stripe_id(charge.get("payment_intent")),
+        currency=str(charge.get("currency", "")).upper(),
+    )

@@ -18,7 +18,9 @@ only compared with it, and a difference books nothing and is recorded as a misma
   booked; a top-up that asked to save its card saves it); a second payment for a booked
   top-up is flagged, never booked;
 - payment_intent.payment_failed: an auto top-up's try failed (retried or given up);
-- charge.refunded: reverse the refunded part (cumulative amount_refunded);
+- charge.refunded, charge.refund.updated, refund.created / .updated / .failed: ask
+  Stripe for the charge's refunded amount now and reverse that part (an event's own
+  figure may be stale; a refund that fails gives the wallet its share back);
 - charge.dispute.created / .updated / .closed: take the disputed amount back while the
   dispute is open or lost; give it back when won. Stripe's dispute fee (the net `fee` of
   the dispute's balance transactions) is booked as expense:stripe_fees against
@@ -37,7 +39,7 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from wallets import auto_topup, saved_cards, topups
+from wallets import auto_topup, saved_cards, stripe_checkout, topups
 from wallets.errors import (
     InvalidStripePayload,
     InvalidStripeSignature,
@@ -288,10 +290,29 @@ def _reversal(topup: TopUp | None, obj: dict, **changes) -> Handled:
     return Handled(Outcome.REVERSED if reversal.moved else Outcome.RECORDED, detail, topup)
 
 
+def _refunds_sync(topup: TopUp | None, obj: dict, charge_id: str | None) -> Handled:
+    """Any refund event: ask Stripe what the charge's refunds amount to now, under the
+    top-up's lock (topups.topup_reversal_apply), and book the difference."""
+    if charge_id is None:
+        raise InvalidStripePayload(f"a {obj.get('object', 'refund')} event needs its charge id")
+
+    def refunded_now() -> int:
+        found = stripe_checkout.charge_refunds_get(charge_id)
+        if topup is not None and found.payment_intent != topup.stripe_payment_intent_id:
+            raise InvalidStripePayload(
+                f"charge {charge_id} belongs to payment {found.payment_intent}, not the top-up's"
+            )
+        return found.amount_refunded
+
+    return _reversal(topup, obj, refunded_now=refunded_now)
+
+
 def _charge_refunded(charge: dict) -> Handled:
-    return _reversal(
-        _topup_for_charge(charge), charge, refunded_stripe=_int(charge, "amount_refunded")
-    )
+    return _refunds_sync(_topup_for_charge(charge), charge, _id(charge.get("id")))
+
+
+def _refund_changed(refund: dict) -> Handled:
+    return _refunds_sync(_topup_for_charge(refund), refund, _id(refund.get("charge")))
 
 
 def _dispute_fees(dispute: dict, topup: TopUp | None) -> tuple[int | None, str]:
@@ -340,6 +361,10 @@ HANDLERS: dict[str, Callable[[dict], Handled]] = {
     "payment_intent.payment_failed": _intent_failed,
     "setup_intent.succeeded": _setup_intent_succeeded,
     "charge.refunded": _charge_refunded,
+    "charge.refund.updated": _refund_changed,
+    "refund.created": _refund_changed,
+    "refund.updated": _refund_changed,
+    "refund.failed": _refund_changed,
     "charge.dispute.created": _dispute,
     "charge.dispute.updated": _dispute,
     "charge.dispute.closed": _dispute,

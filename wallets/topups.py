@@ -21,6 +21,7 @@ it takes from the wallet, and a won dispute's return opens a paid lot again.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -454,23 +455,29 @@ def topup_reversal_apply(
     topup_id: int,
     actor: str,
     refunded_stripe: int | None = None,
+    refunded_now: Callable[[], int] | None = None,
     dispute: DisputeUpdate | None = None,
 ) -> TopUpReversal:
     """Bring the ledger's reversal of a paid top-up to what Stripe reports now.
 
-    `refunded_stripe` is the charge's cumulative `amount_refunded` (an older event that
+    `refunded_now` asks Stripe for the charge's cumulative `amount_refunded` under the
+    top-up's lock, so concurrent events cannot apply their answers out of order; the
+    amount may go down (a refund that failed or was canceled: the wallet gets it back).
+    `refunded_stripe` is such an amount from an event's snapshot (an older event that
     arrives late reports less and is ignored); `dispute` is the dispute's state. The part
     taken back is refunded + withdrawn by a dispute, at most the payment's total; it is
     split between wallet and fee in proportion (topup_amounts.reversal_split), and only
     the difference from what was reversed before is booked. So a redelivered or repeated
     event books nothing, and a won dispute gives back exactly what its opening took.
     """
-    assert topup_id and (refunded_stripe is not None or dispute is not None)
+    assert topup_id and (refunded_stripe, refunded_now, dispute) != (None, None, None)
     with ledger_errors(), transaction.atomic():
         topup = _locked_topup(topup_id)
         assert topup.state == TopUp.State.PAID, f"top-up {topup.public_id} is not booked"
         if refunded_stripe is not None:
             topup.refunded_stripe = max(topup.refunded_stripe, refunded_stripe)
+        if refunded_now is not None:
+            topup.refunded_stripe = refunded_now()
         dispute_fee = 0
         if dispute is not None and _dispute_apply(topup, dispute):
             if dispute.fees_stripe is not None:

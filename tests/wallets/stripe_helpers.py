@@ -157,6 +157,31 @@ def charge(topup: TopUp, *, amount_refunded: int) -> dict:
     }
 
 
+def refunded(proxy, topup: TopUp, amount_refunded: int, *, said: int | None = None) -> dict:
+    """Stripe's charge after refunds of `amount_refunded` (what the proxy answers when
+    asked), and the charge.refunded object of an event that says `said` (default: the
+    same; a stale snapshot otherwise)."""
+    now = charge(topup, amount_refunded=amount_refunded)
+    proxy.charges[now["id"]] = {
+        key: now[key] for key in ("amount", "amount_refunded", "refunded", "currency")
+    } | {"payment_intent": topup.stripe_payment_intent_id}
+    return now if said is None else charge(topup, amount_refunded=said)
+
+
+def refund(topup: TopUp, *, amount: int, status: str, refund_id: str = "re_test") -> dict:
+    """A refund object, as charge.refund.updated and refund.* events carry it."""
+    return {
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "currency": topup.currency.code.lower(),
+        "status": status,
+        "charge": f"ch_{topup.stripe_payment_intent_id[3:]}",
+        "payment_intent": topup.stripe_payment_intent_id,
+        "failure_reason": "expired_or_canceled_card" if status == "failed" else None,
+    }
+
+
 def dispute(
     topup: TopUp,
     *,
@@ -268,7 +293,10 @@ class StripeProxy(LoopbackServer):
     stripe-mock cannot decline a card and always answers a confirmed PaymentIntent with
     the status `requires_payment_method`; so the proxy can answer the next requests
     itself with a Stripe error (`answer_next`), and can set the status of PaymentIntents
-    to what live Stripe answers (`intent_status`). Everything else is stripe-mock's.
+    to what live Stripe answers (`intent_status`). stripe-mock keeps no state either, so
+    the fields a test sets in `charges[charge_id]` replace stripe-mock's in the answers to
+    GET /v1/charges/<charge_id> (what Stripe would say of the charge after its refunds).
+    Everything else is stripe-mock's.
     """
 
     def __init__(self, upstream: str):
@@ -276,6 +304,7 @@ class StripeProxy(LoopbackServer):
         self.requests: list[dict] = []
         self.scripted: list[tuple[int, dict]] = []
         self.intent_status: str | None = None
+        self.charges: dict[str, dict] = {}
         super().__init__()
         self.url = self.base_url
 
@@ -333,6 +362,11 @@ class StripeProxy(LoopbackServer):
         if self.intent_status and handler.path.startswith("/v1/payment_intents"):
             data = json.loads(answer)
             data["status"] = self.intent_status
+            answer = json.dumps(data).encode()
+        charge_id = handler.path.split("?")[0].removeprefix("/v1/charges/")
+        if handler.command == "GET" and charge_id in self.charges:
+            data = json.loads(answer)
+            data.update(self.charges[charge_id])
             answer = json.dumps(data).encode()
         return status, answer
 

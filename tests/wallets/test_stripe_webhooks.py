@@ -20,6 +20,8 @@ from tests.wallets.stripe_helpers import (
     dispute_balance_transaction,
     payment_intent,
     post_event,
+    refund,
+    refunded,
     signature,
     stripe_event,
 )
@@ -163,25 +165,26 @@ def test_an_expired_session_closes_the_top_up(world, stripe_api):
     assert not Event.objects.exists()
 
 
-def test_partial_refunds_reverse_the_refunded_part_exactly(world, stripe_api):
+def test_partial_refunds_reverse_the_refunded_part_exactly(world, stripe_proxy):
     acme = world["acme"]
     topup = _paid(acme)  # $10.00 + $0.55
     # Refund $5.00 of $10.55: the wallet gives back 1000/1055 of it, the fee the rest.
-    first = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=500)))
+    first = post_event(stripe_event("charge.refunded", refunded(stripe_proxy, topup, 500)))
     assert first.json()["outcome"] == "reversed"
     assert _balances(acme) == {
         "cash": 555 * CENT,
         "wallet": 1000 * CENT - 4_739_336_492,
         "fees": 55 * CENT - 260_663_508,
     }
-    # A late copy of an older, smaller refund changes nothing.
-    older = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=200)))
+    # A late copy of an older, smaller refund changes nothing: Stripe still says 500.
+    stale = refunded(stripe_proxy, topup, 500, said=200)
+    older = post_event(stripe_event("charge.refunded", stale))
     assert older.json()["outcome"] == "recorded"
     # Refunded in full: everything the payment booked is reversed, to the unit.
-    full = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=1055)))
+    full = post_event(stripe_event("charge.refunded", refunded(stripe_proxy, topup, 1055)))
     assert full.json()["outcome"] == "reversed"
     assert _balances(acme) == {"cash": 0, "wallet": 0, "fees": 0}
-    again = post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=1055)))
+    again = post_event(stripe_event("charge.refunded", refunded(stripe_proxy, topup, 1055)))
     assert again.json()["outcome"] == "recorded"
     assert Event.objects.filter(type=topups.TOPUP_REVERSAL_EVENT).count() == 2
     topup.refresh_from_db()
@@ -215,7 +218,7 @@ def test_a_dispute_takes_the_money_back_and_a_won_one_returns_it(world, stripe_a
     assert wallet(acme).balance == 200 * CENT
 
 
-def test_a_lost_dispute_stays_reversed_and_inquiries_move_nothing(world, stripe_api):
+def test_a_lost_dispute_stays_reversed_and_inquiries_move_nothing(world, stripe_proxy):
     acme = world["acme"]
     topup = _paid(acme)
     inquiry = dispute(topup, status="warning_needs_response", dispute_id="dp_inquiry")
@@ -224,7 +227,7 @@ def test_a_lost_dispute_stays_reversed_and_inquiries_move_nothing(world, stripe_
     )
     assert wallet(acme).balance == 1000 * CENT
     # A partial refund, then a dispute of the rest, then lost.
-    post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=55)))
+    post_event(stripe_event("charge.refunded", refunded(stripe_proxy, topup, 55)))
     rest = dispute(topup, status="needs_response", amount=1000, dispute_id="dp_rest")
     post_event(stripe_event("charge.dispute.created", rest))
     lost = dispute(topup, status="lost", amount=1000, dispute_id="dp_rest")
@@ -236,6 +239,66 @@ def test_a_lost_dispute_stays_reversed_and_inquiries_move_nothing(world, stripe_
         1000,
         "lost",
     )
+
+
+def test_a_refund_that_fails_gives_the_wallet_its_share_back(world, stripe_proxy):
+    """Stripe lowers the charge's amount_refunded when a refund fails; whichever refund
+    event arrives, and in whatever order, the books follow what Stripe says now."""
+    acme = world["acme"]
+    topup = _paid(acme)
+    first = post_event(stripe_event("charge.refunded", refunded(stripe_proxy, topup, 1055)))
+    assert first.json()["outcome"] == "reversed"
+    assert _balances(acme) == {"cash": 0, "wallet": 0, "fees": 0}
+
+    refunded(stripe_proxy, topup, 0)  # the refund failed: Stripe has the money back
+    failed = post_event(
+        stripe_event("charge.refund.updated", refund(topup, amount=1055, status="failed"))
+    )
+    assert failed.json()["outcome"] == "reversed"
+    assert _balances(acme) == {"cash": 1055 * CENT, "wallet": 1000 * CENT, "fees": 55 * CENT}
+    # The same news again (refund.failed) or a stale charge.refunded changes nothing.
+    again = post_event(stripe_event("refund.failed", refund(topup, amount=1055, status="failed")))
+    assert again.json()["outcome"] == "recorded"
+    stale = refunded(stripe_proxy, topup, 0, said=1055)
+    assert post_event(stripe_event("charge.refunded", stale)).json()["outcome"] == "recorded"
+    # A second, smaller refund that succeeds is taken back as usual.
+    partial = refunded(stripe_proxy, topup, 211)
+    assert post_event(stripe_event("charge.refunded", partial)).json()["outcome"] == "reversed"
+    topup.refresh_from_db()
+    assert topup.refunded_stripe == 211 and topup.reversal_count == 3
+    # The credit given back is paid credit again, and the ledger (lots included) verifies.
+    assert wallet(acme).balance == 1000 * CENT - topup.wallet_reversed_minor
+    report = verify_ledger()
+    assert report.ok, report.problems
+
+
+def test_a_refund_event_naming_another_payments_charge_books_nothing(world, stripe_proxy):
+    acme = world["acme"]
+    topup = _paid(acme)
+    elsewhere = refunded(stripe_proxy, topup, 1055)
+    stripe_proxy.charges[elsewhere["id"]]["payment_intent"] = "pi_someone_else"
+
+    event = stripe_event("charge.refunded", elsewhere)
+
+    assert post_event(event).json()["outcome"] == "malformed"
+    assert "belongs to payment pi_someone_else" in _detail(event)
+    assert wallet(acme).balance == 1000 * CENT
+
+
+def test_a_refund_event_is_retried_when_stripe_cannot_say_the_charge(world, stripe_proxy):
+    acme = world["acme"]
+    topup = _paid(acme)
+    stripe_proxy.answer_next(3, (500, {"error": {"type": "api_error", "message": "down"}}))
+
+    event = stripe_event("charge.refunded", refunded(stripe_proxy, topup, 1055))
+    answer = post_event(event)
+
+    # Not recorded, so Stripe's redelivery is processed in full once Stripe answers.
+    assert answer.status_code == 502 and answer.json()["error"]["code"] == "stripe_unavailable"
+    assert not StripeEvent.objects.filter(event_id=event["id"]).exists()
+    assert wallet(acme).balance == 1000 * CENT
+    assert post_event(event).json()["outcome"] == "reversed"
+    assert wallet(acme).balance == 0
 
 
 def _detail(event: dict) -> str:
@@ -317,7 +380,7 @@ def test_a_refund_of_an_unbooked_top_up_books_nothing(world, stripe_api):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_same_event_posted_concurrently_books_once_and_the_ledger_verifies(world, stripe_api):
+def test_the_same_event_posted_concurrently_books_once_and_the_ledger_verifies(world, stripe_proxy):
     """Committed for real (the ledger's deferred balance checks run at commit), with two
     deliveries of one event racing on their own connections."""
     acme = world["acme"]
@@ -346,12 +409,12 @@ def test_the_same_event_posted_concurrently_books_once_and_the_ledger_verifies(w
     assert [a["outcome"] for a in answers if not a["duplicate"]] == ["booked"]
     assert _balances(acme) == {"cash": 1055 * CENT, "wallet": 1000 * CENT, "fees": 55 * CENT}
     topup.refresh_from_db()
-    post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=333)))
+    post_event(stripe_event("charge.refunded", refunded(stripe_proxy, topup, 333)))
     report = verify_ledger()
     assert report.ok, report.problems
 
 
-def test_top_ups_keep_their_paid_credit_lot_in_step(world, stripe_api):
+def test_top_ups_keep_their_paid_credit_lot_in_step(world, stripe_proxy):
     """A paid top-up opens a paid lot for what it credited; a refund draws that lot back by
     what it took from the wallet; a won dispute's return is paid credit again; and the
     lots sub-ledger still agrees with the wallet (ledger_verify replays it)."""
@@ -366,10 +429,10 @@ def test_top_ups_keep_their_paid_credit_lot_in_step(world, stripe_api):
         1000 * CENT,
         f"topup:{topup.public_id}",
     )
-    post_event(stripe_event("charge.refunded", charge(topup, amount_refunded=211)))
+    post_event(stripe_event("charge.refunded", refunded(stripe_proxy, topup, 211)))
     topup.refresh_from_db()
-    [refunded] = LotReversal.objects.filter(lot=lot)
-    assert refunded.amount_minor == topup.wallet_reversed_minor > 0
+    [drawn_back] = LotReversal.objects.filter(lot=lot)
+    assert drawn_back.amount_minor == topup.wallet_reversed_minor > 0
 
     post_event(stripe_event("charge.dispute.created", dispute(topup, status="needs_response")))
     topup.refresh_from_db()

@@ -8,6 +8,7 @@ top-up attempt and one alert per crossing of the threshold. It makes rows only; 
 caller enqueues the charges and deliveries after commit.
 """
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,8 @@ from django.utils import timezone
 
 from wallets import alerts, auto_topup, selectors
 from wallets.models import AutoTopUpSettings, Customer, LowBalanceAlert
+
+logger = logging.getLogger(__name__)
 
 CUSTOMERS_PER_RUN_MAX = 10_000
 CHUNK = 500
@@ -90,3 +93,30 @@ def balances_watch(
         result.customers_checked += len(chunk)
         after = chunk[-1].pk
     return result
+
+
+def balances_watch_after_spending(*, external_ids: Iterable[str]) -> list[int]:
+    """Usage just spent these customers' money (a metering batch, in its transaction):
+    once it commits, check the watched ones among them now, instead of waiting up to a
+    minute for beat's scan, so an auto top-up or an alert follows the spending at once.
+    One query; returns the customers' ids it will check."""
+    wanted = set(external_ids)
+    if not wanted:
+        return []
+    ids = list(_watched(None).filter(external_id__in=wanted).values_list("pk", flat=True))
+    if ids:
+        transaction.on_commit(lambda: _enqueue_watch(ids))
+    return ids
+
+
+def _enqueue_watch(customer_ids: list[int]) -> None:
+    from wallets.tasks import watch_balances  # tasks imports this module
+
+    try:
+        watch_balances.delay(customer_ids=customer_ids)
+    except Exception:  # noqa: BLE001 - the booking is committed; beat's scan still comes
+        logger.warning(
+            "could not enqueue the balance watch of %d customers; the next scan will check",
+            len(customer_ids),
+            exc_info=True,
+        )

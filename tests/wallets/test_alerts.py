@@ -240,3 +240,43 @@ def test_a_real_worker_retries_with_exponential_backoff(world, redis_url):
     assert first_gap >= 1.0 and second_gap >= 2.0, times  # 1 s · 2^0, then 1 s · 2^1
     assert second_gap - first_gap >= 0.5 and second_gap < 10, times
     assert all(r["signature_valid"] for r in receiver.received)
+
+
+def test_a_usage_batch_that_crosses_the_threshold_alerts_at_once(
+    world, receiver, celery_eager, django_capture_on_commit_callbacks
+):
+    """Not a minute later at beat's scan: the batch's commit enqueues the watch of the
+    customers it charged that have an alert or auto top-up."""
+    from metering.pipeline import Pipeline
+    from tests.metering.conftest import raw, usage
+
+    acme = world["acme"]
+    wallet_topup(acme, 6 * USD)
+    _alert, receiver.secret = alerts.low_balance_alert_set(
+        customer=acme, url=receiver.url, threshold_minor=5 * USD, actor="test"
+    )
+    assert balances_watch().delivery_ids == []  # $6 is above the $5 threshold
+
+    expensive = usage("acme", "claude-sonnet-4-5", "anthropic", input=500_000, output=50_000)
+    cheap_for_globex = usage("globex")  # billed on credit: never watched
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        result = Pipeline().process([raw(expensive), raw(cheap_for_globex)])
+
+    assert result.processed == 2 and len(callbacks) == 1
+    delivery = AlertDelivery.objects.get()
+    assert delivery.state == AlertDelivery.State.DELIVERED
+    assert [r["signature_valid"] for r in receiver.received] == [True]
+    sent = json.loads(receiver.received[0]["body"])
+    assert sent["customer"] == "acme" and sent["type"] == alerts.BALANCE_LOW
+
+
+def test_a_usage_batch_of_customers_nobody_watches_enqueues_nothing(
+    world, django_capture_on_commit_callbacks
+):
+    from metering.pipeline import Pipeline
+    from tests.metering.conftest import raw, usage
+
+    wallet_topup(world["acme"], 6 * USD)
+    with django_capture_on_commit_callbacks() as callbacks:
+        Pipeline().process([raw(usage("acme")), raw(usage("initech"))])
+    assert callbacks == []

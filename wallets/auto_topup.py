@@ -161,6 +161,14 @@ def auto_topup_settings_set(
     with transaction.atomic():
         current = AutoTopUpSettings.objects.select_for_update().filter(customer=customer).first()
         values |= _payment_method_values(current, stripe_customer_id, stripe_payment_method_id)
+        if enabled and not values.get(
+            "stripe_payment_method_id", current.stripe_payment_method_id if current else ""
+        ):
+            # Settings kept after their card was detached on Stripe (card_detached).
+            raise PaymentMethodRequired(
+                "auto top-up needs a card: the saved one was removed on Stripe; save another "
+                "(POST auto-topup/payment-method/)"
+            )
         found, _created = AutoTopUpSettings.objects.update_or_create(
             customer=customer, defaults=values
         )

@@ -285,3 +285,33 @@ def _settings_store(
         reference,
     )
     return CardSaved(True, f"card {card.payment_method_id} saved ({source} {reference})")
+
+
+# --- a card removed on Stripe ------------------------------------------------------------------
+
+
+def card_detached(*, payment_method_id: str, actor: str) -> str | None:
+    """Stripe detached this card from its customer (removed in a portal, or by Stripe):
+    it can no longer be charged off-session. Forget it on every auto top-up that uses
+    it and switch those off, rather than let each threshold crossing fail three tries.
+    Returns what was done, or None when no auto top-up uses the card."""
+    with transaction.atomic():
+        users = list(
+            AutoTopUpSettings.objects.select_for_update()
+            .select_related("customer")
+            .filter(stripe_payment_method_id=payment_method_id)
+            .order_by("pk")
+        )
+        for config in users:
+            config.stripe_payment_method_id = ""
+            config.card_brand = config.card_last4 = ""
+            config.payment_method_reference = ""
+            config.payment_method_saved_at = None
+            config.enabled = False
+            config.updated_by = actor
+            config.save()
+    if not users:
+        return None
+    names = ", ".join(config.customer.external_id for config in users)
+    logger.warning("card %s detached on Stripe: auto top-up of %s off", payment_method_id, names)
+    return f"card {payment_method_id} detached: auto top-up of {names} switched off"

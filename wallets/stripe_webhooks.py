@@ -18,6 +18,8 @@ only compared with it, and a difference books nothing and is recorded as a misma
   booked; a top-up that asked to save its card saves it); a second payment for a booked
   top-up is flagged, never booked;
 - payment_intent.payment_failed: an auto top-up's try failed (retried or given up);
+- payment_method.detached: a saved card removed on Stripe is forgotten and the auto
+  top-ups that used it are switched off (wallets.saved_cards.card_detached);
 - charge.refunded, charge.refund.updated, refund.created / .updated / .failed: ask
   Stripe for the charge's refunded amount now and reverse that part (an event's own
   figure may be stale; a refund that fails gives the wallet its share back);
@@ -216,6 +218,16 @@ def _setup_intent_succeeded(intent: dict) -> Handled:
     )
 
 
+def _payment_method_detached(method: dict) -> Handled:
+    method_id = _id(method.get("id"))
+    if method_id is None:
+        raise InvalidStripePayload("a detached payment method needs its id")
+    done = saved_cards.card_detached(payment_method_id=method_id, actor=ACTOR)
+    if done is None:
+        return Handled(Outcome.UNMATCHED, "no auto top-up uses this card")
+    return Handled(Outcome.RECORDED, done)
+
+
 def _checkout_closer(state: str) -> Callable[[dict], Handled]:
     """The session expired, or its asynchronous payment failed: the top-up closes unpaid."""
 
@@ -360,6 +372,7 @@ HANDLERS: dict[str, Callable[[dict], Handled]] = {
     "payment_intent.succeeded": _intent_succeeded,
     "payment_intent.payment_failed": _intent_failed,
     "setup_intent.succeeded": _setup_intent_succeeded,
+    "payment_method.detached": _payment_method_detached,
     "charge.refunded": _charge_refunded,
     "charge.refund.updated": _refund_changed,
     "refund.created": _refund_changed,

@@ -323,6 +323,36 @@ def test_settings_without_a_saved_card_and_typed_ids(world, stripe_api, alice, f
     )
 
 
+def test_a_card_detached_on_stripe_is_forgotten_and_its_auto_topup_switched_off(
+    world, stripe_proxy, alice
+):
+    acme = world["acme"]
+    setup = _setup(alice)
+    post_event(stripe_event("setup_intent.succeeded", setup_intent(setup)))
+    body = {"enabled": True, "threshold": "5", "target": "20"}
+    assert alice.put(SETTINGS_URL, body, format="json").status_code == 200
+    card_id = _settings().stripe_payment_method_id
+    detached = {"id": card_id, "object": "payment_method", "type": "card", "customer": None}
+    event = stripe_event("payment_method.detached", detached)
+
+    answer = post_event(event).json()
+
+    assert answer["outcome"] == "recorded"
+    config = _settings()
+    assert (config.enabled, config.stripe_payment_method_id, config.card_last4) == (False, "", "")
+    assert StripeEvent.objects.get(event_id=event["id"]).detail == (
+        f"card {card_id} detached: auto top-up of acme switched off"
+    )
+    # No charge is attempted below the threshold now, and the tenant is told a card is due.
+    wallet_topup(acme, 3 * USD)
+    assert balances_watch().attempt_ids == []
+    again = alice.put(SETTINGS_URL, body, format="json")
+    assert again.json()["error"]["code"] == "payment_method_required"
+    assert post_event(event).json()["duplicate"] is True
+    other = stripe_event("payment_method.detached", detached | {"id": "pm_not_ours"})
+    assert post_event(other).json()["outcome"] == "unmatched"
+
+
 def test_tenants_save_cards_for_their_own_customer_only(world, stripe_api):
     bob = member_client(world["initech"], "bob")
     refused = bob.post(SETUP_URL)

@@ -11,6 +11,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.errors import DomainError
 from ledger import selectors, services
 from ledger.amounts import from_minor_units, to_minor_units
@@ -126,16 +127,17 @@ class BookListApi(generics.ListAPIView):
     queryset = Book.objects.order_by("code")
 
 
+_ACCOUNT_FILTERS = [
+    OpenApiParameter("book", str, description="book code"),
+    OpenApiParameter("code", str, description="account code prefix, e.g. wallet:"),
+]
+
+
 class AccountListApi(generics.ListAPIView):
     permission_classes = [CanReadLedger]
     serializer_class = AccountOutput
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("book", str, description="book code"),
-            OpenApiParameter("code", str, description="account code prefix, e.g. wallet:"),
-        ]
-    )
+    @extend_schema(parameters=_ACCOUNT_FILTERS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -270,7 +272,7 @@ class AccountStatementApi(APIView):
                     for line in lines
                 ],
                 # A full page may have more after it; a short page is the end.
-                "next_after_sequence": lines[-1].sequence if len(lines) == limit else None,
+                "next_after_sequence": lines[-1].sequence if len(lines) >= limit else None,
             }
         )
 
@@ -331,10 +333,7 @@ class TrialBalanceApi(APIView):
         responses=TrialBalanceOutput,
     )
     def get(self, request):
-        book = request.query_params.get("book")
-        if book is not None and not book.isdigit():
-            raise DomainError("book must be a book id", details={"book": book})
-        rows = selectors.trial_balance_list(book_id=int(book) if book else None)
+        rows = selectors.trial_balance_list(book_id=_book_id_param(request))
         return Response(
             [
                 {
@@ -347,6 +346,133 @@ class TrialBalanceApi(APIView):
                 }
                 for row in rows
             ]
+        )
+
+
+# --- CSV exports -----------------------------------------------------------------------
+# What finance downloads to reconcile: the same figures as the JSON views, every row.
+
+_CSV = {(200, "text/csv"): OpenApiTypes.STR}
+
+
+def _book_id_param(request) -> int | None:
+    book = request.query_params.get("book")
+    if book is not None and not book.isdigit():
+        raise DomainError("book must be a book id", details={"book": book})
+    return int(book) if book else None
+
+
+class TrialBalanceCsvApi(APIView):
+    permission_classes = [CanReadLedger]
+    renderer_classes = EXPORT_RENDERERS
+
+    @extend_schema(
+        parameters=[OpenApiParameter("book", int, description="book id")], responses=_CSV
+    )
+    def get(self, request):
+        rows = selectors.trial_balance_list(book_id=_book_id_param(request))
+        return csv_response(
+            "trial-balance.csv",
+            ["book", "asset", "debits", "credits", "difference", "balanced"],
+            (
+                [
+                    text_cell(row.book_code),
+                    text_cell(row.asset_code),
+                    from_minor_units(row.debits, row.scale),
+                    from_minor_units(row.credits, row.scale),
+                    from_minor_units(row.difference, row.scale),
+                    "yes" if row.difference == 0 else "NO",
+                ]
+                for row in rows
+            ),
+        )
+
+
+class BalancesCsvApi(APIView):
+    permission_classes = [CanReadLedger]
+    renderer_classes = EXPORT_RENDERERS
+
+    @extend_schema(
+        parameters=_ACCOUNT_FILTERS,
+        responses=_CSV,
+    )
+    def get(self, request):
+        rows = selectors.account_balances_iter(
+            book_code=request.query_params.get("book"),
+            code_prefix=request.query_params.get("code"),
+        )
+        return csv_response(
+            "balances.csv",
+            [
+                "book",
+                "account",
+                "code",
+                "type",
+                "asset",
+                "balance",
+                "balance_minor",
+                "pending_debits",
+                "pending_credits",
+                "available",
+                "last_sequence",
+            ],
+            (
+                [
+                    text_cell(row.book_code),
+                    row.account_id,
+                    text_cell(row.account_code),
+                    row.account_type,
+                    text_cell(row.asset_code),
+                    from_minor_units(row.balance.balance, row.scale),
+                    row.balance.balance,
+                    from_minor_units(row.balance.debits_pending, row.scale),
+                    from_minor_units(row.balance.credits_pending, row.scale),
+                    from_minor_units(row.balance.available, row.scale),
+                    row.balance.last_sequence,
+                ]
+                for row in rows
+            ),
+        )
+
+
+class AccountStatementCsvApi(APIView):
+    permission_classes = [CanReadLedger]
+    renderer_classes = EXPORT_RENDERERS
+
+    @extend_schema(responses=_CSV)
+    def get(self, request, account_id: int):
+        account = _account_or_404(account_id)
+        scale = account.asset.scale
+        lines = selectors.account_statement_iter(account_id=account_id)
+        return csv_response(
+            f"statement-{account_id}.csv",
+            [
+                "sequence",
+                "entry",
+                "posting",
+                "recorded_at",
+                "memo",
+                "side",
+                "amount",
+                "amount_minor",
+                "running_balance",
+                "running_balance_minor",
+            ],
+            (
+                [
+                    line.sequence,
+                    line.entry_id,
+                    line.posting_id,
+                    line.recorded_at.isoformat(),
+                    text_cell(line.memo),
+                    line.side,
+                    from_minor_units(line.amount, scale),
+                    line.amount,
+                    from_minor_units(line.running_balance, scale),
+                    line.running_balance,
+                ]
+                for line in lines
+            ),
         )
 
 

@@ -45,15 +45,23 @@ def account_balance_get(*, account_id: int) -> AccountBalance:
     """The live projection: balance and available balance (pending holds subtracted)."""
     account = _account(account_id)
     row = Balance.objects.get(account_id=account_id)
-    dp, cp = int(row.debits_posted), int(row.credits_posted)
-    dh, ch = int(row.debits_pending), int(row.credits_pending)
-    balance = _signed(account.type, dp, cp)
+    return _balance(
+        account_id,
+        account.type,
+        (row.debits_posted, row.credits_posted, row.debits_pending, row.credits_pending),
+        row.last_sequence,
+    )
+
+
+def _balance(account_id: int, account_type: str, sums, last_sequence: int) -> AccountBalance:
+    """A balance row's sums (debits and credits posted, then pending), as the account
+    sees them."""
+    dp, cp, dh, ch = (int(amount) for amount in sums)
+    balance = _signed(account_type, dp, cp)
     # A hold debiting a credit-normal account (a wallet) reduces what is available, and
     # a hold crediting a debit-normal account does too.
-    reserved = ch if account.type in DEBIT_NORMAL_TYPES else dh
-    return AccountBalance(
-        account_id, dp, cp, dh, ch, balance, balance - reserved, row.last_sequence
-    )
+    reserved = ch if account_type in DEBIT_NORMAL_TYPES else dh
+    return AccountBalance(account_id, dp, cp, dh, ch, balance, balance - reserved, last_sequence)
 
 
 def account_balance_as_of(
@@ -101,21 +109,32 @@ def account_statement_list(
     """Posted lines after `after_sequence`, oldest first, with the running balance.
 
     Paginate by passing the last line's sequence back as `after_sequence`: the opening
-    balance of each page is computed, so pages agree with each other.
+    balance of each page is computed, so pages agree with each other. A page always ends
+    with the whole of its last event (one event may post to an account several times), so
+    it can hold a few more than `limit` lines, and the next page misses none.
     """
     account = _account(account_id)
     limit = max(1, min(limit, STATEMENT_PAGE_SIZE_MAX))
     opening = account_balance_as_of(account_id=account_id, sequence=after_sequence)
     sign = 1 if account.type in DEBIT_NORMAL_TYPES else -1
+    select = (
+        "SELECT p.id, p.entry_id, p.sequence, e.recorded_at, e.memo, p.side, p.amount"
+        "  FROM ledger_posting p JOIN ledger_entry e ON e.id = p.entry_id"
+        " WHERE p.account_id = %s AND p.phase = 'P'"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT p.id, p.entry_id, p.sequence, e.recorded_at, e.memo, p.side, p.amount"
-            "  FROM ledger_posting p JOIN ledger_entry e ON e.id = p.entry_id"
-            " WHERE p.account_id = %s AND p.phase = 'P' AND p.sequence > %s"
-            " ORDER BY p.sequence, p.id LIMIT %s",
+            select + " AND p.sequence > %s ORDER BY p.sequence, p.id LIMIT %s",
             [account_id, after_sequence, limit],
         )
         rows = cursor.fetchall()
+        if len(rows) == limit:
+            last_id, last_sequence = rows[-1][0], rows[-1][2]
+            cursor.execute(
+                select + " AND p.sequence = %s AND p.id > %s ORDER BY p.id",
+                [account_id, last_sequence, last_id],
+            )
+            rows += cursor.fetchall()
     lines, running = [], opening
     for posting_id, entry_id, sequence, recorded_at, memo, side, amount in rows:
         running += sign * (amount if side == "D" else -amount)
@@ -123,6 +142,66 @@ def account_statement_list(
             StatementLine(posting_id, entry_id, sequence, recorded_at, memo, side, amount, running)
         )
     return lines
+
+
+def account_statement_iter(*, account_id: int, page_size: int = STATEMENT_PAGE_SIZE_MAX):
+    """Every posted line of an account, oldest first, a page at a time (exports)."""
+    after_sequence = 0
+    while True:
+        lines = account_statement_list(
+            account_id=account_id, after_sequence=after_sequence, limit=page_size
+        )
+        yield from lines
+        if len(lines) < page_size:
+            return
+        after_sequence = lines[-1].sequence
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBalanceRow:
+    account_id: int
+    book_code: str
+    account_code: str
+    account_type: str
+    asset_code: str
+    scale: int
+    balance: AccountBalance
+
+
+BALANCES_CHUNK = 5000
+
+
+def account_balances_iter(*, book_code: str | None = None, code_prefix: str | None = None):
+    """The live balance of every account (of a book, with a code prefix), by book and
+    account code, read in chunks so an export of millions of accounts streams."""
+    query = (
+        "SELECT a.id, bk.code, a.code, a.type, ast.code, ast.scale, b.debits_posted,"
+        "       b.credits_posted, b.debits_pending, b.credits_pending, b.last_sequence"
+        "  FROM ledger_account a"
+        "  JOIN ledger_balance b ON b.account_id = a.id"
+        "  JOIN ledger_book bk ON bk.id = a.book_id"
+        "  JOIN ledger_asset ast ON ast.id = a.asset_id"
+        " WHERE (bk.code, a.code, a.id) > (%s, %s, %s)"
+    )
+    params: list = []
+    if book_code is not None:
+        query += " AND bk.code = %s"
+        params.append(book_code)
+    if code_prefix:
+        query += " AND starts_with(a.code, %s)"
+        params.append(code_prefix)
+    query += " ORDER BY bk.code, a.code, a.id LIMIT %s"
+    after = ("", "", 0)
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(query, [*after, *params, BALANCES_CHUNK])
+            rows = cursor.fetchall()
+        for account_id, book, code, kind, asset, scale, *sums, last in rows:
+            balance = _balance(account_id, kind, sums, last)
+            yield AccountBalanceRow(account_id, book, code, kind, asset, scale, balance)
+        if len(rows) < BALANCES_CHUNK:
+            return
+        after = (rows[-1][1], rows[-1][2], rows[-1][0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,13 @@ urlpatterns = [
     path("entries/", api.EntryListApi.as_view(), name="ledger-entries"),
     path("entries/<int:pk>/", api.EntryDetailApi.as_view(), name="ledger-entry"),
     path("events/<int:sequence>/", api.EventDetailApi.as_view(), name="ledger-event"),
+    path(
+        "accounts/<int:account_id>/statement.csv",
+        api.AccountStatementCsvApi.as_view(),
+        name="ledger-account-statement-csv",
+    ),
+    path("balances.csv", api.BalancesCsvApi.as_view(), name="ledger-balances-csv"),
     path("trial-balance/", api.TrialBalanceApi.as_view(), name="ledger-trial-balance"),
+    path("trial-balance.csv", api.TrialBalanceCsvApi.as_view(), name="ledger-trial-balance-csv"),
     path("adjustments/", api.AdjustmentCreateApi.as_view(), name="ledger-adjustments"),
 ]

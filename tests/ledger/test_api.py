@@ -12,15 +12,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def finance_client():
-    user = User.objects.create_user("fin", password="pw")
-    user.groups.add(Group.objects.get(name="finance"))
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
 def accounts():
     book = BookFactory(code="dist")
     return {

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/ledger/", include("ledger.urls")),
     path("api/wallets/", include("wallets.urls")),
+    path("api/metering/", include("metering.report_urls")),
     path("v1/", include("metering.urls")),
     path("v1/", include("wallets.gateway_urls")),
     path("v1/stripe/", include("wallets.stripe_urls")),

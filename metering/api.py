@@ -9,6 +9,7 @@ same pipeline books them directly and the answer is 200 with the counts.
 import json
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
@@ -16,13 +17,21 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.errors import DomainError
 from ledger.amounts import from_minor_units
 from ledger.models import Asset
 from ledger.permissions import CanReadLedger
 from metering.gateway_keys import GatewayKeyAuthentication
 from metering.ingest import ingest_events
-from metering.selectors import GROUPINGS, usage_summary_list
+from metering.selectors import (
+    GROUPINGS,
+    USAGE_FINANCE_FIELDS,
+    USAGE_TENANT_FIELDS,
+    usage_records_iter,
+    usage_summary_list,
+)
+from wallets import access
 
 USAGE_BATCH_MAX = 1_000
 
@@ -128,3 +137,54 @@ class UsageSummaryApi(APIView):
             for name in ("price", "cost", "margin"):
                 row[name] = from_minor_units(row[f"{name}_minor"], scale)
         return Response(rows)
+
+
+# --- usage export ---------------------------------------------------------------------
+
+VIEW_USAGE = "metering.view_usagerecord"  # finance: every customer, with cost and margin
+
+
+class _PeriodQuery(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, help_text="occurred at or after")
+    until = serializers.DateTimeField(required=False, help_text="occurred before")
+
+
+class CustomerUsageCsvApi(APIView):
+    """Every usage record of a customer in a period, as CSV: the customer's members see
+    their own (price only); finance sees any customer's, with wholesale, cost and margin."""
+
+    permission_classes = [IsAuthenticated]
+    renderer_classes = EXPORT_RENDERERS
+
+    @extend_schema(parameters=[_PeriodQuery], responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request, external_id: str):
+        customer = access.customer_for_user(
+            user=request.user, external_id=external_id, perm=VIEW_USAGE
+        )
+        query = _PeriodQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        finance = access.is_staff_for(request.user, VIEW_USAGE)
+        scale = customer.currency.scale
+
+        fields = USAGE_TENANT_FIELDS + (USAGE_FINANCE_FIELDS if finance else ())
+        # Each *_minor amount also as a decimal string in the currency's unit.
+        amounts = [name for name in fields if name.endswith("_minor")]
+
+        def cell(value):
+            if isinstance(value, str):
+                return text_cell(value)
+            return value.isoformat() if hasattr(value, "isoformat") else value
+
+        def row(record) -> list:
+            line = [cell(getattr(record, name)) for name in fields]
+            for name in amounts:
+                amount = getattr(record, name)
+                line.append("" if amount is None else from_minor_units(amount, scale))
+            return line
+
+        records = usage_records_iter(customer=customer.external_id, **query.validated_data)
+        return csv_response(
+            f"usage-{customer.external_id}.csv",
+            [*fields, *(name.removesuffix("_minor") for name in amounts)],
+            (row(record) for record in records),
+        )

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, Sum
 
 from metering.models import UsageRecord
 
@@ -41,3 +41,50 @@ def usage_summary_list(
         .order_by("-price_minor")[:limit]
     )
     return [dict(row) for row in rows]
+
+
+USAGE_EXPORT_CHUNK = 5000
+# What a customer's members see of each record, and what only finance sees besides
+# (what we and a reseller pay, and our margin).
+USAGE_TENANT_FIELDS = (
+    "occurred_at",
+    "source",
+    "event_id",
+    "api_key",
+    "provider",
+    "model",
+    "upstream_request_id",
+    "authorization_id",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "currency",
+    "price_minor",
+)
+USAGE_FINANCE_FIELDS = ("wholesale_minor", "cost_minor", "margin_minor")
+_EXPORTED = ("id", *USAGE_TENANT_FIELDS, *USAGE_FINANCE_FIELDS)
+
+
+def usage_records_iter(
+    *, customer: str, since: datetime | None = None, until: datetime | None = None
+):
+    """One customer's usage records, oldest first, read in chunks along the (customer,
+    occurred_at) index, so an export of a busy month streams."""
+    records = UsageRecord.objects.filter(customer=customer)
+    if since is not None:
+        records = records.filter(occurred_at__gte=since)
+    if until is not None:
+        records = records.filter(occurred_at__lt=until)
+    page = records
+    while True:
+        ordered = page.order_by("occurred_at", "id")
+        rows = list(ordered.values_list(*_EXPORTED, named=True)[:USAGE_EXPORT_CHUNK])
+        yield from rows
+        if len(rows) < USAGE_EXPORT_CHUNK:
+            return
+        last = rows[-1]
+        page = records.filter(
+            Q(occurred_at__gt=last.occurred_at) | Q(occurred_at=last.occurred_at, id__gt=last.id)
+        )

@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from config.fast_insert import bulk_insert
 from ledger import errors
 from ledger.journal import AppendedEvent, NewEvent, append_events
 from ledger.models import Account, Asset, Book, Entry, Hold, HoldResolution, Posting
@@ -236,8 +237,8 @@ def holds_create(*, requests: Sequence[HoldRequest], actor: str) -> list[Hold]:
                     expires_at=request.expires_at,
                     created_at=now,
                 )
-        for hold in Hold.objects.bulk_create(list(fresh.values())):
-            holds[hold.event_id] = hold
+        bulk_insert(list(fresh.values()))
+        holds.update(fresh)
         return [holds[result.sequence] for result in results]
 
 

@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from config.fast_insert import bulk_insert
 from ledger import errors as ledger_errors_module
 from ledger import services as ledger_services
 from ledger.journal import NewEvent, append_events, chain_lock
@@ -553,7 +554,7 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
             approved.append((item, row))
         if approved:
             _create_holds(approved)
-        Authorization.objects.bulk_create(rows)
+        bulk_insert(rows)
     return rows
 
 

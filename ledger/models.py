@@ -251,7 +251,11 @@ class Hold(models.Model):
     )
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="hold")
     debit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
-    credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    # No index: a book's holds all credit one clearing account, so an index on it is one
+    # hot key that every hold inserts into and no query reads (accounts are never deleted).
+    credit_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     amount = models.BigIntegerField()
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()

@@ -121,13 +121,21 @@ class Authorization(models.Model):
         DECLINED = "declined"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # No single-column indexes on gateway_key, api_key and currency: every authorization
+    # inserts into each index, and nothing reads by these alone (the Idempotency-Key
+    # lookup uses the unique (gateway_key, idempotency_key) index, spend per key the
+    # (api_key, created_at) one; gateway keys and assets are never deleted).
     gateway_key = models.ForeignKey(
-        "metering.GatewayKey", on_delete=models.PROTECT, related_name="+", null=True
+        "metering.GatewayKey",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        db_index=False,
     )
     idempotency_key = models.CharField(max_length=200, blank=True)  # "" when none was sent
     request_hash = models.CharField(max_length=64)
     api_key = models.ForeignKey(
-        ApiKey, on_delete=models.PROTECT, related_name="authorizations", null=True
+        ApiKey, on_delete=models.PROTECT, related_name="authorizations", null=True, db_index=False
     )
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="authorizations", null=True
@@ -141,7 +149,9 @@ class Authorization(models.Model):
     state = models.CharField(max_length=20, choices=State.choices)
     amount_minor = models.BigIntegerField(default=0)  # the estimate held
     captured_minor = models.BigIntegerField(null=True, blank=True)
-    currency = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", null=True)
+    currency = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, related_name="+", null=True, db_index=False
+    )
     hold = models.OneToOneField(
         Hold, on_delete=models.PROTECT, related_name="authorization", null=True, blank=True
     )

@@ -72,6 +72,10 @@ class TopUp(models.Model):
     # units) booked as expense:stripe_fees so far, and how many times (the events' keys).
     dispute_fees_stripe = models.BigIntegerField(default=0)
     dispute_fee_bookings = models.IntegerField(default=0)
+    # Stripe's processing fee on the charge, as its balance transaction says (Stripe minor
+    # units of processing_fee_currency); null until read (wallets.stripe_fees).
+    processing_fee_stripe = models.BigIntegerField(null=True, blank=True)
+    processing_fee_currency = models.CharField(max_length=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200)
 

@@ -12,9 +12,11 @@ TOPUP_REVERSAL_EVENT = "wallets.topup.reversal"  # its mirror, for refunds and d
 # top-up's own row), so their rule is a transfer's pure parse; the type names what
 # happened in the log.
 TOPUP_DISPUTE_FEE_EVENT = "wallets.topup.dispute_fee"  # expense:stripe_fees Dr / cash:stripe Cr
+TOPUP_PROCESSING_FEE_EVENT = "wallets.topup.processing_fee"  # the same, for the charge's fee
 posting_rule(TOPUP_PAID_EVENT)(transfer)
 posting_rule(TOPUP_REVERSAL_EVENT)(transfer)
 posting_rule(TOPUP_DISPUTE_FEE_EVENT)(transfer)
+posting_rule(TOPUP_PROCESSING_FEE_EVENT)(transfer)
 
 LOT_GRANTED_EVENT = "wallets.lot.granted"  # expense:promotions Dr / wallet Cr
 LOT_EXPIRED_EVENT = "wallets.lot.expired"  # wallet Dr / revenue:breakage or expense:promotions Cr

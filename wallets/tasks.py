@@ -3,8 +3,9 @@
 from celery import shared_task
 from django.conf import settings
 
-from wallets import alerts, auto_topup
+from wallets import alerts, auto_topup, stripe_fees
 from wallets.balance_watch import balances_watch
+from wallets.errors import StripeUnavailable
 from wallets.lots import lots_allocate, lots_expire
 from wallets.services import authorizations_expire
 
@@ -76,3 +77,25 @@ def expire_lots() -> int:
     """Book the breakage of lots past their expiry, exactly once per lot (every minute).
     Returns how many lots closed."""
     return lots_expire()
+
+
+@shared_task(
+    name="wallets.book_processing_fee",
+    acks_late=True,
+    autoretry_for=(stripe_fees.FeeNotReady, StripeUnavailable),
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=12,
+)
+def book_processing_fee(topup_id: int) -> str:
+    """Book Stripe's fee on a paid top-up's charge once Stripe has it (wallets.stripe_fees)."""
+    return stripe_fees.topup_processing_fee_sync(topup_id=topup_id)
+
+
+@shared_task(name="wallets.sweep_processing_fees", acks_late=True)
+def sweep_processing_fees() -> int:
+    """Beat: enqueue again the fees still unknown well after payment. Returns how many."""
+    missing = stripe_fees.processing_fees_missing()
+    for topup_id in missing:
+        book_processing_fee.delay(topup_id)
+    return len(missing)

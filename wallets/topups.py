@@ -8,6 +8,9 @@ Accounts, in the customer's seller book (`customer.book`) and currency:
              gives it back. The wallet may go negative: that is visible exposure.
   dispute fee: expense:stripe_fees Dr / cash:stripe Cr, what Stripe charges for a
              dispute (its balance transactions' fees); the mirror when it returns it.
+  processing fee: expense:stripe_fees Dr / cash:stripe Cr, Stripe's fee on the charge,
+             read from its balance transaction after the top-up is booked
+             (wallets.stripe_fees, a Celery task that retries until Stripe has it).
 
 Every booking is a ledger event whose idempotency key is derived from the Stripe object
 (the Checkout session, or the PaymentIntent of an off-session charge), and the TopUp row
@@ -41,7 +44,12 @@ from wallets.errors import (
     TopUpAmountOutOfRange,
 )
 from wallets.models import Customer, TopUp
-from wallets.rules import TOPUP_DISPUTE_FEE_EVENT, TOPUP_PAID_EVENT, TOPUP_REVERSAL_EVENT
+from wallets.rules import (
+    TOPUP_DISPUTE_FEE_EVENT,
+    TOPUP_PAID_EVENT,
+    TOPUP_PROCESSING_FEE_EVENT,
+    TOPUP_REVERSAL_EVENT,
+)
 from wallets.services import authorization_accounts, customer_book_account
 from wallets.stripe_checkout import checkout_session_open
 
@@ -371,6 +379,9 @@ def topup_book(
             ]
         )
     logger.info("top-up %s booked: %s minor units", topup.public_id, topup.amount_minor)
+    from wallets import stripe_fees  # it imports this module
+
+    stripe_fees.processing_fee_book_later(topup_id=topup.pk)
     return TopUpBooking(topup, booked=True)
 
 
@@ -420,28 +431,62 @@ def _dispute_apply(topup: TopUp, dispute: DisputeUpdate) -> bool:
     return True
 
 
+def _stripe_fee_legs(topup: TopUp, amount_minor: int) -> tuple:
+    """expense:stripe_fees Dr / cash:stripe Cr for a fee Stripe took; the mirror for one
+    it gave back (a negative amount)."""
+    customer = topup.customer
+    expense = customer_book_account(
+        customer=customer, code=STRIPE_FEES_ACCOUNT_CODE, type=Account.Type.EXPENSE
+    )
+    cash = customer_book_account(customer=customer, code=CASH_ACCOUNT_CODE, type=Account.Type.ASSET)
+    taken = amount_minor > 0
+    return (
+        PostingSpec(expense.id, topup.currency_id, DEBIT if taken else CREDIT, abs(amount_minor)),
+        PostingSpec(cash.id, topup.currency_id, CREDIT if taken else DEBIT, abs(amount_minor)),
+    )
+
+
+def topup_processing_fee_book(
+    *, topup_id: int, fee_stripe: int, currency: str, actor: str
+) -> int | None:
+    """Book Stripe's processing fee on a paid top-up's charge (its balance transaction's
+    `fee`, Stripe minor units of `currency`) once: expense:stripe_fees Dr / cash:stripe
+    Cr. Returns the ledger units booked; None when it was booked (or recorded) before.
+    A fee in another currency than the top-up's (Stripe settles in the account's
+    currency) is recorded on the row, not booked: the ledger has no rate to convert it."""
+    with ledger_errors(), transaction.atomic():
+        topup = _locked_topup(topup_id)
+        assert topup.state == TopUp.State.PAID, f"top-up {topup.public_id} is not booked"
+        if topup.processing_fee_stripe is not None:
+            return None
+        topup.processing_fee_stripe, topup.processing_fee_currency = fee_stripe, currency
+        booked = 0
+        if currency == topup.currency.code and fee_stripe:
+            booked = fee_stripe * (topup.amount_minor // topup.amount_stripe)
+            _append(
+                topup,
+                TOPUP_PROCESSING_FEE_EVENT,
+                f"stripe:{_stripe_reference(topup)}:processing-fee",
+                _stripe_fee_legs(topup, booked),
+                f"top-up {topup.public_id}: Stripe processing fee {fee_stripe}",
+                actor,
+            )
+        topup.save(update_fields=["processing_fee_stripe", "processing_fee_currency"])
+    return booked
+
+
 def _dispute_fees_book(topup: TopUp, fees_stripe: int, actor: str) -> int:
     """Book the difference between Stripe's dispute fees now and what was booked: the
     fee when the dispute opens, its return if Stripe gives it back. Returns ledger units."""
     delta = (fees_stripe - topup.dispute_fees_stripe) * (topup.amount_minor // topup.amount_stripe)
     if not delta:
         return 0
-    customer = topup.customer
-    expense = customer_book_account(
-        customer=customer, code=STRIPE_FEES_ACCOUNT_CODE, type=Account.Type.EXPENSE
-    )
-    cash = customer_book_account(customer=customer, code=CASH_ACCOUNT_CODE, type=Account.Type.ASSET)
-    charged = delta > 0
-    legs = (
-        PostingSpec(expense.id, topup.currency_id, DEBIT if charged else CREDIT, abs(delta)),
-        PostingSpec(cash.id, topup.currency_id, CREDIT if charged else DEBIT, abs(delta)),
-    )
     topup.dispute_fee_bookings += 1
     _append(
         topup,
         TOPUP_DISPUTE_FEE_EVENT,
         f"stripe:{_stripe_reference(topup)}:dispute-fee:{topup.dispute_fee_bookings}",
-        legs,
+        _stripe_fee_legs(topup, delta),
         f"top-up {topup.public_id}: Stripe dispute fees {fees_stripe} "
         f"({topup.dispute_id}, {topup.dispute_status})",
         actor,

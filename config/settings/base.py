@@ -155,6 +155,8 @@ CELERY_BEAT_SCHEDULE = {
     "wallets-watch-balances": {"task": "wallets.watch_balances", "schedule": 60.0},
     "wallets-allocate-lots": {"task": "wallets.allocate_lots", "schedule": 60.0},
     "wallets-expire-lots": {"task": "wallets.expire_lots", "schedule": 60.0},
+    # Stripe fees of paid top-ups still unknown 30 min after payment (wallets/stripe_fees.py).
+    "wallets-sweep-processing-fees": {"task": "wallets.sweep_processing_fees", "schedule": 600.0},
 }
 
 # Authorizations for gateways (wallets/). Batching decides concurrent requests of one

@@ -295,7 +295,8 @@ class StripeProxy(LoopbackServer):
     itself with a Stripe error (`answer_next`), and can set the status of PaymentIntents
     to what live Stripe answers (`intent_status`). stripe-mock keeps no state either, so
     the fields a test sets in `charges[charge_id]` replace stripe-mock's in the answers to
-    GET /v1/charges/<charge_id> (what Stripe would say of the charge after its refunds).
+    GET /v1/charges/<charge_id> (what Stripe would say of the charge after its refunds), and
+    those in `intents[intent_id]` replace stripe-mock's in GET /v1/payment_intents/<id>.
     Everything else is stripe-mock's.
     """
 
@@ -305,6 +306,7 @@ class StripeProxy(LoopbackServer):
         self.scripted: list[tuple[int, dict]] = []
         self.intent_status: str | None = None
         self.charges: dict[str, dict] = {}
+        self.intents: dict[str, dict] = {}
         super().__init__()
         self.url = self.base_url
 
@@ -363,11 +365,16 @@ class StripeProxy(LoopbackServer):
             data = json.loads(answer)
             data["status"] = self.intent_status
             answer = json.dumps(data).encode()
-        charge_id = handler.path.split("?")[0].removeprefix("/v1/charges/")
-        if handler.command == "GET" and charge_id in self.charges:
-            data = json.loads(answer)
-            data.update(self.charges[charge_id])
-            answer = json.dumps(data).encode()
+        path = handler.path.split("?")[0]
+        for prefix, fields in (
+            ("/v1/charges/", self.charges),
+            ("/v1/payment_intents/", self.intents),
+        ):
+            object_id = path.removeprefix(prefix)
+            if handler.command == "GET" and path.startswith(prefix) and object_id in fields:
+                data = json.loads(answer)
+                data.update(fields[object_id])
+                answer = json.dumps(data).encode()
         return status, answer
 
 

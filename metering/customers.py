@@ -37,11 +37,9 @@ class CustomerDirectory:
         left for get() to refuse (not cached: a customer created a moment later must
         not be refused for a whole TTL)."""
         now = time.monotonic()
-        missing = set()
-        for external_id in external_ids:
-            cached = self._cache.get(external_id)
-            if cached is None or now - cached[0] >= CACHE_TTL_S:
-                missing.add(external_id)
+        missing = {
+            external_id for external_id in external_ids if not self._cached(external_id, now)
+        }
         if not missing:
             return
         for customer in _customers().filter(external_id__in=missing):
@@ -49,13 +47,18 @@ class CustomerDirectory:
 
     def get(self, external_id: str) -> CustomerInfo:
         now = time.monotonic()
-        cached = self._cache.get(external_id)
-        if cached is not None and now - cached[0] < CACHE_TTL_S:
-            return cached[1]
+        cached = self._cached(external_id, now)
+        if cached is not None:
+            return cached
         customer = _customers().filter(external_id=external_id).first()
         if customer is None:
             raise Unrateable("unknown_customer", f"customer {external_id!r} is not known")
         return self._store(customer, now)
+
+    def _cached(self, external_id: str, now: float) -> CustomerInfo | None:
+        """The cached customer, unless absent or older than CACHE_TTL_S."""
+        cached = self._cache.get(external_id)
+        return cached[1] if cached is not None and now - cached[0] < CACHE_TTL_S else None
 
     def _store(self, customer: Customer, now: float) -> CustomerInfo:
         book = customer.book

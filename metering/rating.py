@@ -71,16 +71,21 @@ class Rater:
         return self._retail
 
     def warm_up(self) -> None:
-        self._catalogue_keys = set(self.retail.prices.models())
+        self._catalogue()
+
+    def _catalogue(self) -> set[tuple[str, str]]:
+        """(provider, model) of every catalogue entry, loaded with the price books."""
+        if self._catalogue_keys is None:
+            self._catalogue_keys = set(self.retail.prices.models())
+        return self._catalogue_keys
 
     def _catalogue_model(self, provider: str, model: str) -> str:
         """The catalogue names some models with their provider ("deepseek/deepseek-chat")
         and others without ("gpt-4o"); gateways report either."""
-        if self._catalogue_keys is None:
-            self._catalogue_keys = set(self.retail.prices.models())
-        if (provider, model) not in self._catalogue_keys:
+        catalogue = self._catalogue()
+        if (provider, model) not in catalogue:
             prefixed = f"{provider}/{model}"
-            if (provider, prefixed) in self._catalogue_keys:
+            if (provider, prefixed) in catalogue:
                 return prefixed
         return model
 

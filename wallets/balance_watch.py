@@ -8,7 +8,6 @@ top-up attempt and one alert per crossing of the threshold. It makes rows only; 
 caller enqueues the charges and deliveries after commit.
 """
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,10 +16,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.celery import delay_after_commit
 from wallets import alerts, auto_topup, selectors
 from wallets.models import AutoTopUpSettings, Customer, LowBalanceAlert
-
-logger = logging.getLogger(__name__)
 
 CUSTOMERS_PER_RUN_MAX = 10_000
 CHUNK = 500
@@ -105,18 +103,6 @@ def balances_watch_after_spending(*, external_ids: Iterable[str]) -> list[int]:
         return []
     ids = list(_watched(None).filter(external_id__in=wanted).values_list("pk", flat=True))
     if ids:
-        transaction.on_commit(lambda: _enqueue_watch(ids))
+        # Beat's scan checks them within a minute should the enqueue fail.
+        delay_after_commit("wallets.tasks.watch_balances", customer_ids=ids)
     return ids
-
-
-def _enqueue_watch(customer_ids: list[int]) -> None:
-    from wallets.tasks import watch_balances  # tasks imports this module
-
-    try:
-        watch_balances.delay(customer_ids=customer_ids)
-    except Exception:  # noqa: BLE001 - the booking is committed; beat's scan still comes
-        logger.warning(
-            "could not enqueue the balance watch of %d customers; the next scan will check",
-            len(customer_ids),
-            exc_info=True,
-        )

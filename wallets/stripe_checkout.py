@@ -8,6 +8,7 @@ from our rows, so a retry by the Stripe client (or by a caller) creates nothing 
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import stripe
@@ -118,6 +119,15 @@ def checkout_session_open(
     return stripe_customer_id
 
 
+def stripe_read(call: Callable[[], stripe.StripeObject]) -> dict:
+    """Read one Stripe object as a dict; a refusal or a network failure is
+    StripeUnavailable (502: a webhook is redelivered, a task retried)."""
+    try:
+        return call().to_dict()
+    except stripe.StripeError as exc:
+        raise StripeUnavailable(stripe_error_text(exc)) from exc
+
+
 @dataclass(frozen=True, slots=True)
 class ChargeRefunds:
     """What Stripe says of a charge's refunds now."""
@@ -130,10 +140,7 @@ class ChargeRefunds:
 def charge_refunds_get(charge_id: str) -> ChargeRefunds:
     """Ask Stripe for a charge's refunded amount now: a refund event is a snapshot that
     may arrive late or out of order, and a refund that fails makes the amount go down."""
-    try:
-        charge = stripe_client().v1.charges.retrieve(charge_id).to_dict()
-    except stripe.StripeError as exc:
-        raise StripeUnavailable(stripe_error_text(exc)) from exc
+    charge = stripe_read(lambda: stripe_client().v1.charges.retrieve(charge_id))
     amount = charge.get("amount_refunded")
     if type(amount) is not int or amount < 0:
         raise StripeUnavailable(f"Stripe answered charge {charge_id} without amount_refunded")

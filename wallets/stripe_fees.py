@@ -11,15 +11,14 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-import stripe
-from django.db import transaction
 from django.utils import timezone
 
+from config.celery import delay_after_commit
 from config.stripe_client import stripe_client
 from wallets import topups
 from wallets.errors import StripeUnavailable
 from wallets.models import TopUp
-from wallets.stripe_checkout import stripe_error_text, stripe_id
+from wallets.stripe_checkout import stripe_read
 
 logger = logging.getLogger(__name__)
 
@@ -37,22 +36,16 @@ class FeeNotReady(Exception):
 class ChargeFee:
     fee_stripe: int
     currency: str
-    balance_transaction_id: str
 
 
 def charge_fee_get(*, payment_intent_id: str) -> ChargeFee | None:
     """The fee of the payment's latest charge, from its balance transaction; None while
     Stripe has not made one."""
-    try:
-        intent = (
-            stripe_client()
-            .v1.payment_intents.retrieve(
-                payment_intent_id, params={"expand": ["latest_charge.balance_transaction"]}
-            )
-            .to_dict()
+    intent = stripe_read(
+        lambda: stripe_client().v1.payment_intents.retrieve(
+            payment_intent_id, params={"expand": ["latest_charge.balance_transaction"]}
         )
-    except stripe.StripeError as exc:
-        raise StripeUnavailable(stripe_error_text(exc)) from exc
+    )
     charge = intent.get("latest_charge")
     transaction_ = charge.get("balance_transaction") if isinstance(charge, dict) else None
     if not isinstance(transaction_, dict):
@@ -60,9 +53,7 @@ def charge_fee_get(*, payment_intent_id: str) -> ChargeFee | None:
     fee = transaction_.get("fee")
     if type(fee) is not int or fee < 0:
         raise StripeUnavailable(f"Stripe's balance transaction for {payment_intent_id} has no fee")
-    return ChargeFee(
-        fee, str(transaction_.get("currency", "")).upper(), stripe_id(transaction_) or ""
-    )
+    return ChargeFee(fee, str(transaction_.get("currency", "")).upper())
 
 
 def topup_processing_fee_sync(*, topup_id: int) -> str:
@@ -96,16 +87,7 @@ def topup_processing_fee_sync(*, topup_id: int) -> str:
 def processing_fee_book_later(*, topup_id: int) -> None:
     """After the booking commits, enqueue the fee's task (best effort: a top-up whose
     fee could not be enqueued is found by `processing_fees_missing` and retried)."""
-
-    def enqueue() -> None:
-        from wallets.tasks import book_processing_fee  # tasks imports this module
-
-        try:
-            book_processing_fee.delay(topup_id)
-        except Exception:  # noqa: BLE001 - the top-up is booked; the sweep retries
-            logger.warning("could not enqueue the Stripe fee of top-up %s", topup_id, exc_info=True)
-
-    transaction.on_commit(enqueue)
+    delay_after_commit("wallets.tasks.book_processing_fee", topup_id)
 
 
 def processing_fees_missing(*, limit: int = 1000) -> list[int]:

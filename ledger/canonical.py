@@ -66,6 +66,39 @@ def input_hash(event_type: str, payload_json: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def chain_hash_tail(
+    *,
+    event_type: str,
+    idempotency_key: str,
+    input_hash_hex: str,
+    payload_json: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    actor: str,
+) -> str:
+    """The part of an event's hashed text that does not depend on its place in the chain.
+
+    The single-event append sends it to PostgreSQL, whose `ledger_append_one` (see
+    migrations/sql/0007_append_one.sql) prefixes the head's hash and the sequence it
+    takes under the chain lock, exactly as `chain_hash_from_tail` does here.
+    """
+    return "\n".join(
+        (
+            event_type,
+            idempotency_key,
+            input_hash_hex,
+            timestamp_text(occurred_at),
+            timestamp_text(recorded_at),
+            actor,
+            payload_json,
+        )
+    )
+
+
+def chain_hash_from_tail(prev_hash: str, sequence: int, tail: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{sequence}\n{tail}".encode()).hexdigest()
+
+
 def chain_hash(
     *,
     prev_hash: str,
@@ -78,17 +111,13 @@ def chain_hash(
     recorded_at: datetime,
     actor: str,
 ) -> str:
-    text = "\n".join(
-        (
-            prev_hash,
-            str(sequence),
-            event_type,
-            idempotency_key,
-            input_hash_hex,
-            timestamp_text(occurred_at),
-            timestamp_text(recorded_at),
-            actor,
-            payload_json,
-        )
+    tail = chain_hash_tail(
+        event_type=event_type,
+        idempotency_key=idempotency_key,
+        input_hash_hex=input_hash_hex,
+        payload_json=payload_json,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        actor=actor,
     )
-    return hashlib.sha256(text.encode()).hexdigest()
+    return chain_hash_from_tail(prev_hash, sequence, tail)

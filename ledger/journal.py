@@ -1,18 +1,25 @@
 """Appending events and their entries to the journal: the one write path to the ledger.
 
-Both the single-event services and the batch service go through `append_events`, so
-the hash chain, idempotency and validation have exactly one implementation. It must run
-inside a transaction (services open it). Large batches go in with COPY; small ones with
-one multi-row INSERT per table, so the posting trigger runs once per statement either way.
-A small append costs four round trips (BEGIN, the pipelined reads under the chain lock,
-the pipelined inserts, COMMIT): on this kind of machine a round trip is ~0.25 ms.
+Both the single-event services and the batch service go through `append_events` (or
+`append_event` for one event), so validation, idempotency and the hash chain have one
+implementation. Three ways in, by size, because a round trip (~0.25 ms here) is most of
+a small append's cost:
+- one event whose accounts are known: ONE statement, `ledger_append_one` in PostgreSQL
+  (migrations/sql/0007_append_one.sql), which takes the chain lock, reads the head and
+  inserts; outside a transaction that statement is its own transaction, so the whole
+  append, commit included, is one round trip;
+- a few events: the reads under the chain lock pipelined in one round trip, the
+  multi-row INSERTs in another;
+- many events: the same reads, then COPY.
+The posting trigger runs once per statement whichever way.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection
+import psycopg
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ledger import canonical
@@ -26,6 +33,7 @@ CHAIN_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 COPY_THRESHOLD_ROWS = 64
 BATCH_EVENTS_MAX = 100_000
 IDEMPOTENCY_KEY_LENGTH_MAX = 200
+APPEND_ONE_SQL = "SELECT * FROM ledger_append_one(" + ", ".join(["%s"] * 20) + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +129,13 @@ def _dedupe_within_batch(prepared: list[_Prepared]) -> tuple[list[_Prepared], di
     return unique, hash_by_key
 
 
+def _key_used_before(key: str, sequence: int) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        f"idempotency key {key!r} was already used for different input (event #{sequence})",
+        details={"idempotency_key": key, "sequence": sequence},
+    )
+
+
 def _recorded_events(
     cursor, rows: list[tuple[str, str, int]], hash_by_key: dict[str, str]
 ) -> dict[str, AppendedEvent]:
@@ -130,10 +145,7 @@ def _recorded_events(
     found: dict[str, AppendedEvent] = {}
     for key, stored_hash, sequence in rows:
         if stored_hash != hash_by_key[key]:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was already used for different input (event #{sequence})",
-                details={"idempotency_key": key, "sequence": sequence},
-            )
+            raise _key_used_before(key, sequence)
         found[key] = AppendedEvent(sequence, key, [], replayed=True)
     if found:
         by_sequence = {appended.sequence: appended for appended in found.values()}
@@ -255,6 +267,87 @@ ENTRY_COLUMNS = ("id", "event_sequence", "book_id", "memo", "reverses_id", "reco
 POSTING_COLUMNS = ("entry_id", "account_id", "asset_id", "side", "phase", "amount", "sequence")
 
 
+def _check_actor(actor: str) -> None:
+    if not actor:
+        raise InvalidEvent("every ledger write names its actor")
+
+
+def _append_one(item: _Prepared, now: datetime, actor: str) -> AppendedEvent:
+    """One event in one statement (see the module); accounts not cached yet are read and
+    checked by the same statement."""
+    event = item.event
+    uncached = _uncached_accounts([item])
+    if not uncached:
+        _check_accounts([item])
+    entry_columns: tuple[list, list, list] = ([], [], [])
+    posting_columns: tuple[list, list, list, list, list, list] = ([], [], [], [], [], [])
+    for position, entry in enumerate(item.entries, 1):
+        for column, value in zip(
+            entry_columns, (entry.book_id, entry.memo, entry.reverses_entry_id), strict=True
+        ):
+            column.append(value)
+        for p in entry.postings:
+            for column, value in zip(
+                posting_columns,
+                (position, p.account_id, p.asset_id, p.side, p.phase, p.amount),
+                strict=True,
+            ):
+                column.append(value)
+    tail = canonical.chain_hash_tail(
+        event_type=event.type,
+        idempotency_key=event.idempotency_key,
+        input_hash_hex=item.input_hash,
+        payload_json=item.payload_json,
+        occurred_at=item.occurred_at,
+        recorded_at=now,
+        actor=actor,
+    )
+    params = [
+        CHAIN_LOCK_KEY,
+        canonical.GENESIS_HASH,
+        event.type,
+        item.payload_json,
+        event.idempotency_key,
+        item.input_hash,
+        item.occurred_at,
+        now,
+        actor,
+        tail,
+        *entry_columns,
+        *posting_columns,
+        uncached,
+    ]
+    # psycopg's own cursor: server-side parameters (Django's cursor quotes the arrays
+    # into the SQL text in Python) and, from the fifth call, a prepared statement.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        sequence, entry_ids, outcome, accounts = cursor.execute(APPEND_ONE_SQL, params).fetchone()
+    for account_id, book_id, asset_id in accounts or ():
+        _account_cache[account_id] = (book_id, asset_id)
+    if outcome == "accounts":
+        _check_accounts([item])  # raises, naming the account
+        raise AssertionError("ledger_append_one refused accounts that Python accepts")
+    if outcome == "conflict":
+        raise _key_used_before(event.idempotency_key, sequence)
+    return AppendedEvent(
+        sequence, event.idempotency_key, entry_ids or [], replayed=outcome == "replayed"
+    )
+
+
+def append_event(event: NewEvent, *, actor: str) -> AppendedEvent:
+    """Record one event and its entries, in the caller's transaction if there is one.
+
+    Outside a transaction, the event is appended and committed by one statement;
+    inside one, this is `append_events([event])` under a savepoint.
+    """
+    if connection.in_atomic_block or not connection.get_autocommit():
+        with transaction.atomic():
+            [result] = append_events([event], actor=actor)
+        return result
+    _check_actor(actor)
+    now = timezone.now()
+    return _append_one(_prepare(event, now), now, actor)
+
+
 def append_events(events: Sequence[NewEvent], *, actor: str) -> list[AppendedEvent]:
     """Record events and their entries; return one result per input event, in order.
 
@@ -265,11 +358,12 @@ def append_events(events: Sequence[NewEvent], *, actor: str) -> list[AppendedEve
         return []
     if len(events) > BATCH_EVENTS_MAX:
         raise InvalidEvent(f"a batch holds at most {BATCH_EVENTS_MAX} events")
-    if not actor:
-        raise InvalidEvent("every ledger write names its actor")
+    _check_actor(actor)
     now = timezone.now()
     prepared = [_prepare(event, now) for event in events]
     unique, hash_by_key = _dedupe_within_batch(prepared)
+    if len(unique) == 1:
+        return [_append_one(unique[0], now, actor)] * len(events)  # all under one key
 
     with connection.cursor() as cursor:
         opening = _open_append(

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from config.fast_insert import bulk_insert
 from ledger import errors
-from ledger.journal import AppendedEvent, NewEvent, append_events
+from ledger.journal import AppendedEvent, NewEvent, append_event, append_events
 from ledger.models import Account, Asset, Book, Entry, Hold, HoldResolution, Posting
 from ledger.posting_rules import (
     CREDIT,
@@ -127,11 +127,11 @@ def event_record(
     actor: str,
     occurred_at: datetime | None = None,
 ) -> AppendedEvent:
-    """Append one event and the entries its posting rule makes."""
+    """Append one event and the entries its posting rule makes: in the caller's
+    transaction (as a savepoint) if there is one, else in one round trip, commit included."""
     event = NewEvent(event_type, payload, idempotency_key, occurred_at)
-    with ledger_errors(), transaction.atomic():
-        [result] = append_events([event], actor=actor)
-    return result
+    with ledger_errors():
+        return append_event(event, actor=actor)
 
 
 def events_record_batch(*, events: Sequence[NewEvent], actor: str) -> list[AppendedEvent]:

@@ -17,6 +17,10 @@ Servers decide concurrent authorizations in batches (wallets.batching) unless
 --no-batching.
 It prints authorizations/s, p50/p99 latency, decisions, and checks that no wallet's
 available balance is negative (zero overdrafts), beside the issue's goals.
+Then the floor of the HTTP stack: the same clients send the same requests to two
+bench-only endpoints of the same servers that do no wallet work (a plain Django view;
+DRF with the gateway-key authentication), in benchmarks/stack_floor_urls.py: what any
+endpoint on gunicorn + Django on this machine cannot beat.
 """
 
 import argparse
@@ -49,6 +53,12 @@ MODELS = ["deepseek/deepseek-chat", "gpt-4o"]
 REQUEST = {"provider": "deepseek", "model": "deepseek-chat"}
 MAX_IN, MAX_OUT = 4_000, 1_000
 GOAL_PER_S, GOAL_P99_MS = 1_000, 50.0
+AUTHORIZE_PATH = "/v1/authorizations"
+# What the same servers do without the wallet's decision (benchmarks/stack_floor_urls.py).
+FLOOR_PATHS = {
+    "stack floor, plain Django view": "/bench/floor/django",
+    "stack floor, DRF + gateway-key auth": "/bench/floor/gateway",
+}
 SERVER_START_TIMEOUT_S = 60
 CLIENT_TIMEOUT_S = 30
 
@@ -152,7 +162,8 @@ def build_world(requests_hot: int) -> dict:
 def server_env(batching: bool) -> dict:
     return dict(
         os.environ,
-        DJANGO_SETTINGS_MODULE="config.settings.local",
+        # The product's settings plus the floor endpoints (benchmarks/stack_floor_urls.py).
+        DJANGO_SETTINGS_MODULE="benchmarks.stack_floor_settings",
         DATABASE_URL=BENCH_DATABASE_URL,
         DEBUG="false",
         ALLOWED_HOSTS=SERVER_HOST,
@@ -241,7 +252,7 @@ def stop_servers(servers: list[subprocess.Popen]) -> None:
 def _client_process(args) -> list[tuple]:
     """`threads` keep-alive clients; returns (latency_s, decision or error, status,
     wall-clock start, wall-clock end) per request."""
-    token, keys, ports, threads, count, deadline_s, seed = args
+    token, keys, ports, threads, count, deadline_s, seed, target = args
     results: list[tuple] = []
     lock = threading.Lock()
     remaining = [count]
@@ -275,7 +286,7 @@ def _client_process(args) -> list[tuple]:
             )
             started, wall_started = time.perf_counter(), time.time()
             try:
-                conn.request("POST", "/v1/authorizations", body=body, headers=headers)
+                conn.request("POST", target, body=body, headers=headers)
                 response = conn.getresponse()
                 payload = response.read()
                 elapsed = time.perf_counter() - started
@@ -356,18 +367,20 @@ def cpu_report(before: dict, after: dict, count: int) -> None:
     server_ms = (after["server"] - before["server"]) * 1000 / count
     postgres_ms = (after["postgres"] - before["postgres"]) * 1000 / count
     print(
-        f"  CPU per authorization: servers {server_ms:.2f} ms, PostgreSQL {postgres_ms:.2f} ms "
+        f"  CPU per request: servers {server_ms:.2f} ms, PostgreSQL {postgres_ms:.2f} ms "
         f"(2 cores allow at most {2000 / (server_ms + postgres_ms):,.0f}/s before clients)"
     )
 
 
-def drive(token, keys, ports, clients, requests, duration_max_s) -> tuple[list, float]:
+def drive(
+    token, keys, ports, clients, requests, duration_max_s, target=AUTHORIZE_PATH
+) -> tuple[list, float]:
     per_process = [clients // CLIENT_PROCESSES] * CLIENT_PROCESSES
     per_process[0] += clients - sum(per_process)
     counts = [requests // CLIENT_PROCESSES] * CLIENT_PROCESSES
     counts[0] += requests - sum(counts)
     jobs = [
-        (token, keys, ports, per_process[i], counts[i], duration_max_s, i)
+        (token, keys, ports, per_process[i], counts[i], duration_max_s, i, target)
         for i in range(CLIENT_PROCESSES)
     ]
     with multiprocessing.get_context("fork").Pool(CLIENT_PROCESSES) as pool:
@@ -385,16 +398,16 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-def report(name: str, results: list, elapsed_s: float) -> dict:
+def report(name: str, results: list, elapsed_s: float, *, noun: str = "authorizations") -> dict:
     latencies = sorted(row[0] for row in results)
     outcomes: dict[str, int] = {}
     for _latency, outcome, *_rest in results:
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     rate = len(results) / elapsed_s if elapsed_s else 0.0
     p50, p99 = percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000
-    print(f"\n{name}: {len(results):,} authorizations in {elapsed_s:.1f} s")
+    print(f"\n{name}: {len(results):,} {noun} in {elapsed_s:.1f} s")
     print(
-        f"  authorizations/s {rate:10,.0f}   goal >= {GOAL_PER_S:,}   "
+        f"  {noun}/s {rate:10,.0f}   goal >= {GOAL_PER_S:,}   "
         f"{'MET' if rate >= GOAL_PER_S else 'NOT MET'}"
     )
     print(
@@ -487,6 +500,20 @@ def main() -> None:
             f"overdrafts (wallets with available < 0): {len(bad)}   goal 0   "
             f"{'MET' if not bad else 'NOT MET'}"
         )
+        for name, target in FLOOR_PATHS.items():
+            progress(f"{name}: {requests:,} requests from {clients} clients")
+            before = cpu_sample(servers)
+            rows, elapsed = drive(
+                world["token"],
+                [world["hot_key"]],
+                ports,
+                clients,
+                requests,
+                args.duration_max_s,
+                target,
+            )
+            report(name, rows, elapsed, noun="requests")
+            cpu_report(before, cpu_sample(servers), len(rows))
         print(
             f"\nmachine: {os.cpu_count()} CPUs; servers {servers_count}; clients {clients}; "
             f"batching {'off' if args.no_batching else 'on'}"

@@ -11,7 +11,10 @@ One run measures:
   single   transactions/s through services.event_record, one event per transaction,
            on a fresh connection, and again on a connection that has just recorded a batch;
   ceiling  rows/s of a plain COPY of posting-shaped rows into a scratch table with no
-           index, constraint or trigger: what PostgreSQL and psycopg can do at best.
+           index, constraint or trigger: what PostgreSQL and psycopg can do at best;
+  floor    transactions/s of the least a single entry can be: one statement per
+           transaction that takes the chain lock and inserts one row into a scratch table,
+           committed durably, one after the other (fsync and round trip, nothing else).
 
 Each run creates its own book and accounts (codes unique per run). The journal is
 append-only, so the bench's events, entries and postings stay in the database.
@@ -40,7 +43,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from ledger import services  # noqa: E402
-from ledger.journal import NewEvent  # noqa: E402
+from ledger.journal import CHAIN_LOCK_KEY, NewEvent  # noqa: E402
 from ledger.models import Account, Asset, Balance, Book  # noqa: E402
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload  # noqa: E402
 from ledger.selectors import trial_balance_list  # noqa: E402
@@ -294,6 +297,29 @@ def run_copy_ceiling(
     return run
 
 
+def run_single_floor(run_id: str, *, transactions: int) -> SingleRun:
+    """One durable one-row statement per transaction, under the chain lock, sequentially:
+    a round trip and a WAL flush, which every single entry pays at least once."""
+    table = "bench_single_floor_" + run_id.replace("-", "_")
+    run = SingleRun()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {table} (id bigint, amount bigint)")
+        try:
+            for i in range(transactions):
+                started = time.perf_counter()
+                cursor.execute(
+                    f"WITH locked AS (SELECT pg_advisory_xact_lock(%s))"
+                    f" INSERT INTO {table} SELECT %s, 1 FROM locked",
+                    [CHAIN_LOCK_KEY, i],
+                )
+                run.service_s += time.perf_counter() - started
+                run.transactions += 1
+        finally:
+            cursor.execute(f"DROP TABLE {table}")
+    progress(f"floor: {run.transactions:,} one-row transactions, {run.transactions_per_s:,.0f}/s")
+    return run
+
+
 def fresh_session() -> None:
     """Start the next phase on a new database connection.
 
@@ -340,6 +366,7 @@ def print_report(
     single: SingleRun,
     single_after_batch: SingleRun,
     ceiling: CopyRun,
+    floor: SingleRun,
 ) -> None:
     print("\nBatch runs (service time = the events_record_batch calls only)")
     print(
@@ -381,6 +408,7 @@ def print_report(
             f">= {GOAL_SINGLE_TXN_PER_S:,}",
             verdict(single_after_batch.transactions_per_s >= GOAL_SINGLE_TXN_PER_S),
         ),
+        ("  floor: durable 1-row txn/s", f"{floor.transactions_per_s:,.0f}", "(reference)", ""),
         ("ceiling COPY rows/s", f"{ceiling.rows_per_s:,.0f}", "(reference)", ""),
         (
             "batch / ceiling",
@@ -469,7 +497,8 @@ def main() -> int:
         run_id, rows_total=spread.postings, chunk_rows=2 * args.batch_size, rng=rng
     )
 
-    print_report(spread, hot, single, single_after_batch, ceiling)
+    floor = run_single_floor(run_id, transactions=args.single)
+    print_report(spread, hot, single, single_after_batch, ceiling, floor)
     expected_debits = sum(
         run.amount_total for run in (spread, hot, single, warm, single_after_batch)
     )

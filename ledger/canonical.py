@@ -99,25 +99,6 @@ def chain_hash_from_tail(prev_hash: str, sequence: int, tail: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{sequence}\n{tail}".encode()).hexdigest()
 
 
-def chain_hash(
-    *,
-    prev_hash: str,
-    sequence: int,
-    event_type: str,
-    idempotency_key: str,
-    input_hash_hex: str,
-    payload_json: str,
-    occurred_at: datetime,
-    recorded_at: datetime,
-    actor: str,
-) -> str:
-    tail = chain_hash_tail(
-        event_type=event_type,
-        idempotency_key=idempotency_key,
-        input_hash_hex=input_hash_hex,
-        payload_json=payload_json,
-        occurred_at=occurred_at,
-        recorded_at=recorded_at,
-        actor=actor,
-    )
-    return chain_hash_from_tail(prev_hash, sequence, tail)
+def chain_hash(*, prev_hash: str, sequence: int, **fields) -> str:
+    """An event's hash: `fields` are chain_hash_tail's arguments."""
+    return chain_hash_from_tail(prev_hash, sequence, chain_hash_tail(**fields))

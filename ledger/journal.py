@@ -272,6 +272,18 @@ def _check_actor(actor: str) -> None:
         raise InvalidEvent("every ledger write names its actor")
 
 
+def _hash_tail(item: _Prepared, recorded_at: datetime, actor: str) -> str:
+    return canonical.chain_hash_tail(
+        event_type=item.event.type,
+        idempotency_key=item.event.idempotency_key,
+        input_hash_hex=item.input_hash,
+        payload_json=item.payload_json,
+        occurred_at=item.occurred_at,
+        recorded_at=recorded_at,
+        actor=actor,
+    )
+
+
 def _append_one(item: _Prepared, now: datetime, actor: str) -> AppendedEvent:
     """One event in one statement (see the module); accounts not cached yet are read and
     checked by the same statement."""
@@ -293,15 +305,6 @@ def _append_one(item: _Prepared, now: datetime, actor: str) -> AppendedEvent:
                 strict=True,
             ):
                 column.append(value)
-    tail = canonical.chain_hash_tail(
-        event_type=event.type,
-        idempotency_key=event.idempotency_key,
-        input_hash_hex=item.input_hash,
-        payload_json=item.payload_json,
-        occurred_at=item.occurred_at,
-        recorded_at=now,
-        actor=actor,
-    )
     params = [
         CHAIN_LOCK_KEY,
         canonical.GENESIS_HASH,
@@ -312,7 +315,7 @@ def _append_one(item: _Prepared, now: datetime, actor: str) -> AppendedEvent:
         item.occurred_at,
         now,
         actor,
-        tail,
+        _hash_tail(item, now, actor),
         *entry_columns,
         *posting_columns,
         uncached,
@@ -379,16 +382,8 @@ def append_events(events: Sequence[NewEvent], *, actor: str) -> list[AppendedEve
         for item in fresh:
             last_sequence += 1
             event = item.event
-            event_hash = canonical.chain_hash(
-                prev_hash=prev_hash,
-                sequence=last_sequence,
-                event_type=event.type,
-                idempotency_key=event.idempotency_key,
-                input_hash_hex=item.input_hash,
-                payload_json=item.payload_json,
-                occurred_at=item.occurred_at,
-                recorded_at=now,
-                actor=actor,
+            event_hash = canonical.chain_hash_from_tail(
+                prev_hash, last_sequence, _hash_tail(item, now, actor)
             )
             event_rows.append(
                 (

@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
+from tests.ledger.factories import AccountFactory, BookFactory
+
 
 @pytest.fixture
 def finance_client():
@@ -13,3 +15,18 @@ def finance_client():
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def book():
+    return BookFactory()
+
+
+@pytest.fixture
+def cash(book):
+    return AccountFactory(book=book, code="cash:stripe")
+
+
+@pytest.fixture
+def revenue(book):
+    return AccountFactory(book=book, code="revenue:usage", type="revenue")

@@ -17,21 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def book():
-    return BookFactory()
-
-
-@pytest.fixture
-def cash(book):
-    return AccountFactory(book=book, code="cash:stripe")
-
-
-@pytest.fixture
-def revenue(book):
-    return AccountFactory(book=book, code="revenue:usage", type="revenue")
-
-
-@pytest.fixture
 def wallet(book, cash):
     wallet = WalletAccountFactory(book=book)
     transfer(cash, wallet, 1_000)  # a top-up of 1,000 units

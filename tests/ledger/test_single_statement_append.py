@@ -17,21 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def book():
-    return BookFactory()
-
-
-@pytest.fixture
-def cash(book):
-    return AccountFactory(book=book, code="cash:stripe")
-
-
-@pytest.fixture
-def revenue(book):
-    return AccountFactory(book=book, code="revenue:usage", type="revenue")
-
-
-@pytest.fixture
 def cold_account_cache():
     """The path that reads and checks accounts in the same statement."""
     journal._account_cache.clear()

@@ -198,22 +198,25 @@ def _open_append(missing_accounts: list[int], keys: list[str], entries_count: in
             [keys],
         )
         ids = pg.cursor()
-        # Ids for every entry of every unique event; a replayed one leaves a gap in
-        # entry ids, which nothing needs to be contiguous (event sequences are).
+        # Ids for every entry of every unique event, as one block: the sequence moves
+        # once instead of once per entry (5,000 nextval calls took ~25 ms). Safe because
+        # every writer of entries takes them under the chain lock, held here; a replayed
+        # event leaves a gap in entry ids, which nothing needs contiguous (sequences are).
         ids.execute(
-            "SELECT nextval(pg_get_serial_sequence('ledger_entry', 'id'))"
-            "  FROM generate_series(1, %s)",
+            "SELECT setval(pg_get_serial_sequence('ledger_entry', 'id'),"
+            "  nextval(pg_get_serial_sequence('ledger_entry', 'id')) + %s - 1)",
             [entries_count],
         )
         if missing_accounts:
             for account_id, book_id, asset_id in accounts.fetchall():
                 _account_cache[account_id] = (book_id, asset_id)
         head_row = head.fetchone()
+        [last_entry_id] = ids.fetchone()
         return _Opening(
             last_sequence=head_row[0] if head_row else 0,
             prev_hash=head_row[1] if head_row else canonical.GENESIS_HASH,
             recorded=recorded.fetchall(),
-            entry_ids=[row[0] for row in ids.fetchall()],
+            entry_ids=list(range(last_entry_id - entries_count + 1, last_entry_id + 1)),
         )
 
 

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from ledger.errors import InvalidEvent
 
 GENESIS_HASH = "0" * 64
+# One encoder for every payload: json.dumps with options builds a new one per call.
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 _SCALARS = (str, int, bool, type(None))
 
@@ -61,7 +63,7 @@ def _check_json_value(value, path: str) -> None:
 def canonical_json(payload: dict) -> str:
     if not _is_plain_json(payload):
         _check_json_value(payload, "$")  # raises, naming the offending value
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL_ENCODER.encode(payload)
 
 
 @functools.lru_cache(maxsize=4096)  # a batch's events share their recording time

@@ -60,10 +60,33 @@ def _check_json_value(value, path: str) -> None:
         raise InvalidEvent(f"payload value at {path} has unsupported type {type(value).__name__}")
 
 
+# jsonb (and text) cannot hold U+0000; the encoder writes it as this escape.
+_NUL_ESCAPE = "\\u0000"
+
+
+def _refuse_nul(value, path: str) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidEvent(
+                f"payload text at {path} contains the NUL character (U+0000), "
+                "which PostgreSQL cannot store"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, f"{path} (a key)")
+            _refuse_nul(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{path}[{index}]")
+
+
 def canonical_json(payload: dict) -> str:
     if not _is_plain_json(payload):
         _check_json_value(payload, "$")  # raises, naming the offending value
-    return _CANONICAL_ENCODER.encode(payload)
+    text = _CANONICAL_ENCODER.encode(payload)
+    if _NUL_ESCAPE in text:  # rare: then find out whether it is a real U+0000
+        _refuse_nul(payload, "$")
+    return text
 
 
 @functools.lru_cache(maxsize=4096)  # a batch's events share their recording time

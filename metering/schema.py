@@ -209,6 +209,35 @@ class UsageEvent(BaseModel):
 _validate_json = UsageEvent.model_validate_json
 _validate_python = UsageEvent.model_validate
 
+# PostgreSQL text cannot hold U+0000: an event carrying one would fail its whole batch at
+# COPY, again after every restart. JSON can only carry it escaped, so the precise check
+# runs only when the raw text has the escape (source and provider patterns exclude it).
+_NUL = "\x00"
+_NUL_ESCAPE = "\\u0000"
+_FREE_TEXT_FIELDS: Final = (
+    "event_id",
+    "customer",
+    "api_key",
+    "model",
+    "upstream_request_id",
+    "authorization_id",
+)
+
+
+def _refuse_nul(event: UsageEvent) -> UsageEvent:
+    fields = [name for name in _FREE_TEXT_FIELDS if _NUL in (getattr(event, name) or "")]
+    fields += [
+        f"metadata.{_clip(key, PATH_PART_CHARS_MAX)}"
+        for key, value in event.metadata.items()
+        if _NUL in key or (type(value) is str and _NUL in value)
+    ]
+    if fields:
+        raise InvalidUsageEvent(
+            f"{', '.join(fields)}: must not contain the NUL character (U+0000)",
+            fields=tuple(fields),
+        )
+    return event
+
 
 def parse_usage_event(raw: bytes | str | dict) -> UsageEvent:
     """Read one event: a Kafka message value, an HTTP body, or its decoded JSON object.
@@ -233,15 +262,17 @@ def parse_usage_event(raw: bytes | str | dict) -> UsageEvent:
             f"expected JSON bytes, str or dict, got {type(raw).__name__}", code=MALFORMED_JSON
         )
     try:
-        return _validate_json(data)
+        event = _validate_json(data)
     except ValidationError as exc:
         raise invalid_from_validation_error(exc) from None
+    escape = _NUL_ESCAPE.encode() if isinstance(data, bytes) else _NUL_ESCAPE
+    return _refuse_nul(event) if escape in data else event
 
 
 def build_usage_event(fields: dict[str, Any]) -> UsageEvent:
     """Validate an event built in Python (by an adapter): same rules, `InvalidUsageEvent`."""
     try:
-        return _validate_python(fields)
+        return _refuse_nul(_validate_python(fields))
     except ValidationError as exc:
         raise invalid_from_validation_error(exc) from None
 

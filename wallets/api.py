@@ -148,6 +148,8 @@ def _authorization_input(data) -> dict:
             problems[name] = ["This field is required and must be a non-empty string."]
         elif len(value) > length_max:
             problems[name] = [f"Ensure this field has no more than {length_max} characters."]
+        elif "\x00" in value:  # as DRF's CharField: PostgreSQL text cannot hold it
+            problems[name] = ["Null characters are not allowed."]
     for name, (low, high) in _AUTHORIZATION_TOKENS.items():
         value = data.get(name)
         if type(value) is not int or not low <= value <= high:

@@ -13,17 +13,17 @@ from hypothesis import strategies as st
 from ledger import canonical
 from ledger.errors import InvalidEvent
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+# Text PostgreSQL can store: everything but U+0000 (refused, see the NUL tests below).
+texts = st.text(st.characters(blacklist_characters="\x00"), max_size=20)
+json_scalars = st.none() | st.booleans() | st.integers() | texts
 json_values = st.recursive(
     json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(texts, children, max_size=4),
     max_leaves=25,
 )
 
 
-@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+@given(st.dictionaries(texts, json_values, max_size=6))
 def test_plain_payloads_are_sorted_compact_and_round_trip(payload):
     text = canonical.canonical_json(payload)
     assert text == json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -31,7 +31,7 @@ def test_plain_payloads_are_sorted_compact_and_round_trip(payload):
 
 
 @given(
-    st.dictionaries(st.text(max_size=8), json_values, min_size=1, max_size=4),
+    st.dictionaries(texts, json_values, min_size=1, max_size=4),
     st.floats(allow_nan=False),
 )
 def test_a_float_anywhere_is_refused_by_its_path(payload, number):
@@ -87,3 +87,21 @@ def test_naive_timestamps_are_refused_every_time():
     for _ in range(2):  # the memo of timestamp texts must not swallow the refusal
         with pytest.raises(InvalidEvent, match="timezone-aware"):
             canonical.timestamp_text(naive)
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ({"entries": [{"memo": "a\x00b"}]}, "$.entries[0].memo"),
+        ({"meta": {"k\x00": 1}}, "$.meta (a key)"),
+    ],
+)
+def test_the_nul_character_is_refused_by_its_path(payload, where):
+    """jsonb cannot hold U+0000: refused here with a clear error, not by the database."""
+    with pytest.raises(InvalidEvent, match=re.escape(f"payload text at {where} contains the NUL")):
+        canonical.canonical_json(payload)
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text():
+    text = canonical.canonical_json({"memo": "C:\\u0000"})
+    assert json.loads(text) == {"memo": "C:\\u0000"}

@@ -134,6 +134,23 @@ def test_unknown_account_and_foreign_book_are_refused(book, cash):
         )
 
 
+def test_text_postgresql_cannot_store_is_refused_before_the_database(book, cash, revenue):
+    with pytest.raises(errors.InvalidEvent, match="without NUL"):
+        transfer(cash, revenue, 1, idempotency_key="k\x00")
+    with pytest.raises(errors.InvalidEvent, match=r"\$\.entries\[0\]\.memo contains the NUL"):
+        services.adjustment_post(
+            book=book,
+            postings=[
+                PostingSpec(cash.id, cash.asset_id, "D", 1),
+                PostingSpec(revenue.id, revenue.asset_id, "C", 1),
+            ],
+            memo="a\x00b",
+            idempotency_key=key(),
+            actor="test",
+        )
+    assert Event.objects.count() == 0
+
+
 def test_floats_never_enter_a_payload(book):
     with pytest.raises(errors.InvalidEvent, match="float"):
         services.event_record(

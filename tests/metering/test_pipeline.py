@@ -102,6 +102,16 @@ def test_malformed_events_are_dead_lettered_with_the_reason(world, value, code):
     assert bytes(letter.value) == value and letter.offset == 7
 
 
+def test_a_nul_character_is_dead_lettered_and_the_rest_of_the_batch_booked(world):
+    """PostgreSQL text cannot hold U+0000; such an event once failed its whole batch."""
+    poisoned = usage(event_id="chatcmpl-\x00")
+    result = Pipeline().process([raw(poisoned, offset=3, partition=0), raw(usage())])
+    assert (result.processed, result.rejected) == (1, 1)
+    letter = DeadLetter.objects.get()
+    assert letter.reason_code == "schema_violation" and "NUL" in letter.reason
+    assert UsageRecord.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     "event, code",
     [

@@ -232,6 +232,35 @@ def test_a_secret_key_in_api_key_is_refused_and_not_echoed():
     assert secret not in str(refused)
 
 
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [
+        ({"event_id": "chatcmpl-\x00"}, ("event_id",)),
+        ({"customer": "acme\x00", "model": "\x00gpt-4o"}, ("customer", "model")),
+        ({"metadata": {"team": "a\x00b"}}, ("metadata.team",)),
+        ({"metadata": {"te\x00am": "a"}}, ("metadata.te\x00am",)),
+    ],
+)
+def test_the_nul_character_is_refused_wherever_text_goes(change, fields):
+    """PostgreSQL text cannot store U+0000: such an event must be refused here, not fail
+    its whole batch at COPY (and again after every restart)."""
+    event = {**sample(), **change}
+    as_json = json.dumps(event)
+    assert "\\u0000" in as_json
+    for raw in (as_json, as_json.encode(), event):
+        refused = refusal(raw)
+        assert (refused.code, refused.fields) == (SCHEMA_VIOLATION, fields)
+        assert "NUL" in refused.reason
+    occurred_at = dt.datetime.fromisoformat(event["occurred_at"])
+    with pytest.raises(InvalidUsageEvent, match="NUL"):
+        build_usage_event({**event, "occurred_at": occurred_at})
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text():
+    event = {**sample(), "event_id": "chatcmpl-\\u0000"}  # a backslash, then "u0000"
+    assert parse_usage_event(json.dumps(event)).event_id == "chatcmpl-\\u0000"
+
+
 def test_reasons_never_echo_values():
     event = sample()
     event["tokens"]["input"] = "confidential-value-123"
@@ -367,7 +396,9 @@ def test_one_field_set_to_any_json_parses_or_refuses(path, value):
 
 
 token_counts = st.integers(min_value=0, max_value=TOKENS_MAX)
-identifiers = st.text(min_size=1, max_size=200)
+# Any text PostgreSQL can store: everything but U+0000 (refused, see the NUL test).
+storable_text = st.characters(blacklist_characters="\x00")
+identifiers = st.text(storable_text, min_size=1, max_size=200)
 valid_events = st.builds(
     dict,
     event_id=identifiers,
@@ -388,8 +419,11 @@ valid_events = st.builds(
         }
     ),
     metadata=st.dictionaries(
-        st.text(min_size=1, max_size=64),
-        st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=1000),
+        st.text(storable_text, min_size=1, max_size=64),
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.text(storable_text, max_size=1000),
         max_size=32,
     ),
 )

@@ -97,6 +97,8 @@ def test_errors_have_stable_codes(world, gateway):
     key = ApiKeyFactory(customer=world["acme"])
     bad = gateway.post("/v1/authorizations", body(key.raw, max_input_tokens=-1), format="json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_input"
+    nul = gateway.post("/v1/authorizations", body(key.raw, model="gpt\x00"), format="json")
+    assert nul.status_code == 400 and nul.json()["error"]["code"] == "invalid_input"
     unpriced = gateway.post("/v1/authorizations", body(key.raw, model="nope"), format="json")
     assert unpriced.status_code == 422
     assert unpriced.json()["error"]["code"] == "model_not_priced"

@@ -86,7 +86,22 @@ def canonical_json(payload: dict) -> str:
     text = _CANONICAL_ENCODER.encode(payload)
     if _NUL_ESCAPE in text:  # rare: then find out whether it is a real U+0000
         _refuse_nul(payload, "$")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise InvalidEvent("payload text is not valid Unicode (a lone surrogate)") from None
     return text
+
+
+def is_storable_text(text: str) -> bool:
+    """Text PostgreSQL can store: valid Unicode (no lone surrogate), without U+0000."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=4096)  # a batch's events share their recording time

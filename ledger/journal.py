@@ -71,11 +71,11 @@ def _prepare(event: NewEvent, now: datetime) -> _Prepared:
     if (
         not isinstance(key, str)
         or not 0 < len(key) <= IDEMPOTENCY_KEY_LENGTH_MAX
-        or "\x00" in key  # PostgreSQL text cannot hold it
+        or not canonical.is_storable_text(key)
     ):
         raise InvalidEvent(
             f"idempotency key must be a non-empty string of at most "
-            f"{IDEMPOTENCY_KEY_LENGTH_MAX} characters, without NUL"
+            f"{IDEMPOTENCY_KEY_LENGTH_MAX} characters of valid Unicode, without NUL"
         )
     if not isinstance(event.payload, dict):
         raise InvalidEvent("an event's payload must be a JSON object")
@@ -275,8 +275,8 @@ POSTING_COLUMNS = ("entry_id", "account_id", "asset_id", "side", "phase", "amoun
 
 
 def _check_actor(actor: str) -> None:
-    if not actor or "\x00" in actor:
-        raise InvalidEvent("every ledger write names its actor (text without NUL)")
+    if not actor or not canonical.is_storable_text(actor):
+        raise InvalidEvent("every ledger write names its actor (valid text, without NUL)")
 
 
 def _hash_tail(item: _Prepared, recorded_at: datetime, actor: str) -> str:

@@ -12,13 +12,13 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.errors import DomainError
+from config.parsers import JSONParser
 from ledger.amounts import from_minor_units
 from ledger.models import Asset
 from ledger.permissions import CanReadLedger

@@ -14,7 +14,9 @@ from ledger import canonical
 from ledger.errors import InvalidEvent
 
 # Text PostgreSQL can store: everything but U+0000 (refused, see the NUL tests below).
-texts = st.text(st.characters(blacklist_characters="\x00"), max_size=20)
+texts = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20
+)
 json_scalars = st.none() | st.booleans() | st.integers() | texts
 json_values = st.recursive(
     json_scalars,
@@ -105,3 +107,11 @@ def test_the_nul_character_is_refused_by_its_path(payload, where):
 def test_an_escaped_backslash_before_u0000_is_plain_text():
     text = canonical.canonical_json({"memo": "C:\\u0000"})
     assert json.loads(text) == {"memo": "C:\\u0000"}
+
+
+def test_text_that_is_not_unicode_is_refused():
+    with pytest.raises(InvalidEvent, match="lone surrogate"):
+        canonical.canonical_json({"memo": "a\ud800"})
+    assert not canonical.is_storable_text("k\udfff")
+    assert not canonical.is_storable_text("k\x00")
+    assert canonical.is_storable_text("Überweisung 转账 😀")

@@ -1,6 +1,8 @@
 """The HTTP API: gateways authorize, capture and void with a gateway key; finance
 manages keys; everything is in the OpenAPI schema with stable error codes."""
 
+import json
+
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
@@ -91,6 +93,26 @@ def test_declines_are_answers_with_a_stable_reason(world, gateway):
     key = ApiKeyFactory(customer=world["acme"])
     poor = gateway.post("/v1/authorizations", body(key.raw), format="json").json()
     assert (poor["decision"], poor["reason"]) == ("declined", "insufficient_funds")
+
+
+def test_text_that_is_not_unicode_is_a_parse_error_not_a_500(world, gateway):
+    key = ApiKeyFactory(customer=world["acme"])
+    text = json.dumps(body(key.raw, model="MODEL"))
+    lone = gateway.post(
+        "/v1/authorizations", text.replace("MODEL", "gpt\\ud800"), content_type="application/json"
+    )
+    assert lone.status_code == 400
+    assert lone.json()["error"] == {
+        "code": "parse_error",
+        "message": "JSON parse error - text holds a lone surrogate (not valid Unicode)",
+    }
+    # A surrogate PAIR spells a valid character (an emoji): parsed, then judged as a model.
+    pair = gateway.post(
+        "/v1/authorizations",
+        text.replace("MODEL", "gpt\\ud83d\\ude00"),
+        content_type="application/json",
+    )
+    assert pair.status_code == 422 and pair.json()["error"]["code"] == "model_not_priced"
 
 
 def test_errors_have_stable_codes(world, gateway):

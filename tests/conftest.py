@@ -9,6 +9,8 @@ import os
 import uuid
 
 import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.test import APIClient
 
 import devservices
 
@@ -53,3 +55,13 @@ def kafka_topic(kafka_bootstrap):
     finally:
         admin.delete_topics([name])
         admin.close()
+
+
+@pytest.fixture
+def finance_client():
+    """An API client logged in as a member of the "finance" group."""
+    user = User.objects.create_user("fin", password="pw")
+    user.groups.add(Group.objects.get(name="finance"))
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

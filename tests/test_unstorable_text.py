@@ -2,19 +2,8 @@
 envelope before any view or query runs (it once reached the database as a filter: 500)."""
 
 import pytest
-from django.contrib.auth.models import Group, User
-from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def finance():
-    user = User.objects.create_user("fin", password="pw")
-    user.groups.add(Group.objects.get(name="finance"))
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.parametrize(
@@ -26,8 +15,8 @@ def finance():
         "/api/ledger/accounts/%00/",
     ],
 )
-def test_nul_in_path_or_query_is_invalid_input(finance, url):
-    answer = finance.get(url)
+def test_nul_in_path_or_query_is_invalid_input(finance_client, url):
+    answer = finance_client.get(url)
     assert answer.status_code == 400
     assert answer.json() == {
         "error": {
@@ -37,8 +26,8 @@ def test_nul_in_path_or_query_is_invalid_input(finance, url):
     }
 
 
-def test_the_same_requests_without_it_are_answered(finance):
-    assert finance.get("/api/ledger/accounts/?book=ab").status_code == 200
-    export = finance.get("/api/ledger/balances.csv?book=dist&code=x")
+def test_the_same_requests_without_it_are_answered(finance_client):
+    assert finance_client.get("/api/ledger/accounts/?book=ab").status_code == 200
+    export = finance_client.get("/api/ledger/balances.csv?book=dist&code=x")
     assert export.status_code == 200
     assert b"".join(export.streaming_content).startswith(b"book,account,code")

@@ -14,7 +14,9 @@ a small append's cost:
 The posting trigger runs once per statement whichever way.
 """
 
-from collections.abc import Sequence
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,6 +36,36 @@ COPY_THRESHOLD_ROWS = 64
 BATCH_EVENTS_MAX = 100_000
 IDEMPOTENCY_KEY_LENGTH_MAX = 200
 APPEND_ONE_SQL = "SELECT * FROM ledger_append_one(" + ", ".join(["%s"] * 20) + ")"
+
+
+QUERY_LOG_PARAMS_CHARS_MAX = 500
+
+
+@contextlib.contextmanager
+def _raw_statements() -> Iterator[Callable]:
+    """psycopg's own cursors (pipelines, server-side parameters) bypass Django's query log:
+    statements sent through `run(cursor, sql, params)` are recorded there as Django's
+    cursor would (with DEBUG, and in CaptureQueriesContext), each with an equal share of
+    the round trip's time."""
+    sent: list[tuple[str, object]] = []
+    started = time.monotonic()
+
+    def run(cursor, sql: str, params=None):
+        sent.append((sql, params))
+        return cursor.execute(sql, params)
+
+    try:
+        yield run
+    finally:
+        if sent and connection.queries_logged:
+            share = (time.monotonic() - started) / len(sent)
+            for sql, params in sent:
+                shown = repr(params)
+                if len(shown) > QUERY_LOG_PARAMS_CHARS_MAX:
+                    shown = shown[: QUERY_LOG_PARAMS_CHARS_MAX - 1] + "…"
+                connection.queries_log.append(
+                    {"sql": f"{sql} /* params: {shown} */", "time": f"{share:.3f}"}
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,18 +217,20 @@ def _open_append(missing_accounts: list[int], keys: list[str], entries_count: in
     recorded, and entry ids. The statements still run one after the other, each with
     its own snapshot, so the head is read after the lock is held, as before."""
     pg = connection.connection
-    with connection.wrap_database_errors, pg.pipeline():
+    with connection.wrap_database_errors, pg.pipeline(), _raw_statements() as run:
         accounts = pg.cursor()
         if missing_accounts:
-            accounts.execute(
+            run(
+                accounts,
                 "SELECT id, book_id, asset_id FROM ledger_account WHERE id = ANY(%s)",
                 [missing_accounts],
             )
-        pg.cursor().execute(CHAIN_LOCK_SQL, [CHAIN_LOCK_KEY])
+        run(pg.cursor(), CHAIN_LOCK_SQL, [CHAIN_LOCK_KEY])
         head = pg.cursor()
-        head.execute("SELECT sequence, hash FROM ledger_event ORDER BY sequence DESC LIMIT 1")
+        run(head, "SELECT sequence, hash FROM ledger_event ORDER BY sequence DESC LIMIT 1")
         recorded = pg.cursor()
-        recorded.execute(
+        run(
+            recorded,
             "SELECT idempotency_key, input_hash, sequence FROM ledger_event"
             " WHERE idempotency_key = ANY(%s)",
             [keys],
@@ -206,7 +240,8 @@ def _open_append(missing_accounts: list[int], keys: list[str], entries_count: in
         # once instead of once per entry (5,000 nextval calls took ~25 ms). Safe because
         # every writer of entries takes them under the chain lock, held here; a replayed
         # event leaves a gap in entry ids, which nothing needs contiguous (sequences are).
-        ids.execute(
+        run(
+            ids,
             "SELECT setval(pg_get_serial_sequence('ledger_entry', 'id'),"
             "  nextval(pg_get_serial_sequence('ledger_entry', 'id')) + %s - 1)",
             [entries_count],
@@ -242,10 +277,10 @@ def _insert_all(cursor, tables: list[tuple[str, Sequence[str], list[tuple]]]) ->
     mode; each statement's triggers still run when it ends), big ones with COPY."""
     if all(len(rows) < COPY_THRESHOLD_ROWS for _table, _columns, rows in tables):
         pg = connection.connection
-        with connection.wrap_database_errors, pg.pipeline():
+        with connection.wrap_database_errors, pg.pipeline(), _raw_statements() as run:
             for table, columns, rows in tables:
                 if rows:
-                    pg.cursor().execute(*_insert_statement(table, columns, rows))
+                    run(pg.cursor(), *_insert_statement(table, columns, rows))
         return
     for table, columns, rows in tables:
         insert_rows(cursor, table, columns, rows)
@@ -329,8 +364,12 @@ def _append_one(item: _Prepared, now: datetime, actor: str) -> AppendedEvent:
     ]
     # psycopg's own cursor: server-side parameters (Django's cursor quotes the arrays
     # into the SQL text in Python) and, from the fifth call, a prepared statement.
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        sequence, entry_ids, outcome, accounts = cursor.execute(APPEND_ONE_SQL, params).fetchone()
+    with (
+        connection.wrap_database_errors,
+        psycopg.Cursor(connection.connection) as cursor,
+        _raw_statements() as run,
+    ):
+        sequence, entry_ids, outcome, accounts = run(cursor, APPEND_ONE_SQL, params).fetchone()
     for account_id, book_id, asset_id in accounts or ():
         _account_cache[account_id] = (book_id, asset_id)
     if outcome == "accounts":

@@ -5,6 +5,7 @@ and overdrafts give the same errors, and nothing is half-written."""
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from ledger import errors, journal, services
 from ledger.integrity import verify_ledger
@@ -100,3 +101,25 @@ def test_overdraft_is_insufficient_funds_and_the_chain_stays_whole(book, cash, r
     assert balance(wallet) == 0
     report = verify_ledger()
     assert report.ok, report.problems
+
+
+def test_the_statements_appear_in_djangos_query_log(book, cash, revenue):
+    """The journal sends them on psycopg's own cursors; Django's log still shows them."""
+    with CaptureQueriesContext(connection) as single:
+        _record(_transfer_payload(book, cash, revenue, 1), key())
+    assert [q["sql"].split("(")[0] for q in single.captured_queries] == [
+        "SELECT * FROM ledger_append_one"
+    ]
+    events = [
+        journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, n), key())
+        for n in (1, 2)
+    ]
+    with CaptureQueriesContext(connection) as batch:
+        services.events_record_batch(events=events, actor="t")
+    logged = " ".join(q["sql"] for q in batch.captured_queries)
+    for statement in (
+        "pg_advisory_xact_lock",
+        "INSERT INTO ledger_event",
+        "INSERT INTO ledger_posting",
+    ):
+        assert statement in logged

@@ -1,4 +1,5 @@
-"""The API's JSON parser: DRF's, refusing text that is not valid Unicode.
+"""The API's JSON parser: DRF's, refusing text that is not valid Unicode and JSON nested
+too deeply for Python's decoder (a RecursionError, which DRF's parser answers with a 500).
 
 JSON may spell a lone UTF-16 surrogate ("\\ud800"); Python decodes it into a str that
 cannot be encoded as UTF-8, so it would fail later, in the database driver, as a 500.
@@ -42,6 +43,8 @@ class JSONParser(DrfJSONParser):
             data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError:  # DRF's parser lets this one through: a 500
+            raise ParseError("JSON parse error - nested too deeply") from None
         if _SURROGATE_ESCAPE.search(text) and _has_invalid_text(data):
             raise ParseError("JSON parse error - text holds a lone surrogate (not valid Unicode)")
         return data

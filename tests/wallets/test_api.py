@@ -95,7 +95,7 @@ def test_declines_are_answers_with_a_stable_reason(world, gateway):
     assert (poor["decision"], poor["reason"]) == ("declined", "insufficient_funds")
 
 
-def test_text_that_is_not_unicode_is_a_parse_error_not_a_500(world, gateway):
+def test_bodies_python_cannot_hold_are_parse_errors_not_500s(world, gateway):
     key = ApiKeyFactory(customer=world["acme"])
     text = json.dumps(body(key.raw, model="MODEL"))
     lone = gateway.post(
@@ -106,6 +106,11 @@ def test_text_that_is_not_unicode_is_a_parse_error_not_a_500(world, gateway):
         "code": "parse_error",
         "message": "JSON parse error - text holds a lone surrogate (not valid Unicode)",
     }
+    deep = gateway.post(
+        "/v1/authorizations", "[" * 100_000 + "]" * 100_000, content_type="application/json"
+    )
+    assert deep.status_code == 400
+    assert deep.json()["error"]["message"] == "JSON parse error - nested too deeply"
     # A surrogate PAIR spells a valid character (an emoji): parsed, then judged as a model.
     pair = gateway.post(
         "/v1/authorizations",

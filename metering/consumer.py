@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 
 from metering.pipeline import (
@@ -89,6 +89,11 @@ class ConsumerSettings:
     # A Kafka client call that takes longer is a stall (see ConsumerStalled). Joining a
     # group can wait out a dead member's session (tens of seconds): keep well above that.
     stall_timeout_s: float = 120.0
+    # How long to wait for the group to assign partitions before giving up as stalled.
+    # None (the default) waits for ever: a standby consumer (more consumers than
+    # partitions) legitimately has none. Supervised runs that must make progress (tests,
+    # benches) bound it: kafka-python 3.0 has been seen to never rejoin a group.
+    assignment_wait_max_s: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size_max <= BATCH_MESSAGES_MAX:
@@ -136,6 +141,7 @@ class UsageConsumer:
         on_batch: Callable[[Counters], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._batch_thread = threading.get_ident()  # where batches are booked
         self.pipeline = pipeline or Pipeline()
         self.counters = Counters()
         self.on_batch = on_batch
@@ -167,6 +173,10 @@ class UsageConsumer:
 
     def seek_to_stored(self, partitions) -> None:
         offsets = stored_offsets(self.settings.group, self.settings.topic)
+        if threading.get_ident() != self._batch_thread:
+            # kafka-python runs rebalance listeners on its own threads; Django opened a
+            # connection for this one (they are per thread): do not leave it open.
+            connections.close_all()
         for tp in partitions:
             if tp.partition in offsets:
                 self.consumer.seek(tp, offsets[tp.partition])
@@ -279,15 +289,32 @@ class UsageConsumer:
         """Consume until stopped (SIGTERM) or, if given, after max_idle_s without messages
         while holding partitions (time spent waiting for an assignment does not count)."""
         idle_since = time.monotonic()
+        unassigned_since: float | None = None
         try:
             while not self._stopping:
-                if self.run_once() or not self.consumer.assignment():
-                    idle_since = time.monotonic()
-                elif max_idle_s is not None and time.monotonic() - idle_since > max_idle_s:
+                booked = self.run_once()
+                now = time.monotonic()
+                if self.consumer.assignment():
+                    unassigned_since = None
+                else:
+                    unassigned_since = unassigned_since or now
+                    self._check_assignment_wait(now - unassigned_since)
+                if booked or unassigned_since is not None:
+                    idle_since = now
+                elif max_idle_s is not None and now - idle_since > max_idle_s:
                     break
         finally:
             self.close()
         return self.counters
+
+    def _check_assignment_wait(self, waited_s: float) -> None:
+        wait_max_s = self.settings.assignment_wait_max_s
+        if wait_max_s is not None and waited_s > wait_max_s:
+            self._stalled = True  # do not wait for a wedged client to close
+            raise ConsumerStalled(
+                f"the group assigned no partition within {wait_max_s:.0f} s; "
+                "restart the consumer (PostgreSQL holds the offsets: nothing is lost or doubled)"
+            )
 
     def _bounded(self, what: str, call: Callable, *args, **kwargs):
         try:

@@ -5,6 +5,7 @@ and stops them after. Run alone, pytest starts what a test needs itself (idempot
 no-op when the service already runs), so `pytest tests/ledger` works on a fresh shell.
 """
 
+import contextlib
 import os
 import uuid
 
@@ -42,19 +43,25 @@ def stripe_mock() -> str:
     return os.environ["STRIPE_API_BASE"]
 
 
-@pytest.fixture
-def kafka_topic(kafka_bootstrap):
-    """A fresh topic per test, deleted afterwards, so tests never see each other's data."""
+@contextlib.contextmanager
+def fresh_topic(bootstrap: str, partitions: int = 4):
+    """A topic of its own, deleted afterwards, so tests never see each other's data."""
     from kafka.admin import KafkaAdminClient, NewTopic
 
     name = f"test-{uuid.uuid4().hex[:12]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="tests")
-    admin.create_topics([NewTopic(name, num_partitions=4, replication_factor=1)])
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tests")
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
     try:
         yield name
     finally:
         admin.delete_topics([name])
         admin.close()
+
+
+@pytest.fixture
+def kafka_topic(kafka_bootstrap):
+    with fresh_topic(kafka_bootstrap) as name:
+        yield name
 
 
 @pytest.fixture

@@ -14,11 +14,13 @@ from ledger.integrity import verify_ledger
 from metering.consumer import (
     ConsumerSettings,
     ConsumerStalled,
+    Counters,
     DeadLetterRateExceeded,
     UsageConsumer,
     call_with_deadline,
 )
 from metering.models import ConsumerOffset, UsageRecord
+from tests.conftest import fresh_topic
 from tests.metering.conftest import usage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -46,11 +48,20 @@ def consume_all(bootstrap: str, topic: str) -> list:
         consumer.close()
 
 
+CONSUMER_STARTS_MAX = 3
+
+
 def run_consumer(bootstrap: str, topic: str, group: str, **overrides):
     """Run a consumer until idle. Like a supervisor, start a fresh one if the Kafka
-    client stalls (ConsumerStalled; kafka-python 3.0 once hung in CI looking up the
-    coordinator): restarts are safe, which test_crash proves with SIGKILLs."""
-    options = {"batch_size_max": 50, "batch_timeout_ms": 300, "stall_timeout_s": 60} | overrides
+    client stalls (ConsumerStalled: kafka-python 3.0 has hung in CI looking up the
+    coordinator, and once never got its partitions back from the group): restarts are
+    safe, which test_crash proves with SIGKILLs. The counters add up over the starts."""
+    options = {
+        "batch_size_max": 50,
+        "batch_timeout_ms": 300,
+        "stall_timeout_s": 60,
+        "assignment_wait_max_s": 60,
+    } | overrides
     config = ConsumerSettings(
         bootstrap_servers=bootstrap,
         topic=topic,
@@ -58,10 +69,20 @@ def run_consumer(bootstrap: str, topic: str, group: str, **overrides):
         group=group,
         **options,
     )
-    try:
-        return UsageConsumer(config).run(max_idle_s=3)
-    except ConsumerStalled:
-        return UsageConsumer(config).run(max_idle_s=3)
+    total = Counters()
+    for start in range(1, CONSUMER_STARTS_MAX + 1):
+        consumer = UsageConsumer(config)
+        try:
+            consumer.run(max_idle_s=3)
+        except ConsumerStalled:
+            if start == CONSUMER_STARTS_MAX:
+                raise
+            continue
+        finally:
+            for name in ("processed", "duplicates", "rejected", "batches"):
+                setattr(total, name, getattr(total, name) + getattr(consumer.counters, name))
+        return total
+    raise AssertionError("unreachable")
 
 
 def test_a_kafka_call_that_does_not_return_is_a_stall_not_a_hang():
@@ -124,3 +145,51 @@ def test_consumer_stops_loudly_when_most_of_a_batch_is_bad(world, kafka_bootstra
         )
     # Nothing was committed for that batch: the next run sees the same messages again.
     assert not ConsumerOffset.objects.filter(group=group).exists()
+
+
+def test_a_bounded_wait_for_partitions_ends_as_a_stall(world, kafka_bootstrap):
+    """A standby consumer gets no partition while another member holds the only one: by
+    default it waits (that is its job); with assignment_wait_max_s it gives up loudly,
+    so that a supervised run whose client never rejoins its group is restarted."""
+    with fresh_topic(kafka_bootstrap, partitions=1) as topic:
+        _standby_gives_up(kafka_bootstrap, topic)
+
+
+def _standby_gives_up(kafka_bootstrap: str, topic: str) -> None:
+    group = f"metering-{uuid.uuid4().hex[:8]}"
+    holder = KafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=group,
+        client_id="a-holder",  # sorts before "metering-…": the assignors give it the partition
+        enable_auto_commit=False,
+    )
+    stop = threading.Event()
+
+    def hold() -> None:
+        while not stop.is_set():
+            holder.poll(timeout_ms=100)
+
+    deadline = time.monotonic() + 60
+    while not holder.assignment() and time.monotonic() < deadline:
+        holder.poll(timeout_ms=100)
+    assert holder.assignment(), "the holder never got the partition"
+    holding = threading.Thread(target=hold, daemon=True)
+    holding.start()
+    try:
+        config = ConsumerSettings(
+            bootstrap_servers=kafka_bootstrap,
+            topic=topic,
+            dead_letter_topic=f"{topic}.dlq",
+            group=group,
+            stall_timeout_s=60,
+            assignment_wait_max_s=5,
+        )
+        started = time.monotonic()
+        with pytest.raises(ConsumerStalled, match="assigned no partition within 5 s"):
+            UsageConsumer(config).run(max_idle_s=1)
+        assert time.monotonic() - started >= 5
+    finally:
+        stop.set()
+        holding.join(timeout=10)
+        holder.close()

@@ -15,16 +15,14 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser as DrfJSONParser
 from rest_framework.utils import json
 
+from config.text import is_valid_unicode
+
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _has_invalid_text(value) -> bool:
     if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return True
-        return False
+        return not is_valid_unicode(value)
     if isinstance(value, dict):
         return any(_has_invalid_text(k) or _has_invalid_text(v) for k, v in value.items())
     if isinstance(value, list):

@@ -11,6 +11,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+from config.text import NUL, NUL_ESCAPE, is_valid_unicode
 from ledger.errors import InvalidEvent
 
 GENESIS_HASH = "0" * 64
@@ -18,9 +19,7 @@ GENESIS_HASH = "0" * 64
 _CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 _SCALARS = (str, int, bool, type(None))
-
-
-_LEAF_TYPES = frozenset({str, int, bool, type(None)})
+_LEAF_TYPES = frozenset(_SCALARS)
 
 
 def _is_plain_json(value) -> bool:
@@ -44,10 +43,13 @@ def _is_plain_json(value) -> bool:
 
 
 def _check_json_value(value, path: str) -> None:
+    """Walk a payload and raise InvalidEvent naming the first value JSON or PostgreSQL
+    cannot take (a non-string key, a float, another type, text holding U+0000)."""
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidEvent(f"payload key {path}.{key!r} is not a string")
+            _refuse_nul(key, f"{path} (a key)")
             _check_json_value(item, f"{path}.{key}")
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
@@ -58,50 +60,28 @@ def _check_json_value(value, path: str) -> None:
         )
     elif not isinstance(value, _SCALARS):
         raise InvalidEvent(f"payload value at {path} has unsupported type {type(value).__name__}")
+    elif isinstance(value, str):
+        _refuse_nul(value, path)
 
 
-# jsonb (and text) cannot hold U+0000; the encoder writes it as this escape.
-_NUL_ESCAPE = "\\u0000"
-
-
-def _refuse_nul(value, path: str) -> None:
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidEvent(
-                f"payload text at {path} contains the NUL character (U+0000), "
-                "which PostgreSQL cannot store"
-            )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_nul(key, f"{path} (a key)")
-            _refuse_nul(item, f"{path}.{key}")
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _refuse_nul(item, f"{path}[{index}]")
+def _refuse_nul(text: str, path: str) -> None:
+    if NUL in text:
+        raise InvalidEvent(
+            f"payload text at {path} contains the NUL character (U+0000), "
+            "which PostgreSQL cannot store"
+        )
 
 
 def canonical_json(payload: dict) -> str:
     if not _is_plain_json(payload):
         _check_json_value(payload, "$")  # raises, naming the offending value
     text = _CANONICAL_ENCODER.encode(payload)
-    if _NUL_ESCAPE in text:  # rare: then find out whether it is a real U+0000
-        _refuse_nul(payload, "$")
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        raise InvalidEvent("payload text is not valid Unicode (a lone surrogate)") from None
+    if NUL_ESCAPE in text:  # rare: then find out whether it spells a real U+0000
+        _check_json_value(payload, "$")
+    # The encoder escapes U+0000, so what the text can still hold is a lone surrogate.
+    if not is_valid_unicode(text):
+        raise InvalidEvent("payload text is not valid Unicode (a lone surrogate)")
     return text
-
-
-def is_storable_text(text: str) -> bool:
-    """Text PostgreSQL can store: valid Unicode (no lone surrogate), without U+0000."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @functools.lru_cache(maxsize=4096)  # a batch's events share their recording time

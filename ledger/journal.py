@@ -24,6 +24,7 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.text import is_storable_text
 from ledger import canonical
 from ledger.errors import AccountMismatch, IdempotencyConflict, InvalidEvent, UnknownAccount
 from ledger.posting_rules import EntrySpec, entries_for
@@ -103,7 +104,7 @@ def _prepare(event: NewEvent, now: datetime) -> _Prepared:
     if (
         not isinstance(key, str)
         or not 0 < len(key) <= IDEMPOTENCY_KEY_LENGTH_MAX
-        or not canonical.is_storable_text(key)
+        or not is_storable_text(key)
     ):
         raise InvalidEvent(
             f"idempotency key must be a non-empty string of at most "
@@ -310,7 +311,7 @@ POSTING_COLUMNS = ("entry_id", "account_id", "asset_id", "side", "phase", "amoun
 
 
 def _check_actor(actor: str) -> None:
-    if not actor or not canonical.is_storable_text(actor):
+    if not actor or not is_storable_text(actor):
         raise InvalidEvent("every ledger write names its actor (valid text, without NUL)")
 
 

@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from config.errors import DomainError
+from config.text import NUL, NUL_ESCAPE
 
 SCHEMA_VERSION: Final = 1
 
@@ -212,8 +213,6 @@ _validate_python = UsageEvent.model_validate
 # PostgreSQL text cannot hold U+0000: an event carrying one would fail its whole batch at
 # COPY, again after every restart. JSON can only carry it escaped, so the precise check
 # runs only when the raw text has the escape (source and provider patterns exclude it).
-_NUL = "\x00"
-_NUL_ESCAPE = "\\u0000"
 _FREE_TEXT_FIELDS: Final = (
     "event_id",
     "customer",
@@ -225,11 +224,11 @@ _FREE_TEXT_FIELDS: Final = (
 
 
 def _refuse_nul(event: UsageEvent) -> UsageEvent:
-    fields = [name for name in _FREE_TEXT_FIELDS if _NUL in (getattr(event, name) or "")]
+    fields = [name for name in _FREE_TEXT_FIELDS if NUL in (getattr(event, name) or "")]
     fields += [
         f"metadata.{_clip(key, PATH_PART_CHARS_MAX)}"
         for key, value in event.metadata.items()
-        if _NUL in key or (type(value) is str and _NUL in value)
+        if NUL in key or (type(value) is str and NUL in value)
     ]
     if fields:
         raise InvalidUsageEvent(
@@ -265,7 +264,7 @@ def parse_usage_event(raw: bytes | str | dict) -> UsageEvent:
         event = _validate_json(data)
     except ValidationError as exc:
         raise invalid_from_validation_error(exc) from None
-    escape = _NUL_ESCAPE.encode() if isinstance(data, bytes) else _NUL_ESCAPE
+    escape = NUL_ESCAPE.encode() if isinstance(data, bytes) else NUL_ESCAPE
     return _refuse_nul(event) if escape in data else event
 
 

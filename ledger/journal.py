@@ -4,10 +4,10 @@ Both the single-event services and the batch service go through `append_events` 
 `append_event` for one event), so validation, idempotency and the hash chain have one
 implementation. Three ways in, by size, because a round trip (~0.25 ms here) is most of
 a small append's cost:
-- one event whose accounts are known: ONE statement, `ledger_append_one` in PostgreSQL
-  (migrations/sql/0007_append_one.sql), which takes the chain lock, reads the head and
-  inserts; outside a transaction that statement is its own transaction, so the whole
-  append, commit included, is one round trip;
+- one event: ONE statement, `ledger_append_one` in PostgreSQL
+  (migrations/sql/0007_append_one.sql), which reads accounts not cached yet, takes the
+  chain lock, reads the head and inserts; outside a transaction that statement is its
+  own transaction, so the whole append, commit included, is one round trip;
 - a few events: the reads under the chain lock pipelined in one round trip, the
   multi-row INSERTs in another;
 - many events: the same reads, then COPY.
@@ -135,6 +135,12 @@ def _uncached_accounts(prepared: list[_Prepared]) -> list[int]:
     )
 
 
+def _remember_accounts(rows) -> None:
+    """Cache (id, book, asset) rows of accounts read from the database."""
+    for account_id, book_id, asset_id in rows:
+        _account_cache[account_id] = (book_id, asset_id)
+
+
 def _check_accounts(prepared: list[_Prepared]) -> None:
     for item in prepared:
         for entry in item.entries:
@@ -248,8 +254,7 @@ def _open_append(missing_accounts: list[int], keys: list[str], entries_count: in
             [entries_count],
         )
         if missing_accounts:
-            for account_id, book_id, asset_id in accounts.fetchall():
-                _account_cache[account_id] = (book_id, asset_id)
+            _remember_accounts(accounts.fetchall())
         head_row = head.fetchone()
         [last_entry_id] = ids.fetchone()
         return _Opening(
@@ -327,6 +332,13 @@ def _hash_tail(item: _Prepared, recorded_at: datetime, actor: str) -> str:
     )
 
 
+def _columns(rows: list[tuple], width: int) -> list[list]:
+    """Rows of `width` values as `width` lists (columns)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 def _append_one(item: _Prepared, now: datetime, actor: str) -> AppendedEvent:
     """One event in one statement (see the module); accounts not cached yet are read and
     checked by the same statement."""
@@ -334,20 +346,18 @@ def _append_one(item: _Prepared, now: datetime, actor: str) -> AppendedEvent:
     uncached = _uncached_accounts([item])
     if not uncached:
         _check_accounts([item])
-    entry_columns: tuple[list, list, list] = ([], [], [])
-    posting_columns: tuple[list, list, list, list, list, list] = ([], [], [], [], [], [])
-    for position, entry in enumerate(item.entries, 1):
-        for column, value in zip(
-            entry_columns, (entry.book_id, entry.memo, entry.reverses_entry_id), strict=True
-        ):
-            column.append(value)
-        for p in entry.postings:
-            for column, value in zip(
-                posting_columns,
-                (position, p.account_id, p.asset_id, p.side, p.phase, p.amount),
-                strict=True,
-            ):
-                column.append(value)
+    # The function takes parallel arrays (columns); a posting names its entry by position.
+    entry_columns = _columns(
+        [(entry.book_id, entry.memo, entry.reverses_entry_id) for entry in item.entries], 3
+    )
+    posting_columns = _columns(
+        [
+            (position, p.account_id, p.asset_id, p.side, p.phase, p.amount)
+            for position, entry in enumerate(item.entries, 1)
+            for p in entry.postings
+        ],
+        6,
+    )
     params = [
         CHAIN_LOCK_KEY,
         canonical.GENESIS_HASH,
@@ -371,8 +381,7 @@ def _append_one(item: _Prepared, now: datetime, actor: str) -> AppendedEvent:
         _raw_statements() as run,
     ):
         sequence, entry_ids, outcome, accounts = run(cursor, APPEND_ONE_SQL, params).fetchone()
-    for account_id, book_id, asset_id in accounts or ():
-        _account_cache[account_id] = (book_id, asset_id)
+    _remember_accounts(accounts or ())
     if outcome == "accounts":
         _check_accounts([item])  # raises, naming the account
         raise AssertionError("ledger_append_one refused accounts that Python accepts")

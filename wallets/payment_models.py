@@ -117,6 +117,12 @@ class TopUp(models.Model):
     def total_stripe(self) -> int:
         return self.amount_stripe + self.fee_stripe
 
+    @property
+    def ledger_units_per_stripe_unit(self) -> int:
+        """As topup_amounts.ledger_units_per_stripe_unit for this currency, read from the
+        amounts stored (the amount was booked as amount_stripe times it): no query."""
+        return self.amount_minor // self.amount_stripe
+
 
 class StripeEvent(models.Model):
     """Every Stripe event whose signature verified, recorded once by its id (a redelivery

@@ -462,7 +462,7 @@ def topup_processing_fee_book(
         topup.processing_fee_stripe, topup.processing_fee_currency = fee_stripe, currency
         booked = 0
         if currency == topup.currency.code and fee_stripe:
-            booked = fee_stripe * (topup.amount_minor // topup.amount_stripe)
+            booked = fee_stripe * topup.ledger_units_per_stripe_unit
             _append(
                 topup,
                 TOPUP_PROCESSING_FEE_EVENT,
@@ -478,7 +478,7 @@ def topup_processing_fee_book(
 def _dispute_fees_book(topup: TopUp, fees_stripe: int, actor: str) -> int:
     """Book the difference between Stripe's dispute fees now and what was booked: the
     fee when the dispute opens, its return if Stripe gives it back. Returns ledger units."""
-    delta = (fees_stripe - topup.dispute_fees_stripe) * (topup.amount_minor // topup.amount_stripe)
+    delta = (fees_stripe - topup.dispute_fees_stripe) * topup.ledger_units_per_stripe_unit
     if not delta:
         return 0
     topup.dispute_fee_bookings += 1
@@ -533,7 +533,7 @@ def topup_reversal_apply(
             taken_back_stripe=min(taken, topup.total_stripe),
             amount_minor=topup.amount_minor,
             fee_minor=topup.fee_minor,
-            unit=topup.amount_minor // topup.amount_stripe,
+            unit=topup.ledger_units_per_stripe_unit,
         )
         wallet_delta = wallet - topup.wallet_reversed_minor
         fee_delta = fee - topup.fee_reversed_minor

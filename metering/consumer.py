@@ -310,7 +310,8 @@ class UsageConsumer:
     def _check_assignment_wait(self, waited_s: float) -> None:
         wait_max_s = self.settings.assignment_wait_max_s
         if wait_max_s is not None and waited_s > wait_max_s:
-            self._stalled = True  # do not wait for a wedged client to close
+            # Its calls still return, so it is closed as usual (close is bounded too):
+            # abandoning it would leave its network thread polling for ever.
             raise ConsumerStalled(
                 f"the group assigned no partition within {wait_max_s:.0f} s; "
                 "restart the consumer (PostgreSQL holds the offsets: nothing is lost or doubled)"

@@ -43,10 +43,11 @@ from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from ledger import services  # noqa: E402
-from ledger.journal import CHAIN_LOCK_KEY, NewEvent  # noqa: E402
+from ledger.locks import CHAIN_LOCK_KEY  # noqa: E402
 from ledger.models import Account, Asset, Balance, Book  # noqa: E402
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload  # noqa: E402
 from ledger.selectors import trial_balance_list  # noqa: E402
+from ledger.services import NewEvent  # noqa: E402
 
 ACTOR = "bench:ledger"
 ASSET_CODE = "BENCHTOK"  # shared by every run: assets are global reference data

@@ -38,7 +38,6 @@ from ledger_bench import (
 )
 
 from ledger import services
-from ledger.journal import POSTING_COLUMNS
 
 
 class _Rollback(Exception):
@@ -101,6 +100,8 @@ def profile_one_batch(fixture: Fixture, batch_events: int, rng: random.Random) -
 
 
 # --- 2. cost of each layer on ledger_posting -----------------------------------------
+
+POSTING_COLUMNS = ("entry_id", "account_id", "asset_id", "side", "phase", "amount", "sequence")
 
 
 def posting_rows(fixture: Fixture, rows_count: int, rng: random.Random) -> list[tuple]:

@@ -55,8 +55,8 @@ def build_world(wallets: int) -> tuple[list, dict, object]:
     from django.utils import timezone
 
     from ledger import services as ledger_services
-    from ledger.journal import NewEvent, append_events
     from ledger.posting_rules import EntrySpec, PostingSpec, entry_payload
+    from ledger.services import NewEvent
     from wallets import lots
     from wallets.models import Customer
 
@@ -84,8 +84,10 @@ def build_world(wallets: int) -> tuple[list, dict, object]:
                 ),
                 "bench top-up",
             )
-            [event] = append_events(
-                [NewEvent("ledger.transfer", {"entries": [entry_payload(entry)]}, f"t:{index}")],
+            [event] = ledger_services.events_record_batch(
+                events=[
+                    NewEvent("ledger.transfer", {"entries": [entry_payload(entry)]}, f"t:{index}")
+                ],
                 actor="bench",
             )
             lots.lot_open_for_booked_credit(
@@ -112,8 +114,8 @@ def book_batches(customers, wallet_ids, revenue, batches: int, per_batch: int) -
     """Events shaped like metering's usage batches; returns how many wallet movements."""
     from django.db import transaction
 
-    from ledger.journal import NewEvent, append_events
     from ledger.posting_rules import EntrySpec, PostingSpec, entry_payload
+    from ledger.services import NewEvent, events_record_batch
 
     rng = random.Random(7)
     asset = customers[0].currency_id
@@ -131,7 +133,7 @@ def book_batches(customers, wallet_ids, revenue, batches: int, per_batch: int) -
             "ledger.transfer", {"entries": [entry_payload(entry)]}, f"batch:{uuid.uuid4()}"
         )
         with transaction.atomic():
-            append_events([event], actor="bench")
+            events_record_batch(events=[event], actor="bench")
         movements += len(touched)
     return movements
 

@@ -113,9 +113,10 @@ def chain_hash_tail(
 ) -> str:
     """The part of an event's hashed text that does not depend on its place in the chain.
 
-    The single-event append sends it to PostgreSQL, whose `ledger_append_one` (see
-    migrations/sql/0007_append_one.sql) prefixes the head's hash and the sequence it
-    takes under the chain lock, exactly as `chain_hash_from_tail` does here.
+    The append sends it to PostgreSQL, whose `ledger_event_hash` (see
+    migrations/sql/0008_append.sql) prefixes the head's hash and the sequence the event
+    takes under the chain lock: sha256(prev_hash + "\n" + sequence + "\n" + tail). That
+    function is the only definition of the chain's part; ledger_verify calls it too.
     """
     return "\n".join(
         (
@@ -128,12 +129,3 @@ def chain_hash_tail(
             payload_json,
         )
     )
-
-
-def chain_hash_from_tail(prev_hash: str, sequence: int, tail: str) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{sequence}\n{tail}".encode()).hexdigest()
-
-
-def chain_hash(*, prev_hash: str, sequence: int, **fields) -> str:
-    """An event's hash: `fields` are chain_hash_tail's arguments."""
-    return chain_hash_from_tail(prev_hash, sequence, chain_hash_tail(**fields))

@@ -18,15 +18,16 @@ from django.db import connection, transaction
 
 from config.errors import DomainError
 from ledger import canonical
-from ledger.journal import chain_lock
+from ledger.locks import chain_lock
 from ledger.posting_rules import DEBIT, PENDING, POSTED, entries_for
 
 CHUNK_EVENTS = 5_000
 PROBLEMS_MAX = 50
 
-# Other apps add their own consistency checks (usage records vs usage postings, ...).
-# A check receives the report and calls report.problem(...) for what it finds.
-EXTRA_CHECKS: list[Callable[["VerifyReport"], None]] = []
+# Other apps add their own consistency checks (usage records vs usage postings, ...)
+# with ledger.services.verify_check_register: a check receives the report and calls
+# report.problem(...) for what it finds.
+EXTRA_CHECKS: dict[str, Callable[["VerifyReport"], None]] = {}
 
 
 @dataclass
@@ -43,6 +44,10 @@ class VerifyReport:
     def problem(self, text: str) -> None:
         if len(self.problems) < PROBLEMS_MAX:
             self.problems.append(text)
+
+    def problems_add(self, texts) -> None:
+        for text in texts:
+            self.problem(text)
 
 
 def event_count() -> int:
@@ -139,10 +144,32 @@ def _compare_entries(
                 )
 
 
+def _event_hashes(hashed: list[tuple[int, str, str, str]]) -> list[tuple[int, str, str]]:
+    """(sequence, hash recomputed, hash stored) of a chunk: the chain's part of the hash
+    is computed by `ledger_event_hash` (migrations/sql/0008_append.sql), the function the
+    append itself uses, so that it is defined once."""
+    if not hashed:
+        return []
+    sequences, prev_hashes, tails, stored_hashes = (
+        list(column) for column in zip(*hashed, strict=True)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ledger_event_hash(h.prev_hash, h.sequence, h.tail)"
+            "  FROM unnest(%s::text[], %s::bigint[], %s::text[]) WITH ORDINALITY"
+            "       AS h(prev_hash, sequence, tail, position)"
+            " ORDER BY h.position",
+            [prev_hashes, sequences, tails],
+        )
+        recomputed = [row[0] for row in cursor.fetchall()]
+    return list(zip(sequences, recomputed, stored_hashes, strict=True))
+
+
 def _check_chain(report: VerifyReport, progress: Callable[[int], None] | None) -> None:
     expected_sequence, prev_hash = 1, canonical.GENESIS_HASH
     for chunk in _event_chunks():
         stored = _stored_entries(chunk[0][0], chunk[-1][0])
+        hashed: list[tuple[int, str, str, str]] = []  # sequence, prev hash, tail, stored hash
         for (
             sequence,
             event_type,
@@ -165,9 +192,7 @@ def _check_chain(report: VerifyReport, progress: Callable[[int], None] | None) -
             payload_json = canonical.canonical_json(payload)
             if canonical.input_hash(event_type, payload_json) != input_hash:
                 report.problem(f"event #{sequence}: input_hash does not match its payload")
-            recomputed = canonical.chain_hash(
-                prev_hash=stored_prev,
-                sequence=sequence,
+            tail = canonical.chain_hash_tail(
                 event_type=event_type,
                 idempotency_key=key,
                 input_hash_hex=input_hash,
@@ -176,10 +201,12 @@ def _check_chain(report: VerifyReport, progress: Callable[[int], None] | None) -
                 recorded_at=recorded_at,
                 actor=actor,
             )
-            if recomputed != stored_hash:
-                report.problem(f"event #{sequence}: hash does not match its contents")
+            hashed.append((sequence, stored_prev, tail, stored_hash))
             _compare_entries(report, sequence, event_type, payload, stored.pop(sequence, []))
             expected_sequence, prev_hash = sequence + 1, stored_hash
+        for sequence, recomputed, stored_hash in _event_hashes(hashed):
+            if recomputed != stored_hash:
+                report.problem(f"event #{sequence}: hash does not match its contents")
         if progress:
             progress(len(chunk))
 
@@ -267,7 +294,7 @@ def verify_ledger(progress: Callable[[int], None] | None = None) -> VerifyReport
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         _check_chain(report, progress)
         _check_invariants(report)
-        for check in EXTRA_CHECKS:
+        for check in EXTRA_CHECKS.values():
             check(report)
     return report
 
@@ -310,8 +337,7 @@ def rebuild_balances(progress: Callable[[int], None] | None = None) -> RebuildRe
     swapped; writers wait, nothing is refused.
     """
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            chain_lock(cursor)
+        chain_lock()
         replayed, sums = _replay(progress)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS ledger_balance_fresh")

@@ -5,11 +5,13 @@ Balances are signed from the account's own point of view: a debit-normal account
 in the asset's smallest unit; `Decimal` appears only at the API's edge.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 
 from ledger.errors import UnknownAccount
 from ledger.models import Account, Balance
@@ -45,7 +47,7 @@ def account_balance_get(*, account_id: int) -> AccountBalance:
     """The live projection: balance and available balance (pending holds subtracted)."""
     account = _account(account_id)
     row = Balance.objects.get(account_id=account_id)
-    return _balance(
+    return balance_from_sums(
         account_id,
         account.type,
         (row.debits_posted, row.credits_posted, row.debits_pending, row.credits_pending),
@@ -53,9 +55,11 @@ def account_balance_get(*, account_id: int) -> AccountBalance:
     )
 
 
-def _balance(account_id: int, account_type: str, sums, last_sequence: int) -> AccountBalance:
+def balance_from_sums(
+    account_id: int, account_type: str, sums, last_sequence: int
+) -> AccountBalance:
     """A balance row's sums (debits and credits posted, then pending), as the account
-    sees them."""
+    sees them: the one definition of balance and available balance."""
     dp, cp, dh, ch = (int(amount) for amount in sums)
     balance = _signed(account_type, dp, cp)
     # A hold debiting a credit-normal account (a wallet) reduces what is available, and
@@ -197,7 +201,7 @@ def account_balances_iter(*, book_code: str | None = None, code_prefix: str | No
             cursor.execute(query, [*after, *params, BALANCES_CHUNK])
             rows = cursor.fetchall()
         for account_id, book, code, kind, asset, scale, *sums, last in rows:
-            balance = _balance(account_id, kind, sums, last)
+            balance = balance_from_sums(account_id, kind, sums, last)
             yield AccountBalanceRow(account_id, book, code, kind, asset, scale, balance)
         if len(rows) < BALANCES_CHUNK:
             return
@@ -242,3 +246,95 @@ def trial_balance_list(*, book_id: int | None = None) -> list[TrialBalanceRow]:
             TrialBalanceRow(book, code, asset, scale, int(debits), int(credits))
             for book, code, asset, scale, debits, credits in cursor.fetchall()
         ]
+
+
+# --- the journal's movements, for sub-ledgers (wallets' lots) and checks ---------------
+
+
+def head_sequence_get() -> int:
+    """The sequence of the last committed event (0 for an empty log)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(sequence), 0) FROM ledger_event")
+        return cursor.fetchone()[0]
+
+
+def account_last_sequence(account_field: str) -> Subquery:
+    """For a queryset of another app whose rows name a ledger account in
+    `account_field`: the sequence of the last event that moved that account (its
+    balance row's), as an expression to annotate or filter by."""
+    return Subquery(
+        Balance.objects.filter(account_id=OuterRef(account_field)).values("last_sequence")[:1]
+    )
+
+
+def account_event_net_get(*, account_id: int, sequence: int) -> int:
+    """Posted credits minus debits of one event on one account (0: not on it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(CASE side WHEN 'C' THEN amount ELSE -amount END), 0)"
+            "  FROM ledger_posting WHERE account_id = %s AND sequence = %s AND phase = 'P'",
+            [account_id, sequence],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def account_movements_list(
+    *, after: dict[int, int], through: int, per_account_max: int
+) -> dict[int, list[tuple[int, int]]]:
+    """Per account, (sequence, posted credits minus debits) of each event that moved it
+    after `after[account]` up to `through`, at most `per_account_max` events per
+    account, oldest first."""
+    if not after:
+        return {}
+    accounts = list(after)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT account_id, sequence, net FROM ("
+            "  SELECT p.account_id, p.sequence,"
+            "         sum(CASE p.side WHEN 'C' THEN p.amount ELSE -p.amount END) AS net,"
+            "         row_number() OVER (PARTITION BY p.account_id ORDER BY p.sequence) AS n"
+            "    FROM ledger_posting p"
+            "    JOIN unnest(%s::bigint[], %s::bigint[]) AS c(account_id, after_sequence)"
+            "      ON p.account_id = c.account_id AND p.sequence > c.after_sequence"
+            "   WHERE p.phase = 'P' AND p.sequence <= %s"
+            "   GROUP BY p.account_id, p.sequence) m"
+            " WHERE n <= %s ORDER BY account_id, sequence",
+            [accounts, [after[a] for a in accounts], through, per_account_max],
+        )
+        movements: dict[int, list[tuple[int, int]]] = {}
+        for account_id, sequence, net in cursor.fetchall():
+            movements.setdefault(account_id, []).append((sequence, int(net)))
+    return movements
+
+
+def event_kinds_get(*, sequences: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """(type, the payload's "kind" if any) of each of these events."""
+    if not sequences:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sequence, type, payload->>'kind' FROM ledger_event WHERE sequence = ANY(%s)",
+            [list(sequences)],
+        )
+        return {sequence: (kind, payload_kind) for sequence, kind, payload_kind in cursor}
+
+
+@dataclass(frozen=True, slots=True)
+class EventDebits:
+    sequence: int
+    payload_field: str | None  # the payload's field asked for, as text
+    debits: int  # the sum of the event's debit postings (every phase)
+
+
+def event_debits_list(*, event_type: str, payload_field: str) -> list[EventDebits]:
+    """Every event of a type with one field of its payload and the total of its debit
+    postings, by sequence: what an app's `ledger_verify` check compares with its own rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.sequence, e.payload->>%s, coalesce(sum(p.amount), 0)"
+            "  FROM ledger_event e"
+            "  LEFT JOIN ledger_posting p ON p.sequence = e.sequence AND p.side = 'D'"
+            " WHERE e.type = %s GROUP BY e.sequence ORDER BY e.sequence",
+            [payload_field, event_type],
+        )
+        return [EventDebits(sequence, field, int(debits)) for sequence, field, debits in cursor]

@@ -1,23 +1,55 @@
 """Every write to the ledger. Keyword-only arguments, one transaction each, an actor always.
 
-Money moves only by appending events (ledger.journal.append_events); the posting rules
-turn them into entries and PostgreSQL keeps balances and checks the invariants. Errors
-the database raises (overdraft, unbalanced entry, append-only) are mapped here to the
-ledger's error tree so callers see a stable code, not a driver exception.
+The ledger's public surface is this module, `ledger.selectors` (reads) and `ledger.locks`
+(the lock order); other apps never import `ledger.journal` or write SQL against
+`ledger_*` tables (tests/test_boundaries.py). Money moves only by appending events
+(`event_record`, `events_record_batch`); the posting rules turn them into entries and
+PostgreSQL keeps balances and checks the invariants. Errors the database raises
+(overdraft, unbalanced entry, append-only) are mapped here to the ledger's error tree so
+callers see a stable code, not a driver exception.
 """
+
+__all__ = [  # what other apps use; NewEvent and AppendedEvent are the append's types
+    "AccountRef",
+    "AppendedEvent",
+    "HoldRequest",
+    "HoldVoid",
+    "NewEvent",
+    "account_create",
+    "account_ensure",
+    "accounts_ensure",
+    "adjustment_post",
+    "asset_create",
+    "book_create",
+    "entry_reverse",
+    "event_record",
+    "events_record_batch",
+    "hold_create",
+    "hold_payload",
+    "hold_post",
+    "hold_void",
+    "holds_create",
+    "holds_expire",
+    "holds_void_pending",
+    "ledger_errors",
+    "verify_check_register",
+]
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from config.fast_insert import bulk_insert
-from ledger import errors
+from ledger import errors, integrity
+from ledger.accounts import account_cache
 from ledger.journal import AppendedEvent, NewEvent, append_event, append_events
+from ledger.locks import holds_lock
 from ledger.models import Account, Asset, Book, Entry, Hold, HoldResolution, Posting
 from ledger.posting_rules import (
     CREDIT,
@@ -114,6 +146,86 @@ def account_create(
         },
     )
     return account
+
+
+class AccountRef(NamedTuple):
+    """An account by what names it in its book: made on first use with `type`. A
+    NamedTuple: usage batches hash thousands of them."""
+
+    book_id: int
+    asset_id: int
+    code: str
+    type: str  # Account.Type value
+
+
+def accounts_ensure(*, refs: Iterable[AccountRef]) -> dict[AccountRef, int]:
+    """The ids of these accounts, made where missing (their balance rows are made by the
+    database), from the process's one account cache where it has them: at most two
+    queries for those it has not, none on the hot path."""
+    result: dict[AccountRef, int] = {}
+    missing: list[AccountRef] = []
+    for ref in set(refs):
+        cached = account_cache.id_for(ref.book_id, ref.asset_id, ref.code)
+        if cached is None:
+            missing.append(ref)
+        else:
+            result[ref] = cached
+    if not missing:
+        return result
+    for ref in missing:
+        if ref.type not in Account.Type.values:
+            raise errors.LedgerError(
+                f"account type {ref.type!r} is not one of {Account.Type.values}"
+            )
+    found = _account_ids(missing)
+    absent = [ref for ref in missing if ref not in found]
+    if absent:
+        # ignore_conflicts: a concurrent writer may create the same account meanwhile.
+        Account.objects.bulk_create(
+            [
+                Account(book_id=ref.book_id, asset_id=ref.asset_id, code=ref.code, type=ref.type)
+                for ref in absent
+            ],
+            ignore_conflicts=True,
+        )
+        found |= _account_ids(absent)
+    assert all(ref in found for ref in missing), "accounts missing after create"
+    account_cache.remember_ids(
+        {(ref.book_id, ref.asset_id, ref.code): found[ref] for ref in missing}
+    )
+    return result | {ref: found[ref] for ref in missing}
+
+
+def _account_ids(refs: list[AccountRef]) -> dict[AccountRef, int]:
+    wanted = {(ref.book_id, ref.asset_id, ref.code): ref for ref in refs}
+    rows = Account.objects.filter(
+        book_id__in={ref.book_id for ref in refs},
+        asset_id__in={ref.asset_id for ref in refs},
+        code__in={ref.code for ref in refs},
+    ).values_list("book_id", "asset_id", "code", "id")
+    return {
+        wanted[(book, asset, code)]: pk
+        for book, asset, code, pk in rows
+        if (book, asset, code) in wanted
+    }
+
+
+def account_ensure(*, book_id: int, asset_id: int, code: str, type: str) -> Account:
+    """One account by its code, made on first use (see accounts_ensure). The Account
+    returned carries its id, book, asset, code and type; nothing else is read."""
+    ref = AccountRef(book_id, asset_id, code, type)
+    [account_id] = accounts_ensure(refs=[ref]).values()
+    return Account(id=account_id, book_id=book_id, asset_id=asset_id, code=code, type=type)
+
+
+# --- extensions ------------------------------------------------------------------------
+
+
+def verify_check_register(name: str, check: Callable[[integrity.VerifyReport], None]) -> None:
+    """Add an app's consistency check to `ledger_verify` (called at the app's ready): it
+    gets the report and calls report.problem(...) for each thing it finds wrong."""
+    assert name not in integrity.EXTRA_CHECKS, f"verify check {name} registered twice"
+    integrity.EXTRA_CHECKS[name] = check
 
 
 # --- events ----------------------------------------------------------------------------
@@ -268,16 +380,6 @@ def hold_payload(hold: Hold) -> dict:
     }
 
 
-def _locked_holds(hold_ids: Sequence[int], *, skip_locked: bool = False) -> list[Hold]:
-    """Lock holds in id order (one fixed order, so that lockers cannot deadlock)."""
-    return list(
-        Hold.objects.select_related("entry", "debit_account")
-        .select_for_update(of=("self",), skip_locked=skip_locked)
-        .filter(pk__in=hold_ids)
-        .order_by("pk")
-    )
-
-
 def _resolutions(hold_ids: Sequence[int]) -> dict[int, HoldResolution]:
     """Read after locking, in a statement of its own, so a resolution committed while we
     waited for the lock is seen."""
@@ -285,16 +387,36 @@ def _resolutions(hold_ids: Sequence[int]) -> dict[int, HoldResolution]:
     return {resolution.hold_id: resolution for resolution in found}
 
 
+def _resolution_event(hold: Hold, kind: str, posted_amount: int, idempotency_key: str) -> NewEvent:
+    payload = hold_payload(hold) | {"posted_amount": posted_amount}
+    return NewEvent(f"ledger.hold.{kind}", payload, idempotency_key)
+
+
+def _record_resolutions(
+    resolved: Sequence[tuple[Hold, str, int]],
+    results: Sequence[AppendedEvent],
+    now: datetime,
+) -> list[HoldResolution]:
+    """The HoldResolution rows of holds whose (kind, posted amount) events were just
+    appended: the unique hold key makes a second resolution of a hold fail loudly."""
+    rows = [
+        HoldResolution(
+            hold=hold, event_id=result.sequence, kind=kind, posted_amount=posted, resolved_at=now
+        )
+        for (hold, kind, posted), result in zip(resolved, results, strict=True)
+    ]
+    return HoldResolution.objects.bulk_create(rows)
+
+
 def _hold_resolve(
     *, hold_id: int, kind: str, posted_amount: int, idempotency_key: str, actor: str
 ) -> HoldResolution:
-    event_type = f"ledger.hold.{kind}"
     with ledger_errors(), transaction.atomic():
-        holds = _locked_holds([hold_id])
+        holds = holds_lock([hold_id])
         if not holds:
             raise errors.HoldNotFound(f"hold {hold_id} does not exist")
         hold = holds[0]
-        payload = hold_payload(hold) | {"posted_amount": posted_amount}
+        event = _resolution_event(hold, kind, posted_amount, idempotency_key)
         resolution = _resolutions([hold_id]).get(hold_id)
         if resolution is not None:
             if resolution.event.idempotency_key != idempotency_key:
@@ -303,7 +425,7 @@ def _hold_resolve(
                     details={"resolution": resolution.kind},
                 )
             # A retry: append_events refuses it if the input differs, else replays.
-            append_events([NewEvent(event_type, payload, idempotency_key)], actor=actor)
+            append_events([event], actor=actor)
             return resolution
         if posted_amount > hold.amount:
             raise errors.InvalidEvent(
@@ -312,14 +434,9 @@ def _hold_resolve(
         now = timezone.now()
         if kind == HoldResolution.Kind.POSTED and hold.expires_at and hold.expires_at <= now:
             raise errors.HoldExpired(f"hold {hold_id} expired at {hold.expires_at.isoformat()}")
-        [result] = append_events([NewEvent(event_type, payload, idempotency_key)], actor=actor)
-        return HoldResolution.objects.create(
-            hold=hold,
-            event_id=result.sequence,
-            kind=kind,
-            posted_amount=posted_amount,
-            resolved_at=now,
-        )
+        results = append_events([event], actor=actor)
+        [row] = _record_resolutions([(hold, kind, posted_amount)], results, now)
+        return row
 
 
 def hold_post(
@@ -352,6 +469,41 @@ def hold_void(*, hold_id: int, idempotency_key: str, actor: str) -> HoldResoluti
     )
 
 
+@dataclass(frozen=True, slots=True)
+class HoldVoid:
+    hold_id: int
+    idempotency_key: str
+
+
+def holds_void_pending(
+    *, voids: Sequence[HoldVoid], actor: str, with_events: Sequence[NewEvent] = ()
+) -> set[int]:
+    """Void those of these holds still pending, and append `with_events` in the same
+    append (a caller's own entries that belong with the voids); returns the ids of the
+    holds voided now. A hold already resolved (expired, captured, voided) is left as it
+    is. Runs in the caller's transaction: the holds are locked (level 2 of ledger.locks)
+    after the caller's own rows and before the chain."""
+    assert transaction.get_connection().in_atomic_block, "void inside the caller's transaction"
+    if not voids and not with_events:
+        return set()
+    with ledger_errors():
+        locked = holds_lock([void.hold_id for void in voids])
+        resolved = _resolutions([hold.id for hold in locked])
+        keys = {void.hold_id: void.idempotency_key for void in voids}
+        pending = [hold for hold in locked if hold.id not in resolved]
+        events = [
+            _resolution_event(hold, HoldResolution.Kind.VOIDED, 0, keys[hold.id])
+            for hold in pending
+        ]
+        results = append_events([*events, *with_events], actor=actor)
+        _record_resolutions(
+            [(hold, HoldResolution.Kind.VOIDED, 0) for hold in pending],
+            results[: len(events)],
+            timezone.now(),
+        )
+    return {hold.id for hold in pending}
+
+
 def holds_expire(
     *, actor: str = "system:hold-expiry", now: datetime | None = None, limit: int = 1000
 ) -> int:
@@ -366,26 +518,13 @@ def holds_expire(
             .order_by("pk")
             .values_list("pk", flat=True)[:limit]
         )
-        locked = _locked_holds(due_ids, skip_locked=True)
+        locked = holds_lock(due_ids, skip_locked=True)
         resolved = _resolutions([hold.id for hold in locked])
         holds = [hold for hold in locked if hold.id not in resolved]
+        kind = HoldResolution.Kind.EXPIRED
         events = [
-            NewEvent(
-                "ledger.hold.expired",
-                hold_payload(hold) | {"posted_amount": 0},
-                f"ledger:hold:{hold.id}:expired",
-            )
-            for hold in holds
+            _resolution_event(hold, kind, 0, f"ledger:hold:{hold.id}:expired") for hold in holds
         ]
         results = append_events(events, actor=actor)
-        HoldResolution.objects.bulk_create(
-            HoldResolution(
-                hold=hold,
-                event_id=result.sequence,
-                kind=HoldResolution.Kind.EXPIRED,
-                posted_amount=0,
-                resolved_at=now,
-            )
-            for hold, result in zip(holds, results, strict=True)
-        )
+        _record_resolutions([(hold, kind, 0) for hold in holds], results, now)
     return len(holds)

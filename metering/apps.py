@@ -6,5 +6,9 @@ class MeteringConfig(AppConfig):
     name = "metering"
 
     def ready(self) -> None:
-        # Registers the usage-batch posting rule and the usage check of ledger_verify.
-        from metering import openapi, rules  # noqa: F401
+        # The usage-batch posting rule, and the usage check of ledger_verify.
+        from ledger.services import verify_check_register
+        from metering import openapi, postings  # noqa: F401
+        from metering.checks import usage_records_check
+
+        verify_check_register("metering.usage_records", usage_records_check)

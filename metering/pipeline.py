@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ledger.journal import NewEvent, append_events, insert_rows
+from config.fast_insert import insert_rows
+from ledger import services as ledger_services
 from ledger.posting_rules import entry_payload
-from ledger.services import ledger_errors
-from metering.accounts import AccountDirectory
-from metering.booking import USAGE_BATCH_EVENT, aggregate_legs, batch_entries
+from ledger.services import AccountRef, NewEvent, ledger_errors
 from metering.customers import CustomerDirectory
 from metering.models import ConsumerOffset, DeadLetter
+from metering.postings import USAGE_BATCH_EVENT, aggregate_legs, batch_entries
 from metering.rating import RatedEvent, Rater, Unrateable
 from metering.schema import InvalidUsageEvent, UsageEvent, parse_usage_event
 from wallets.balance_watch import balances_watch_after_spending
@@ -202,7 +202,6 @@ class Pipeline:
     def __init__(self, *, rater: Rater | None = None, actor: str = METERING_ACTOR):
         self.rater = rater or Rater()
         self.customers = CustomerDirectory()
-        self.accounts = AccountDirectory()
         self.actor = actor
 
     def warm_up(self) -> None:
@@ -280,9 +279,13 @@ class Pipeline:
         entries = []
         for asset_id, usages in sorted(by_asset.items()):
             sums = aggregate_legs(usages)
-            account_ids = self.accounts.ids(
-                {key for book in sums.values() for key, _side in book}, asset_id
+            keys = {key for book in sums.values() for key, _side in book}
+            ids = ledger_services.accounts_ensure(
+                refs=[AccountRef(key.book_id, asset_id, key.code, key.type) for key in keys]
             )
+            account_ids = {
+                key: ids[AccountRef(key.book_id, asset_id, key.code, key.type)] for key in keys
+            }
             entries += batch_entries(sums, account_ids, asset_id)
         return entries
 
@@ -292,15 +295,16 @@ class Pipeline:
             "entries": [entry_payload(entry) for entry in entries],
             "records": len(fresh),
         }
-        [appended] = append_events([NewEvent(USAGE_BATCH_EVENT, payload, key)], actor=self.actor)
+        [appended] = ledger_services.events_record_batch(
+            events=[NewEvent(USAGE_BATCH_EVENT, payload, key)], actor=self.actor
+        )
         assert not appended.replayed, "a batch of fresh records cannot have been booked before"
         now = timezone.now()
         rows = [
             _record_row(event, rated, now, appended.sequence, rated.metadata_json)
             for event, rated in fresh
         ]
-        with connection.cursor() as cursor:
-            insert_rows(cursor, "metering_usagerecord", RECORD_COLUMNS, rows)
+        insert_rows("metering_usagerecord", RECORD_COLUMNS, rows)
         return appended.sequence
 
     @staticmethod

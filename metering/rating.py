@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from config.errors import DomainError
-from metering.booking import RatedUsage
+from metering.postings import RatedUsage
 from pricing.rating import PriceVersion, TokenCounts, effective_prices, rate, to_scale
 from pricing.selectors import RetailResolver
 

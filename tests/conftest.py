@@ -25,6 +25,16 @@ def pytest_configure(config):
     devservices.up(["postgres"])
 
 
+@pytest.fixture(autouse=True)
+def _fresh_account_cache():
+    """The ledger caches account ids per process; each test has its own database."""
+    from ledger.accounts import account_cache
+
+    account_cache.clear()
+    yield
+    account_cache.clear()
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     devservices.up(["kafka"])

@@ -6,5 +6,11 @@ class WalletsConfig(AppConfig):
     name = "wallets"
 
     def ready(self) -> None:
-        # Wallets' posting rules (lots, top-ups) and the lots check of ledger_verify.
-        from wallets import rules  # noqa: F401
+        # Wallets' posting rules (lots, top-ups), and the lots check of ledger_verify.
+        from ledger.services import verify_check_register
+        from wallets import postings  # noqa: F401
+        from wallets.lots import lot_allocations_verify
+
+        verify_check_register(
+            "wallets.lots", lambda report: report.problems_add(lot_allocations_verify())
+        )

@@ -32,11 +32,13 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ledger.journal import AppendedEvent, NewEvent, append_events, chain_lock, insert_rows
+from config.fast_insert import insert_rows
+from ledger import selectors as ledger_selectors
+from ledger.locks import chain_lock
 from ledger.models import Account
 from ledger.posting_rules import AMOUNT_MAX
 from ledger.selectors import account_balance_as_of
-from ledger.services import ledger_errors
+from ledger.services import AppendedEvent, NewEvent, events_record_batch, ledger_errors
 from wallets import allocation, selectors
 from wallets.allocation import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, Allocator, Movement
 from wallets.errors import (
@@ -46,9 +48,10 @@ from wallets.errors import (
     LotEventNotCredited,
     WalletNotPrepaid,
 )
+from wallets.locks import lot_cursor_lock, lot_cursors_lock
 from wallets.models import Customer, Lot, LotCursor, LotReversal
-from wallets.rules import LOT_EXPIRED_EVENT, LOT_GRANTED_EVENT
-from wallets.services import CAPTURE_RETURNED_KIND, customer_book_account
+from wallets.postings import CAPTURE_RETURNED_KIND, LOT_EXPIRED_EVENT, LOT_GRANTED_EVENT
+from wallets.services import customer_book_account
 
 PROMOTIONS_ACCOUNT_CODE = "expense:promotions"
 BREAKAGE_ACCOUNT_CODE = "revenue:breakage"
@@ -161,36 +164,12 @@ def wallet_account(*, customer: Customer) -> Account:
     return customer_book_account(customer=customer, code=code, type=account_type)
 
 
-def _lock_chain() -> None:
-    """The ledger's chain lock (reentrant within a transaction): no event is appended by
-    anyone else until we commit, so the wallet's movements cannot change under us."""
-    with connection.cursor() as cursor:
-        chain_lock(cursor)
-
-
-def _head_sequence() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(max(sequence), 0) FROM ledger_event")
-        return cursor.fetchone()[0]
-
-
-def _event_net_minor(account_id: int, sequence: int) -> int:
-    """Posted credits minus debits of one event on one account (0: not on it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(CASE side WHEN 'C' THEN amount ELSE -amount END), 0)"
-            "  FROM ledger_posting WHERE account_id = %s AND sequence = %s AND phase = 'P'",
-            [account_id, sequence],
-        )
-        return int(cursor.fetchone()[0])
-
-
 def _cursor_for_event(
     *, customer: Customer, account: Account, sequence: int, actor: str, now: datetime
 ) -> LotCursor:
     """The wallet's cursor, locked; made with the wallet's first lot (under the chain
     lock, so no other event lands between the opening balance and `sequence`)."""
-    cursor = LotCursor.objects.select_for_update().filter(account=account).first()
+    cursor = lot_cursor_lock(account.id)
     if cursor is not None:
         if sequence <= cursor.allocated_through_sequence:
             raise LotEventAlreadyAllocated(
@@ -263,8 +242,8 @@ def lot_grant(
         "source": source,
     }
     with ledger_errors(), transaction.atomic():
-        [event] = append_events(
-            [NewEvent(LOT_GRANTED_EVENT, payload, f"wallets:lot:{key}")], actor=actor
+        [event] = events_record_batch(
+            events=[NewEvent(LOT_GRANTED_EVENT, payload, f"wallets:lot:{key}")], actor=actor
         )
         if event.replayed:  # a concurrent grant with this key committed first
             earlier = _earlier(Lot, key, request_hash)
@@ -358,13 +337,15 @@ def lot_open_for_booked_credit(
     request_hash = terms.request_hash(customer, event.sequence)
     wallet = wallet_account(customer=customer)
     with transaction.atomic():
-        _lock_chain()  # before the idempotency check: a concurrent twin waits here
+        chain_lock()  # before the idempotency check: a concurrent twin waits here
         earlier = _earlier(Lot, key, request_hash)
         if earlier is not None:
             return LotResult(earlier, replayed=True)
         lot = _open_lot(customer, wallet, terms, event.sequence, key, request_hash, actor, now)
         _check_claims(
-            moved_minor=_event_net_minor(wallet.id, event.sequence),
+            moved_minor=ledger_selectors.account_event_net_get(
+                account_id=wallet.id, sequence=event.sequence
+            ),
             claimed_minor=_sum_amounts(
                 Lot.objects.filter(cursor=lot.cursor, opened_sequence=event.sequence)
             ),
@@ -395,7 +376,7 @@ def lot_reduce_for_booked_debit(
     customer = lot.customer
     wallet = wallet_account(customer=customer)
     with transaction.atomic():
-        _lock_chain()  # before the idempotency check: a concurrent twin waits here
+        chain_lock()  # before the idempotency check: a concurrent twin waits here
         earlier = _earlier(LotReversal, key, request_hash)
         if earlier is not None:
             return earlier
@@ -416,7 +397,9 @@ def lot_reduce_for_booked_debit(
             created_by=actor,
         )
         _check_claims(
-            moved_minor=-_event_net_minor(wallet.id, event.sequence),
+            moved_minor=-ledger_selectors.account_event_net_get(
+                account_id=wallet.id, sequence=event.sequence
+            ),
             claimed_minor=_sum_amounts(
                 LotReversal.objects.filter(lot__cursor=cursor, sequence=event.sequence)
             ),
@@ -429,47 +412,16 @@ def lot_reduce_for_booked_debit(
 # --- allocation ------------------------------------------------------------------------
 
 
-def _wallet_nets(
-    after: dict[int, int], through: int, movements_max: int
-) -> dict[int, list[tuple[int, int]]]:
-    """Per wallet account, (sequence, posted credits - debits) of each event after its
-    cursor up to `through`, at most `movements_max` events per wallet, in order."""
-    if not after:
-        return {}
-    accounts = list(after)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT account_id, sequence, net FROM ("
-            "  SELECT p.account_id, p.sequence,"
-            "         sum(CASE p.side WHEN 'C' THEN p.amount ELSE -p.amount END) AS net,"
-            "         row_number() OVER (PARTITION BY p.account_id ORDER BY p.sequence) AS n"
-            "    FROM ledger_posting p"
-            "    JOIN unnest(%s::bigint[], %s::bigint[]) AS c(account_id, after_sequence)"
-            "      ON p.account_id = c.account_id AND p.sequence > c.after_sequence"
-            "   WHERE p.phase = 'P' AND p.sequence <= %s"
-            "   GROUP BY p.account_id, p.sequence) m"
-            " WHERE n <= %s ORDER BY account_id, sequence",
-            [accounts, [after[a] for a in accounts], through, movements_max],
-        )
-        nets: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for account_id, sequence, net in cursor.fetchall():
-            nets[account_id].append((sequence, int(net)))
-    return nets
-
-
 def _returning_sequences(sequences: Sequence[int]) -> set[int]:
     """Events whose credit to a wallet gives consumption back: a ledger reversal (of a
     usage batch, say) or an explicit capture returned when its usage arrived."""
-    if not sequences:
-        return set()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT sequence FROM ledger_event WHERE sequence = ANY(%s)"
-            "   AND (type = 'ledger.reversal'"
-            "        OR (type = 'ledger.transfer' AND payload->>'kind' = %s))",
-            [list(sequences), CAPTURE_RETURNED_KIND],
-        )
-        return {row[0] for row in cursor.fetchall()}
+    kinds = ledger_selectors.event_kinds_get(sequences=sequences)
+    return {
+        sequence
+        for sequence, (event_type, payload_kind) in kinds.items()
+        if event_type == "ledger.reversal"
+        or (event_type == "ledger.transfer" and payload_kind == CAPTURE_RETURNED_KIND)
+    }
 
 
 def build_movements(
@@ -536,8 +488,10 @@ def _allocate_locked(
     if not cursors:
         return 0
     now = timezone.now()
-    nets = _wallet_nets(
-        {c.account_id: c.allocated_through_sequence for c in cursors}, through, movements_max
+    nets = ledger_selectors.account_movements_list(
+        after={c.account_id: c.allocated_through_sequence for c in cursors},
+        through=through,
+        per_account_max=movements_max,
     )
     ids = [c.pk for c in cursors]
     lots = {
@@ -597,16 +551,15 @@ def _save_allocation(
     """Write a run's results with a few statements, whatever its size (the ORM's
     bulk_update would build a CASE per row): COPY the allocations, then one UPDATE from
     arrays each for the lots' counters and the cursors."""
+    insert_rows(
+        "wallets_lotallocation",
+        ALLOCATION_COLUMNS,
+        [
+            (c.pk, a.lot.pk if a.lot is not None else None, a.sequence, a.kind, a.amount_minor)
+            for c, a in allocations
+        ],
+    )
     with connection.cursor() as cursor:
-        insert_rows(
-            cursor,
-            "wallets_lotallocation",
-            ALLOCATION_COLUMNS,
-            [
-                (c.pk, a.lot.pk if a.lot is not None else None, a.sequence, a.kind, a.amount_minor)
-                for c, a in allocations
-            ],
-        )
         if lots:
             cursor.execute(
                 "UPDATE wallets_lot l SET consumed_minor = v.consumed,"
@@ -635,14 +588,6 @@ def _save_allocation(
         )
 
 
-def _locked_cursors(cursor_ids: Sequence[int], *, skip_locked: bool = False) -> list[LotCursor]:
-    return list(
-        LotCursor.objects.select_for_update(skip_locked=skip_locked)
-        .filter(pk__in=cursor_ids)
-        .order_by("pk")
-    )
-
-
 def _chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -658,22 +603,21 @@ def lots_allocate(
     """Allocate every wallet with postings past its cursor (or the given ones); returns
     how many movements. Idempotent: a second run finds nothing new. Wallets another run
     is allocating are skipped (SKIP LOCKED), never waited for."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.id FROM wallets_lotcursor c"
-            "  JOIN ledger_balance b ON b.account_id = c.account_id"
-            " WHERE b.last_sequence > c.allocated_through_sequence"
-            "   AND (%s::bigint[] IS NULL OR c.id = ANY(%s::bigint[]))"
-            " ORDER BY c.id LIMIT %s",
-            [cursor_ids and list(cursor_ids), cursor_ids and list(cursor_ids), limit],
-        )
-        due = [row[0] for row in cursor.fetchall()]
+    moved_since = LotCursor.objects.alias(
+        ledger_last=ledger_selectors.account_last_sequence("account_id")
+    ).filter(ledger_last__gt=F("allocated_through_sequence"))
+    if cursor_ids is not None:
+        moved_since = moved_since.filter(pk__in=list(cursor_ids))
+    due = list(moved_since.order_by("pk").values_list("pk", flat=True)[:limit])
     moved = 0
     for chunk in _chunks(due, CURSORS_PER_TRANSACTION):
         with transaction.atomic():
-            locked = _locked_cursors(chunk, skip_locked=True)
+            locked = lot_cursors_lock(chunk, skip_locked=True)
             moved += _allocate_locked(
-                locked, through=_head_sequence(), movements_max=movements_max, actor=actor
+                locked,
+                through=ledger_selectors.head_sequence_get(),
+                movements_max=movements_max,
+                actor=actor,
             )
     return moved
 
@@ -731,9 +675,9 @@ def _expire_cursors(cursor_ids: list[int], closing_at: datetime, now: datetime, 
     # Catch up without the chain lock first, so that little is left to do under it.
     lots_allocate(cursor_ids=cursor_ids, limit=len(cursor_ids))
     with ledger_errors(), transaction.atomic():
-        _lock_chain()  # first: nothing may be appended between the allocation and breakage
-        cursors = _locked_cursors(cursor_ids)
-        head = _head_sequence()
+        chain_lock()  # first: nothing may be appended between the allocation and breakage
+        cursors = lot_cursors_lock(cursor_ids)
+        head = ledger_selectors.head_sequence_get()
         _allocate_locked(cursors, through=head, movements_max=AMOUNT_MAX, actor=ALLOCATOR_ACTOR)
         due = list(
             Lot.objects.select_related("customer", "cursor__account")
@@ -745,8 +689,8 @@ def _expire_cursors(cursor_ids: list[int], closing_at: datetime, now: datetime, 
         for lot in booked:
             if (lot.customer_id, lot.kind) not in counters:
                 counters[lot.customer_id, lot.kind] = _breakage_account(lot)
-        results = append_events(
-            [
+        results = events_record_batch(
+            events=[
                 _breakage_event(lot, lot.cursor.account, counters[lot.customer_id, lot.kind])
                 for lot in booked
             ],
@@ -757,7 +701,10 @@ def _expire_cursors(cursor_ids: list[int], closing_at: datetime, now: datetime, 
         # No event for an empty lot: it closes at the head, where allocation stands.
         _close_lots(due, {lot.pk: sequences.get(lot.pk, head) for lot in due}, now)
         _allocate_locked(
-            cursors, through=_head_sequence(), movements_max=AMOUNT_MAX, actor=ALLOCATOR_ACTOR
+            cursors,
+            through=ledger_selectors.head_sequence_get(),
+            movements_max=AMOUNT_MAX,
+            actor=ALLOCATOR_ACTOR,
         )
     return len(due)
 
@@ -814,8 +761,10 @@ def _replayed_state(cursor: LotCursor, stored: list[Lot], reversal_rows) -> tupl
             opened_sequence=sequence,
         ),
     )
-    nets = _wallet_nets(
-        {cursor.account_id: cursor.start_sequence}, cursor.allocated_through_sequence, AMOUNT_MAX
+    nets = ledger_selectors.account_movements_list(
+        after={cursor.account_id: cursor.start_sequence},
+        through=cursor.allocated_through_sequence,
+        per_account_max=AMOUNT_MAX,
     ).get(cursor.account_id, [])
     reversals = [(declared[r.lot_id], r.sequence, r.amount_minor) for r in reversal_rows]
     for movement in build_movements(nets, declared.values(), reversals):

@@ -24,6 +24,7 @@ from ledger.models import Account
 from ledger.selectors import AccountBalance, account_balance_get
 from pricing.rating import ATTO_SCALE, effective_prices
 from pricing.selectors import RetailResolver
+from wallets.accounts import CustomerAccount, customer_account
 from wallets.errors import ModelNotPriced
 from wallets.models import ApiKey, Authorization, Customer, Lot, LotCursor
 
@@ -253,11 +254,11 @@ def api_key_spend_get(*, api_key_id: int, day_start: datetime, month_start: date
     return KeySpend(int(today), int(month), int(total))
 
 
-def customer_account_code(customer: Customer) -> tuple[str, str]:
-    """(code, type) of the account usage debits: metering.booking.customer_account."""
-    if customer.billing == Customer.Billing.PREPAID:
-        return f"wallet:{customer.external_id}", Account.Type.LIABILITY
-    return f"unbilled:{customer.external_id}", Account.Type.ASSET
+def customer_account_code(customer: Customer) -> CustomerAccount:
+    """(code, type) of the account the customer's usage debits (wallets.accounts)."""
+    return customer_account(
+        external_id=customer.external_id, prepaid=customer.billing == Customer.Billing.PREPAID
+    )
 
 
 def wallet_balance_get(*, customer: Customer) -> AccountBalance | None:

@@ -3,19 +3,17 @@
 Authorizations (what a gateway asks before serving a request)
 -------------------------------------------------------------
 Accounts, in the seller's book and the customer's currency:
-- the hold DEBITS the account the usage booking debits (metering.booking.customer_account):
+- the hold DEBITS the account usage debits (the customer account rule, wallets.accounts):
   `wallet:<customer>` (prepaid; liability) or `unbilled:<customer>` (credit; asset);
 - and CREDITS `holds:authorizations`, a clearing liability: while pending it only
   reserves; an explicit capture moves the captured amount there, out of the wallet.
 
-Locking. Every ledger writer takes the journal's chain lock (a transaction advisory lock,
-ledger.journal.chain_lock) and then the balance rows (the posting trigger, in
-account order). An authorization takes the same locks in the same order - the chain
-lock, then the customer account's balance row FOR UPDATE - before it reads the available
+Locking (the order is ledger.locks'). A decision takes the chain lock and the customer
+accounts' balance rows (`ledger.locks.balances_lock`) before it reads the available
 balance and the key's spend, and holds them until commit, so concurrent authorizations
 (and usage batches) cannot interleave between the check and the hold: they cannot
-overdraw. Rows of this app are locked before any ledger lock (Authorization rows in pk
-order, then holds, then the chain), the order of ledger.services' hold resolution too.
+overdraw. A capture, void or settlement locks its Authorization rows first
+(wallets.locks), then the holds, then the chain.
 
 Capture by usage. A usage event carrying `authorization_id` is booked by the metering
 batch at its rated price (wallet Dr P / revenue Cr P, with cost and the reseller's legs).
@@ -42,11 +40,12 @@ from django.utils import timezone
 from config.fast_insert import bulk_insert
 from ledger import errors as ledger_errors_module
 from ledger import services as ledger_services
-from ledger.journal import NewEvent, append_events, chain_lock
+from ledger.locks import balances_lock
 from ledger.models import Account, Hold, HoldResolution
-from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload
+from ledger.selectors import AccountBalance
 from ledger.services import ledger_errors
 from wallets import selectors
+from wallets.accounts import HOLDS_ACCOUNT_CODE
 from wallets.errors import (
     AuthorizationNotFound,
     AuthorizationNotOpen,
@@ -56,13 +55,12 @@ from wallets.errors import (
     InvalidAuthorizationRequest,
     InvalidCreditLimit,
 )
+from wallets.locks import authorization_lock, authorizations_lock
 from wallets.models import ApiKey, Authorization, CreditLimitChange, Customer, CustomerMembership
+from wallets.postings import capture_returned_event
 
 logger = logging.getLogger(__name__)
 
-HOLDS_ACCOUNT_CODE = "holds:authorizations"
-VOID_EVENT = "ledger.hold.voided"
-CAPTURE_RETURNED_KIND = "capture_returned"
 # How long a hold lives unless captured or voided (setting WALLETS_AUTHORIZATION_TTL_S).
 AUTHORIZATION_TTL_S_DEFAULT = 900
 TOKENS_MAX = 10**9  # per request: far above any model's context window
@@ -224,27 +222,12 @@ def api_key_revoke(*, api_key: ApiKey, actor: str) -> ApiKey:
 
 # --- accounts --------------------------------------------------------------------------
 
-# Accounts never change book or asset, so committed ids are cached for good.
-_account_ids: dict[tuple[int, int, str], int] = {}
-
-
-def _account(*, book_id: int, asset_id: int, code: str, type: str) -> Account:
-    key = (book_id, asset_id, code)
-    cached = _account_ids.get(key)
-    if cached is not None:
-        return Account(id=cached, book_id=book_id, asset_id=asset_id, code=code, type=type)
-    account, _ = Account.objects.get_or_create(
-        book_id=book_id, asset_id=asset_id, code=code, defaults={"type": type}
-    )
-    # Remembered once committed: an account created in a transaction that rolls back
-    # must not be remembered.
-    transaction.on_commit(lambda: _account_ids.__setitem__(key, account.id))
-    return account
-
 
 def customer_book_account(*, customer: Customer, code: str, type: str) -> Account:
     """An account of the customer's book in the customer's currency (made on first use)."""
-    return _account(book_id=customer.book_id, asset_id=customer.currency_id, code=code, type=type)
+    return ledger_services.account_ensure(
+        book_id=customer.book_id, asset_id=customer.currency_id, code=code, type=type
+    )
 
 
 def authorization_accounts(*, customer: Customer) -> tuple[Account, Account]:
@@ -427,27 +410,15 @@ def _stored(authorization: Authorization) -> Authorization:
     return authorization
 
 
-def _lock_balances(account_ids: list[int]) -> dict[int, tuple[int, int, int]]:
-    """Take the chain lock, then the balance rows in account order (every ledger
-    writer's order, so no deadlock): {account: (debits, credits, debits pending)}."""
-    with connection.cursor() as cursor:
-        chain_lock(cursor)
-        cursor.execute(
-            "SELECT account_id, debits_posted, credits_posted, debits_pending"
-            "  FROM ledger_balance WHERE account_id = ANY(%s)"
-            " ORDER BY account_id FOR UPDATE",
-            [account_ids],
-        )
-        return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in cursor.fetchall()}
-
-
-def _available_minor(customer: Customer, debits: int, credits: int, pending: int) -> int:
-    """Prepaid: the wallet's balance less open holds. Credit: the credit limit less the
-    exposure (unbilled usage plus open holds)."""
+def _available_minor(customer: Customer, balance: AccountBalance) -> int:
+    """Prepaid: the wallet's available balance (less open holds). Credit: the credit
+    limit less the exposure (unbilled usage plus open holds)."""
     if customer.billing == Customer.Billing.PREPAID:
-        return credits - debits - pending
+        return balance.available
     return selectors.credit_limit_minor(customer) - selectors.exposure_minor(
-        debits=debits, credits=credits, pending=pending
+        debits=balance.debits_posted,
+        credits=balance.credits_posted,
+        pending=balance.debits_pending,
     )
 
 
@@ -500,9 +471,7 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
                 declined[index] = reason
             else:
                 item.debit, item.credit = authorization_accounts(customer=item.customer)
-        balances = _lock_balances(
-            sorted({item.debit.id for item in pending if item.debit is not None})
-        )
+        balances = balances_lock([item.debit.id for item in pending if item.debit is not None])
         available: dict[int, int] = {}
         spent: dict[int, list[int]] = {}
         rows: list[Authorization] = []
@@ -519,7 +488,7 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
             who["amount_minor"] = item.estimate_minor
             account = item.debit.id
             if account not in available:
-                available[account] = _available_minor(item.customer, *balances[account])
+                available[account] = _available_minor(item.customer, balances[account])
             limits = _limits(item.api_key)
             used = None
             if any(limit is not None for limit in limits):
@@ -586,12 +555,7 @@ def _locked_authorization(public_id) -> Authorization:
         wanted = uuid.UUID(str(public_id))
     except ValueError:
         raise AuthorizationNotFound(f"authorization {public_id} does not exist") from None
-    found = (
-        Authorization.objects.select_for_update(of=("self",))
-        .select_related("currency")
-        .filter(public_id=wanted)
-        .first()
-    )
+    found = authorization_lock(wanted)
     if found is None:
         raise AuthorizationNotFound(f"authorization {public_id} does not exist")
     return found
@@ -702,9 +666,9 @@ def authorizations_settle_by_usage(*, usages: Sequence[UsageCapture], actor: str
     """Resolve the holds that booked usage events name; returns how many were voided.
 
     Must run inside the usage batch's transaction and BEFORE the batch appends to the
-    ledger (lock order: authorizations, holds, then the chain). The batch itself debits
-    the customer account with the rated price; here each open hold is voided and each
-    explicit capture returned to the customer account, so nothing is debited twice.
+    ledger (ledger.locks' order: authorizations, holds, then the chain). The batch itself
+    debits the customer account with the rated price; here each open hold is voided and
+    each explicit capture returned to the customer account, so nothing is debited twice.
     An id that names no authorization of that customer is ignored (the usage still books).
     """
     assert connection.in_atomic_block, "settle inside the usage batch's transaction"
@@ -726,33 +690,37 @@ def authorizations_settle_by_usage(*, usages: Sequence[UsageCapture], actor: str
     )
     authorizations = [
         found
-        for found in Authorization.objects.select_for_update(of=("self",))
-        .select_related("customer")
-        .filter(public_id__in=list(prices), state__in=settled_states)
-        .order_by("pk")
+        for found in authorizations_lock(list(prices), states=settled_states)
         if found.customer.external_id == customers[found.public_id]
     ]
     if not authorizations:
         return 0
-    holds = {
-        hold.id: hold
-        for hold in Hold.objects.select_related("entry", "debit_account")
-        .select_for_update(of=("self",))
-        .filter(pk__in=[a.hold_id for a in authorizations])
-        .order_by("pk")
-    }
-    resolved = set(
-        HoldResolution.objects.filter(hold_id__in=list(holds)).values_list("hold_id", flat=True)
+    open_ones = [a for a in authorizations if a.state == Authorization.State.OPEN]
+    captured = [
+        a for a in authorizations if a.state == Authorization.State.CAPTURED and a.captured_minor
+    ]
+    # A hold is immutable: its accounts and book are read without its lock (the capture
+    # already resolved it; only the voids need the hold locks the ledger takes).
+    holds = Hold.objects.select_related("entry", "debit_account").in_bulk(
+        [a.hold_id for a in captured]
     )
-    events, voided, now = [], [], timezone.now()
+    voided = ledger_services.holds_void_pending(
+        voids=[
+            ledger_services.HoldVoid(a.hold_id, f"wallets:authorization:{a.public_id}:usage-void")
+            for a in open_ones
+        ],
+        with_events=[
+            capture_returned_event(
+                hold=holds[a.hold_id], public_id=a.public_id, amount_minor=a.captured_minor
+            )
+            for a in captured
+        ],
+        actor=actor,
+    )
+    now = timezone.now()
+    settled = []
     for authorization in authorizations:
-        hold = holds[authorization.hold_id]
-        if authorization.state == Authorization.State.OPEN and hold.id not in resolved:
-            events.append(_void_event(hold, authorization))
-            voided.append(hold)
-        elif authorization.state == Authorization.State.CAPTURED and authorization.captured_minor:
-            events.append(_capture_return_event(hold, authorization))
-        elif authorization.state == Authorization.State.OPEN:
+        if authorization.state == Authorization.State.OPEN and authorization.hold_id not in voided:
             continue  # the expiry job released it first: the usage books on its own
         previous = (
             authorization.captured_minor or 0
@@ -762,53 +730,9 @@ def authorizations_settle_by_usage(*, usages: Sequence[UsageCapture], actor: str
         authorization.captured_minor = previous + prices[authorization.public_id]
         authorization.state = Authorization.State.CAPTURED_BY_USAGE
         authorization.resolved_at = now
-    with ledger_errors():
-        results = append_events(events, actor=actor)
-        voided_results = [
-            result
-            for result, event in zip(results, events, strict=True)
-            if event.type == VOID_EVENT
-        ]
-        HoldResolution.objects.bulk_create(
-            HoldResolution(
-                hold=hold,
-                event_id=result.sequence,
-                kind=HoldResolution.Kind.VOIDED,
-                posted_amount=0,
-                resolved_at=now,
-            )
-            for hold, result in zip(voided, voided_results, strict=True)
-            if not result.replayed
-        )
-    Authorization.objects.bulk_update(
-        [a for a in authorizations if a.state == Authorization.State.CAPTURED_BY_USAGE],
-        ["state", "captured_minor", "resolved_at"],
-    )
+        settled.append(authorization)
+    Authorization.objects.bulk_update(settled, ["state", "captured_minor", "resolved_at"])
     return len(voided)
-
-
-def _void_event(hold: Hold, authorization: Authorization) -> NewEvent:
-    payload = ledger_services.hold_payload(hold) | {"posted_amount": 0}
-    key = f"wallets:authorization:{authorization.public_id}:usage-void"
-    return NewEvent(VOID_EVENT, payload, key)
-
-
-def _capture_return_event(hold: Hold, authorization: Authorization) -> NewEvent:
-    """Give an explicit capture back to the customer account: the usage books the price."""
-    amount = authorization.captured_minor
-    asset = hold.debit_account.asset_id
-    entry = EntrySpec(
-        hold.entry.book_id,
-        (
-            PostingSpec(hold.credit_account_id, asset, DEBIT, amount),
-            PostingSpec(hold.debit_account_id, asset, CREDIT, amount),
-        ),
-        f"authorization {authorization.public_id}: capture returned, usage booked instead",
-    )
-    key = f"wallets:authorization:{authorization.public_id}:capture-returned"
-    # The kind tells the lots allocator that this credit gives consumption back.
-    payload = {"entries": [entry_payload(entry)], "kind": CAPTURE_RETURNED_KIND}
-    return NewEvent("ledger.transfer", payload, key)
 
 
 # --- tenants ---------------------------------------------------------------------------

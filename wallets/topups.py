@@ -31,11 +31,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ledger import services as ledger_services
 from ledger.amounts import InvalidAmount, from_minor_units
-from ledger.journal import NewEvent, append_events
 from ledger.models import Account
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload
-from ledger.services import ledger_errors
+from ledger.services import NewEvent, ledger_errors
 from wallets import lots, topup_amounts
 from wallets.errors import (
     CurrencyNotSupported,
@@ -44,7 +44,7 @@ from wallets.errors import (
     TopUpAmountOutOfRange,
 )
 from wallets.models import Customer, TopUp
-from wallets.rules import (
+from wallets.postings import (
     TOPUP_DISPUTE_FEE_EVENT,
     TOPUP_PAID_EVENT,
     TOPUP_PROCESSING_FEE_EVENT,
@@ -92,7 +92,7 @@ class TopUpAccounts:
 
 def topup_accounts(*, customer: Customer) -> TopUpAccounts:
     """The three accounts a top-up moves, in the customer's seller book and currency; the
-    wallet is the account usage and authorizations debit (metering.booking)."""
+    wallet is the account usage and authorizations debit (wallets.accounts)."""
     wallet, _clearing = authorization_accounts(customer=customer)
     return TopUpAccounts(
         cash=customer_book_account(
@@ -290,7 +290,9 @@ def _append(topup: TopUp, event_type: str, key: str, legs: tuple, memo: str, act
             "payment_intent": topup.stripe_payment_intent_id or None,
         },
     }
-    [result] = append_events([NewEvent(event_type, payload, key)], actor=actor)
+    [result] = ledger_services.events_record_batch(
+        events=[NewEvent(event_type, payload, key)], actor=actor
+    )
     return result
 
 

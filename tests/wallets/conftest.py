@@ -6,17 +6,16 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from tests.metering.conftest import catalogue_subset, world  # noqa: F401  (fixtures)
-from wallets import selectors, services
+from wallets import selectors
 
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
-    """Account ids and prices are cached per process; each test has its own database."""
-    services._account_ids.clear()
+    """Prices and keys are cached per process; each test has its own database (the
+    ledger's account cache is cleared for every test by tests/conftest.py)."""
     selectors.retail_prices.reset()
     selectors.known_keys.reset()
     yield
-    services._account_ids.clear()
     selectors.retail_prices.reset()
     selectors.known_keys.reset()
 

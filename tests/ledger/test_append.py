@@ -1,13 +1,14 @@
-"""One event outside a transaction: appended and committed by ONE statement
-(`ledger_append_one`, migrations/sql/0007_append_one.sql), with the same outcomes as
-the general path: the chain's hashes equal Python's, replays, conflicts, bad accounts
-and overdrafts give the same errors, and nothing is half-written."""
+"""Every append is ONE statement, `ledger_append` (migrations/sql/0008_append.sql),
+whatever its size; outside a transaction it is its own transaction. The chain's hashes
+verify, replays, conflicts, bad accounts and overdrafts give their errors, and nothing is
+half-written."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ledger import errors, journal, services
+from ledger.accounts import account_cache
 from ledger.integrity import verify_ledger
 from ledger.models import Entry, Event, Posting
 from ledger.posting_rules import EntrySpec, PostingSpec, entry_payload
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def cold_account_cache():
     """The path that reads and checks accounts in the same statement."""
-    journal._account_cache.clear()
+    account_cache.clear()
 
 
 def _transfer_payload(book, debit, credit, amount: int, memo: str = "one statement") -> dict:
@@ -83,7 +84,7 @@ def test_unknown_and_foreign_accounts_are_named_and_nothing_is_written(
     ghost = AccountFactory.build(id=987_654, book=book, asset=cash.asset)
     with pytest.raises(errors.UnknownAccount, match="account 987654 does not exist"):
         _record(_transfer_payload(book, cash, ghost, 1), key())
-    journal._account_cache.clear()
+    account_cache.clear()
     with pytest.raises(errors.AccountMismatch, match=f"account {other_book_account.id} is in book"):
         _record(_transfer_payload(book, cash, other_book_account, 1), key())
     assert Event.objects.count() == 0
@@ -103,23 +104,60 @@ def test_overdraft_is_insufficient_funds_and_the_chain_stays_whole(book, cash, r
     assert report.ok, report.problems
 
 
-def test_the_statements_appear_in_djangos_query_log(book, cash, revenue):
-    """The journal sends them on psycopg's own cursors; Django's log still shows them."""
+def _appends(captured) -> list[str]:
+    return [q["sql"] for q in captured if "ledger_append(" in q["sql"]]
+
+
+def test_one_statement_whatever_the_size_and_djangos_query_log_sees_it(book, cash, revenue):
+    """The journal sends it on psycopg's own cursor, wrapped as Django wraps its own."""
     with CaptureQueriesContext(connection) as single:
         _record(_transfer_payload(book, cash, revenue, 1), key())
-    assert [q["sql"].split("(")[0] for q in single.captured_queries] == [
-        "SELECT * FROM ledger_append_one"
-    ]
-    events = [
+    assert len(single.captured_queries) == 1 and len(_appends(single.captured_queries)) == 1
+    for size in (2, 300):  # a few events, and as many as once went by COPY
+        events = [
+            journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, n), key())
+            for n in range(1, size + 1)
+        ]
+        with CaptureQueriesContext(connection) as batch:
+            results = services.events_record_batch(events=events, actor="t")
+        assert len(_appends(batch.captured_queries)) == 1
+        assert "event_payloads => " in _appends(batch.captured_queries)[0]  # named parameters
+        assert [r.sequence for r in results] == list(
+            range(results[0].sequence, results[0].sequence + size)
+        )
+    assert balance(cash) == 1 + 3 + 300 * 301 // 2
+    report = verify_ledger()
+    assert report.ok, report.problems
+
+
+def test_a_batch_mixing_replays_and_fresh_events_keeps_each_ones_entries(book, cash, revenue):
+    old = [
         journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, n), key())
         for n in (1, 2)
     ]
-    with CaptureQueriesContext(connection) as batch:
+    before = services.events_record_batch(events=old, actor="t")
+    fresh = journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, 7), key())
+    mixed = services.events_record_batch(events=[old[1], fresh, old[0], fresh], actor="t")
+    assert [r.replayed for r in mixed] == [True, False, True, False]
+    assert (mixed[0].sequence, mixed[0].entry_ids) == (before[1].sequence, before[1].entry_ids)
+    assert (mixed[2].sequence, mixed[2].entry_ids) == (before[0].sequence, before[0].entry_ids)
+    assert mixed[1] is mixed[3] and mixed[1].sequence == before[1].sequence + 1
+    assert Entry.objects.get(id=mixed[1].entry_ids[0]).event_id == mixed[1].sequence
+    assert balance(cash) == 1 + 2 + 7
+
+
+def test_a_conflict_anywhere_in_a_batch_writes_nothing(book, cash, revenue):
+    services.event_record(
+        event_type="ledger.transfer",
+        payload=_transfer_payload(book, cash, revenue, 1),
+        idempotency_key="batch-k",
+        actor="t",
+    )
+    events = [
+        journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, 5), key()),
+        journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, 2), "batch-k"),
+    ]
+    with pytest.raises(errors.IdempotencyConflict, match="batch-k"):
         services.events_record_batch(events=events, actor="t")
-    logged = " ".join(q["sql"] for q in batch.captured_queries)
-    for statement in (
-        "pg_advisory_xact_lock",
-        "INSERT INTO ledger_event",
-        "INSERT INTO ledger_posting",
-    ):
-        assert statement in logged
+    assert Event.objects.count() == 1
+    assert balance(cash) == 1

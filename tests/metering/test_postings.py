@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.posting_rules import CREDIT, DEBIT
-from metering.booking import RatedUsage, aggregate_legs, debit_checksum, usage_legs
+from metering.postings import RatedUsage, aggregate_legs, debit_checksum, usage_legs
 
 DISTRIBUTOR, RESELLER = (1, "dist"), (2, "apex")
 

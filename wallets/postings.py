@@ -1,10 +1,22 @@
-"""Wallets' contributions to the ledger, loaded in WalletsConfig.ready so the ledger knows
-wallets' event types before anything appends or replays: the posting rules of lot and
-top-up events, and the check `ledger_verify` runs on the lots sub-ledger."""
+"""Wallets' posting rules: pure functions from an event's payload to entries, and the
+events wallets builds for the ledger. Imported by WalletsConfig.ready, so the ledger
+knows wallets' event types before anything appends or replays.
+"""
 
-from ledger import integrity
+import uuid
+
 from ledger.errors import InvalidEvent
-from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, posting_rule, transfer
+from ledger.models import Hold
+from ledger.posting_rules import (
+    CREDIT,
+    DEBIT,
+    EntrySpec,
+    PostingSpec,
+    entry_payload,
+    posting_rule,
+    transfer,
+)
+from ledger.services import NewEvent
 
 TOPUP_PAID_EVENT = "wallets.topup.paid"  # cash:stripe Dr / wallet Cr / revenue:fees Cr
 TOPUP_REVERSAL_EVENT = "wallets.topup.reversal"  # its mirror, for refunds and disputes
@@ -53,11 +65,25 @@ for _event_type in _MEMOS:
     posting_rule(_event_type)(_lot_transfer(_event_type))
 
 
-def _check_lots(report: integrity.VerifyReport) -> None:
-    from wallets.lots import lot_allocations_verify
+# An explicit capture given back to the customer account when its usage was booked
+# (wallets.services.authorizations_settle_by_usage): a ledger.transfer whose kind tells
+# the lots allocator that this credit gives consumption back.
+CAPTURE_RETURNED_KIND = "capture_returned"
 
-    for problem in lot_allocations_verify():
-        report.problem(problem)
 
-
-integrity.EXTRA_CHECKS.append(_check_lots)
+def capture_returned_event(*, hold: Hold, public_id: uuid.UUID, amount_minor: int) -> NewEvent:
+    """Clearing account Dr / customer account Cr the captured amount: the usage batch
+    books the rated price instead."""
+    asset = hold.debit_account.asset_id
+    entry = EntrySpec(
+        hold.entry.book_id,
+        (
+            PostingSpec(hold.credit_account_id, asset, DEBIT, amount_minor),
+            PostingSpec(hold.debit_account_id, asset, CREDIT, amount_minor),
+        ),
+        f"authorization {public_id}: capture returned, usage booked instead",
+    )
+    payload = {"entries": [entry_payload(entry)], "kind": CAPTURE_RETURNED_KIND}
+    return NewEvent(
+        "ledger.transfer", payload, f"wallets:authorization:{public_id}:capture-returned"
+    )

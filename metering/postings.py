@@ -1,4 +1,4 @@
-"""Posting rules for rated usage: pure functions from rated records to aggregated entries.
+"""Metering's posting rules: pure functions from rated records to aggregated entries.
 
 A batch of usage becomes one ledger event ("metering.usage_batch") whose entries carry
 one posting per account and side, summed over the batch, so a hot account (revenue, a
@@ -15,17 +15,20 @@ distributor, C = the distributor's upstream cost:
                                D: Dr unbilled:reseller:<R> W / Cr revenue:usage W
                                D: Dr cogs:<provider> C    / Cr payable:<provider> C
 
-The customer account is `wallet:<customer>` (prepaid: customer funds, a liability) or
-`unbilled:<customer>` (credit: accrued receivable, an asset). Zero amounts post nothing.
+The customer account is the one wallets.accounts.customer_account names: `wallet:<c>`
+(prepaid) or `unbilled:<c>` (credit). Zero amounts post nothing. A usage batch carries
+its aggregated entries explicitly, so its registered rule is a transfer's pure parse.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec
+from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, posting_rule, transfer
+from wallets.accounts import customer_account as customer_account_rule
 
 USAGE_BATCH_EVENT = "metering.usage_batch"
+posting_rule(USAGE_BATCH_EVENT)(transfer)
 
 
 class AccountKey(NamedTuple):
@@ -53,9 +56,8 @@ class RatedUsage:
 
 
 def customer_account(usage: RatedUsage) -> AccountKey:
-    if usage.prepaid:
-        return AccountKey(usage.seller_book_id, f"wallet:{usage.customer}", "liability")
-    return AccountKey(usage.seller_book_id, f"unbilled:{usage.customer}", "asset")
+    code, account_type = customer_account_rule(external_id=usage.customer, prepaid=usage.prepaid)
+    return AccountKey(usage.seller_book_id, code, account_type)
 
 
 def usage_legs(usage: RatedUsage) -> list[tuple[AccountKey, AccountKey, int]]:

@@ -130,7 +130,7 @@ def _existing_keys(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     if not keys:
         return set()
     # The keys go as one JSON text: json.dumps is C, while two text arrays are quoted
-    # element by element in Python (a 5,000-event batch: ~27 ms instead of ~45-60 ms).
+    # element by element in Python.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT r.source, r.event_id FROM metering_usagerecord r"

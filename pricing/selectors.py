@@ -198,6 +198,17 @@ class PriceResolver:
     def models(self) -> list[tuple[str, str]]:
         return sorted(self._versions)
 
+    def catalogue_model(self, provider: str, model: str) -> str:
+        """The model's name as the catalogue spells it: the catalogue names some models
+        with their provider ("deepseek/deepseek-chat") and others without ("gpt-4o"), and
+        gateways report either. A model the catalogue has neither way stays as it came."""
+        versions = self._versions
+        if (provider, model) not in versions:
+            prefixed = f"{provider}/{model}"
+            if (provider, prefixed) in versions:
+                return prefixed
+        return model
+
 
 # --- retail price ----------------------------------------------------------------------
 

@@ -144,18 +144,16 @@ class _RetailPrices:
         self._lock = threading.Lock()
         self._resolver: RetailResolver | None = None
         self._checked_at = 0.0
-        self._catalogue_keys: set[tuple[str, str]] = set()
 
-    def get(self) -> tuple[RetailResolver, set[tuple[str, str]]]:
+    def get(self) -> RetailResolver:
         now = time.monotonic()
         with self._lock:
             due = now - self._checked_at > PRICE_RELOAD_CHECK_S
             if self._resolver is None or (due and self._resolver.is_stale()):
                 self._resolver = RetailResolver.load()
-                self._catalogue_keys = set(self._resolver.prices.models())
             if due:
                 self._checked_at = now
-            return self._resolver, self._catalogue_keys
+            return self._resolver
 
     def reset(self) -> None:
         """Forget the loaded prices (tests that publish prices call this)."""
@@ -165,13 +163,6 @@ class _RetailPrices:
 
 
 retail_prices = _RetailPrices()
-
-
-def _catalogue_model(keys: set[tuple[str, str]], provider: str, model: str) -> str:
-    """As metering.rating does: the catalogue names some models with their provider."""
-    if (provider, model) not in keys and (provider, f"{provider}/{model}") in keys:
-        return f"{provider}/{model}"
-    return model
 
 
 def _ceil_to_scale(amount_atto: int, scale: int) -> int:
@@ -192,12 +183,12 @@ def authorization_estimate_minor(
     """The most a request can cost at the retail price in force at `at`: every input
     token at the input price, every output token at the output price (the tier's prices
     when the input may exceed the tier threshold), rounded up to the currency's scale."""
-    resolver, keys = retail_prices.get()
+    resolver = retail_prices.get()
     try:
         quote = resolver.quote(
             seller_book_id=customer.book_id,
             provider=provider,
-            model=_catalogue_model(keys, provider, model),
+            model=resolver.prices.catalogue_model(provider, model),
             at=at,
             plan=customer.plan,
             customer=customer.external_id,

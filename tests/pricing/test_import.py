@@ -203,6 +203,24 @@ def test_a_resolver_knows_when_a_newer_catalogue_exists(real_catalogue_path, rea
     assert not PriceResolver.load().is_stale()
 
 
+def test_the_resolver_spells_a_model_as_the_catalogue_does(real_catalogue_path):
+    import_real(real_catalogue_path)
+    resolver = PriceResolver.load()
+    # The catalogue names gemini-2.5-pro with its provider and gpt-4o without (its
+    # "gemini-2.5-pro" is Vertex AI's); gateways report either spelling.
+    assert resolver.catalogue_model("gemini", "gemini-2.5-pro") == "gemini/gemini-2.5-pro"
+    assert resolver.catalogue_model("gemini", "gemini/gemini-2.5-pro") == "gemini/gemini-2.5-pro"
+    assert resolver.catalogue_model("openai", "gpt-4o") == "gpt-4o"
+    # Where it has both spellings, the one reported is kept.
+    assert resolver.catalogue_model("deepseek", "deepseek-chat") == "deepseek-chat"
+    assert resolver.catalogue_model("deepseek", "deepseek/deepseek-chat") == (
+        "deepseek/deepseek-chat"
+    )
+    # Unknown models (and providers) stay as they came: resolving them then fails.
+    assert resolver.catalogue_model("openai", "no-such-model") == "no-such-model"
+    assert resolver.catalogue_model("nobody", "gemini-2.5-pro") == "gemini-2.5-pro"
+
+
 @pytest.mark.parametrize(
     "statement",
     [

@@ -13,8 +13,9 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import OuterRef, Subquery
 
+from ledger.accounts import account_cache
 from ledger.errors import UnknownAccount
-from ledger.models import Account, Balance
+from ledger.models import Account, Balance, Hold
 
 DEBIT_NORMAL_TYPES = (Account.Type.ASSET, Account.Type.EXPENSE)
 STATEMENT_PAGE_SIZE_MAX = 1000
@@ -41,6 +42,27 @@ def _account(account_id: int) -> Account:
     if account is None:
         raise UnknownAccount(f"account {account_id} does not exist")
     return account
+
+
+def account_balance_find(*, book_id: int, asset_id: int, code: str) -> AccountBalance | None:
+    """The balance of the account with this code in the book and asset; None when no such
+    account was made yet."""
+    account_id = account_cache.id_for(book_id, asset_id, code)
+    if account_id is None:
+        found = Account.objects.filter(book_id=book_id, asset_id=asset_id, code=code).first()
+        if found is None:
+            return None
+        account_id = found.id
+    return account_balance_get(account_id=account_id)
+
+
+def accounts_count(*, book_ids: Sequence[int]) -> int:
+    return Account.objects.filter(book_id__in=list(book_ids)).count()
+
+
+def holds_get(*, hold_ids: Sequence[int]) -> dict[int, Hold]:
+    """Holds by id with their entry and debit account (a hold never changes)."""
+    return Hold.objects.select_related("entry", "debit_account").in_bulk(list(hold_ids))
 
 
 def account_balance_get(*, account_id: int) -> AccountBalance:

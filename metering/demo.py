@@ -10,9 +10,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.demo import DEMO_ACTOR, NANOS_PER_USD
-from ledger.models import Account, Book
+from ledger.models import Book
 from ledger.posting_rules import PostingSpec
 from metering.gateway_keys import hash_secret
 from metering.models import GatewayKey
@@ -103,5 +104,5 @@ def seed_demo_metering() -> dict[str, int]:
     demo_books = (distributor, reseller)
     return {
         "customers": Customer.objects.filter(book__in=demo_books).count(),
-        "accounts": Account.objects.filter(book__in=demo_books).count(),
+        "accounts": ledger_selectors.accounts_count(book_ids=[book.id for book in demo_books]),
     }

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from ledger.models import Book
@@ -27,6 +27,7 @@ from pricing.errors import (
     PriceBookConflict,
     PricingError,
 )
+from pricing.locks import price_list_lock
 from pricing.models import CatalogImport, RetailPriceBook, RetailPriceOverride, UpstreamPrice
 from pricing.rating import MARKUP_BPS_MAX, PRICE_FIELDS, OverrideTerms
 
@@ -35,13 +36,6 @@ CATALOG_ENTRIES_MAX = 100_000  # the LiteLLM map has ~5,000; refuse something ab
 RETAIL_OVERRIDES_MAX = 10_000
 
 Progress = Callable[[int, int], None]  # (rows written so far, rows to write)
-
-
-def _advisory_lock(name: str) -> None:
-    """Serialise writers of one price list for the rest of the transaction."""
-    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def _check_common(*, effective_from: datetime, actor: str) -> None:
@@ -135,7 +129,7 @@ def catalog_import(
     catalogue, sha256 = _read_catalogue(path, data)
     parsed, skipped = parse_catalogue(catalogue)  # pure and fast: outside the transaction
     with transaction.atomic():
-        _advisory_lock("pricing.catalog_import")
+        price_list_lock("pricing.catalog_import")
         existing = CatalogImport.objects.filter(effective_from=effective_from).first()
         if existing is not None:
             if existing.file_sha256 == sha256:
@@ -228,7 +222,7 @@ def _terms_sha256(*, name: str, markup_bps: int, currency: str, overrides) -> st
 
 
 def _scope_lock(book_id: int, plan: str, customer: str) -> None:
-    _advisory_lock(f"pricing.retail:{book_id}:{plan}:{customer}")
+    price_list_lock(f"pricing.retail:{book_id}:{plan}:{customer}")
 
 
 def retail_price_book_create(

@@ -20,8 +20,7 @@ from django.db.models import F, QuerySet
 from config.errors import DomainError
 from config.ttl_cache import TtlCache
 from ledger.amounts import from_minor_units, to_minor_units
-from ledger.models import Account
-from ledger.selectors import AccountBalance, account_balance_get
+from ledger.selectors import AccountBalance, account_balance_find
 from pricing.rating import ATTO_SCALE, effective_prices
 from pricing.selectors import RetailResolver
 from wallets.accounts import CustomerAccount, customer_account
@@ -255,10 +254,7 @@ def customer_account_code(customer: Customer) -> CustomerAccount:
 def wallet_balance_get(*, customer: Customer) -> AccountBalance | None:
     """The customer account's balance and available balance; None before first use."""
     code, _type = customer_account_code(customer)
-    account = Account.objects.filter(
-        book_id=customer.book_id, asset_id=customer.currency_id, code=code
-    ).first()
-    return account_balance_get(account_id=account.id) if account else None
+    return account_balance_find(book_id=customer.book_id, asset_id=customer.currency_id, code=code)
 
 
 # --- credit ----------------------------------------------------------------------------

@@ -39,9 +39,10 @@ from django.utils import timezone
 
 from config.fast_insert import bulk_insert
 from ledger import errors as ledger_errors_module
+from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.locks import balances_lock
-from ledger.models import Account, Hold, HoldResolution
+from ledger.models import Account, HoldResolution
 from ledger.selectors import AccountBalance
 from ledger.services import ledger_errors
 from wallets import selectors
@@ -701,9 +702,7 @@ def authorizations_settle_by_usage(*, usages: Sequence[UsageCapture], actor: str
     ]
     # A hold is immutable: its accounts and book are read without its lock (the capture
     # already resolved it; only the voids need the hold locks the ledger takes).
-    holds = Hold.objects.select_related("entry", "debit_account").in_bulk(
-        [a.hold_id for a in captured]
-    )
+    holds = ledger_selectors.holds_get(hold_ids=[a.hold_id for a in captured])
     voided = ledger_services.holds_void_pending(
         voids=[
             ledger_services.HoldVoid(a.hold_id, f"wallets:authorization:{a.public_id}:usage-void")

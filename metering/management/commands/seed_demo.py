@@ -9,6 +9,9 @@ from metering.demo import seed_demo_metering
 
 
 class Command(BaseCommand):
+    """Lives in metering, the app at the top of the import graph: the demo seeds every
+    app below it (the ledger's books, prices, customers, usage)."""
+
     help = "Load demo data for the embedded run (idempotent) and a local admin user."
 
     def handle(self, *args, **options):

@@ -1,20 +1,25 @@
 """Appending events and their entries to the journal: the one write path to the ledger.
 
 Internal to the ledger: other apps append through `ledger.services`. Every append, one
-event or a hundred thousand, is ONE statement, `ledger_append` in PostgreSQL
+event or a hundred thousand, is the same algorithm, `ledger_append` in PostgreSQL
 (migrations/sql/0008_append.sql): it reads the accounts not cached yet, takes the chain
-lock, checks idempotency keys, reads the chain's head, hashes and inserts. Python
-prepares what does not depend on the head: the canonical payload, the input hash, the
-entries from the posting rules and the hashed text after the sequence
-(`canonical.chain_hash_tail`). Outside a transaction that statement is its own
-transaction, so a single append, commit included, is one round trip.
+lock, checks the idempotency keys, reads the chain's head, hashes every event and
+reserves the sequences and entry ids. Python prepares what does not depend on the head:
+the canonical payload, the input hash, the entries from the posting rules and the hashed
+text after the sequence (`canonical.chain_hash_tail`). The rows go in with the same
+statement (a single event: one round trip, commit included, outside a transaction), or,
+for a batch of COPY_THRESHOLD_EVENTS or more, by COPY right after it, under the lock the
+statement took.
 """
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain, repeat
 
 import psycopg
+import psycopg.adapt
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -26,6 +31,9 @@ from ledger.locks import CHAIN_LOCK_KEY
 from ledger.posting_rules import EntrySpec, entries_for
 
 BATCH_EVENTS_MAX = 100_000
+# From this many events a batch's rows go by COPY after ledger_append reserved their
+# sequences, ids and hashes (see migrations/sql/0008_append.sql).
+COPY_THRESHOLD_EVENTS = 64
 IDEMPOTENCY_KEY_LENGTH_MAX = 200
 
 # ledger_append's parameters, by name: the SQL function is called with named notation,
@@ -45,6 +53,7 @@ _APPEND_PARAMETERS = (
     "entry_books",
     "entry_memos",
     "entry_reverses",
+    "posting_events",
     "posting_entries",
     "posting_accounts",
     "posting_assets",
@@ -52,12 +61,15 @@ _APPEND_PARAMETERS = (
     "posting_phases",
     "posting_amounts",
     "accounts_to_read",
+    "rows_inline",
 )
+# Parameters go in binary (%b): psycopg quotes and escapes each element of a text array
+# in Python for the text format, which for a big batch's payloads cost more than the
+# whole append in PostgreSQL.
 APPEND_SQL = (
-    "SELECT out_outcome, out_sequences, out_replayed, out_entry_ids, out_conflict,"
-    " out_accounts FROM ledger_append("
-    + ", ".join(f"{name} => %({name})s" for name in _APPEND_PARAMETERS)
-    + ")"
+    "SELECT out_outcome, out_first_sequence, out_first_entry_id, out_recorded_positions,"
+    " out_recorded_sequences, out_conflict, out_accounts, out_head_hash, out_hashes"
+    " FROM ledger_append(" + ", ".join(f"{name} => %({name})b" for name in _APPEND_PARAMETERS) + ")"
 )
 
 
@@ -161,52 +173,201 @@ def _check_actor(actor: str) -> None:
         raise InvalidEvent("every ledger write names its actor (valid text, without NUL)")
 
 
-def _parameters(unique: list[_Prepared], uncached: list[int], now: datetime, actor: str) -> dict:
-    """ledger_append's arguments: events, entries and postings as parallel arrays; an
-    entry names its event, a posting its entry, by 1-based position."""
-    events, entries, postings = [], [], []
+class _Bigints(list):
+    """A list of ints (no None) sent as bigint[] by `_BigintsDumper`."""
+
+
+class _BigintsDumper(psycopg.adapt.Dumper):
+    """bigint[] in PostgreSQL's binary array format, packed by ONE struct call: psycopg's
+    own list dumper packs element by element in Python, a good share of a big batch's
+    client time."""
+
+    format = psycopg.pq.Format.BINARY
+    oid = psycopg.postgres.types["int8"].array_oid
+
+    def dump(self, obj: list) -> bytes:
+        if not obj:
+            return _EMPTY_HEADER.pack(0, 0, psycopg.postgres.types["int8"].oid)
+        header = _ARRAY_HEADER.pack(1, 0, psycopg.postgres.types["int8"].oid, len(obj), 1)
+        # Each element is its length (8) then its value.
+        body = struct.pack(">" + "iq" * len(obj), *chain.from_iterable(zip(repeat(8), obj)))
+        return header + body
+
+
+_EMPTY_HEADER = struct.Struct(">iiI")
+_ARRAY_HEADER = struct.Struct(">iiIii")
+psycopg.adapters.register_dumper(_Bigints, _BigintsDumper)
+
+
+def _hash_tail(item: _Prepared, now: datetime, actor: str) -> str:
+    return canonical.chain_hash_tail(
+        event_type=item.event.type,
+        idempotency_key=item.event.idempotency_key,
+        input_hash_hex=item.input_hash,
+        payload_json=item.payload_json,
+        occurred_at=item.occurred_at,
+        recorded_at=now,
+        actor=actor,
+    )
+
+
+def _arguments(
+    unique: list[_Prepared], uncached: list[int], now: datetime, actor: str, rows_inline: bool
+) -> dict:
+    """ledger_append's arguments: events, entries and postings as parallel arrays (an
+    entry names its event, a posting its entry and event, by 1-based position). Without
+    the rows inline the function needs of them only what it checks and hashes: keys,
+    input hashes, hashed texts, entries' books, and postings' accounts where some are not
+    cached; the other columns are sent empty."""
+    args = {name: [] for name in _APPEND_PARAMETERS[4:21]}
+    keys, input_hashes, tails = (
+        args["event_keys"],
+        args["event_input_hashes"],
+        args["event_hash_tails"],
+    )
+    books = args["entry_books"]
+    check_postings = rows_inline or bool(uncached)
+    posting_entries, accounts, assets = (
+        args["posting_entries"],
+        args["posting_accounts"],
+        args["posting_assets"],
+    )
     for event_position, item in enumerate(unique, 1):
         event = item.event
-        events.append(
-            (
-                event.type,
-                item.payload_json,
-                event.idempotency_key,
-                item.input_hash,
-                item.occurred_at,
-                canonical.chain_hash_tail(
-                    event_type=event.type,
-                    idempotency_key=event.idempotency_key,
-                    input_hash_hex=item.input_hash,
-                    payload_json=item.payload_json,
-                    occurred_at=item.occurred_at,
-                    recorded_at=now,
-                    actor=actor,
-                ),
-            )
-        )
+        keys.append(event.idempotency_key)
+        input_hashes.append(item.input_hash)
+        tails.append(_hash_tail(item, now, actor))
+        if rows_inline:
+            args["event_types"].append(event.type)
+            args["event_payloads"].append(item.payload_json)
+            args["event_occurred_at"].append(item.occurred_at)
         for entry in item.entries:
-            entries.append((event_position, entry.book_id, entry.memo, entry.reverses_entry_id))
-            entry_position = len(entries)
+            books.append(entry.book_id)
+            if rows_inline:
+                args["entry_events"].append(event_position)
+                args["entry_memos"].append(entry.memo)
+                args["entry_reverses"].append(entry.reverses_entry_id)
+            if not check_postings:
+                continue
+            entry_position = len(books)
             for p in entry.postings:
-                postings.append(
-                    (entry_position, p.account_id, p.asset_id, p.side, p.phase, p.amount)
-                )
-    columns = {
+                posting_entries.append(entry_position)
+                accounts.append(p.account_id)
+                assets.append(p.asset_id)
+                if rows_inline:
+                    args["posting_events"].append(event_position)
+                    args["posting_sides"].append(p.side)
+                    args["posting_phases"].append(p.phase)
+                    args["posting_amounts"].append(p.amount)
+    for name in _INTEGER_COLUMNS:
+        args[name] = _Bigints(args[name])
+    return args | {
         "chain_lock_key": CHAIN_LOCK_KEY,
         "genesis_hash": canonical.GENESIS_HASH,
         "recorded_at": now,
         "actor": actor,
-        "accounts_to_read": uncached,
+        "accounts_to_read": _Bigints(uncached),
+        "rows_inline": rows_inline,
     }
-    for names, rows in (
-        (_APPEND_PARAMETERS[4:10], events),
-        (_APPEND_PARAMETERS[10:14], entries),
-        (_APPEND_PARAMETERS[14:20], postings),
-    ):
-        values = zip(*rows, strict=True) if rows else [[] for _ in names]
-        columns.update(zip(names, (list(column) for column in values), strict=True))
-    return columns
+
+
+_INTEGER_COLUMNS = (
+    "entry_events",
+    "entry_books",
+    "posting_events",
+    "posting_entries",
+    "posting_accounts",
+    "posting_assets",
+    "posting_amounts",
+)
+
+
+def _copy_rows(
+    unique: list[_Prepared], reserved: tuple[int, int, str, list[str]], now: datetime, actor
+) -> None:
+    """The rows of a batch whose sequences, entry ids and hashes ledger_append reserved
+    (under the chain lock, held to commit), streamed in with COPY."""
+    first_sequence, first_entry_id, prev_hash, hashes = reserved
+    with connection.cursor() as cursor:
+        columns = ", ".join(EVENT_TABLE_COLUMNS)
+        with cursor.copy(f"COPY ledger_event ({columns}) FROM STDIN") as copy:
+            for sequence, (item, event_hash) in enumerate(
+                zip(unique, hashes, strict=True), first_sequence
+            ):
+                event = item.event
+                copy.write_row(
+                    (
+                        sequence,
+                        event.type,
+                        item.payload_json,
+                        event.idempotency_key,
+                        item.input_hash,
+                        prev_hash,
+                        event_hash,
+                        item.occurred_at,
+                        now,
+                        actor,
+                    )
+                )
+                prev_hash = event_hash
+        columns = ", ".join(ENTRY_TABLE_COLUMNS)
+        with cursor.copy(f"COPY ledger_entry ({columns}) FROM STDIN") as copy:
+            entry_id = first_entry_id
+            for sequence, item in enumerate(unique, first_sequence):
+                for entry in item.entries:
+                    copy.write_row(
+                        (
+                            entry_id,
+                            sequence,
+                            entry.book_id,
+                            entry.memo,
+                            entry.reverses_entry_id,
+                            now,
+                        )
+                    )
+                    entry_id += 1
+        columns = ", ".join(POSTING_TABLE_COLUMNS)
+        with cursor.copy(f"COPY ledger_posting ({columns}) FROM STDIN") as copy:
+            entry_id = first_entry_id
+            for sequence, item in enumerate(unique, first_sequence):
+                for entry in item.entries:
+                    for p in entry.postings:
+                        copy.write_row(
+                            (
+                                entry_id,
+                                p.account_id,
+                                p.asset_id,
+                                p.side,
+                                p.phase,
+                                p.amount,
+                                sequence,
+                            )
+                        )
+                    entry_id += 1
+
+
+EVENT_TABLE_COLUMNS = (
+    "sequence",
+    "type",
+    "payload",
+    "idempotency_key",
+    "input_hash",
+    "prev_hash",
+    "hash",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+)
+ENTRY_TABLE_COLUMNS = ("id", "event_sequence", "book_id", "memo", "reverses_id", "recorded_at")
+POSTING_TABLE_COLUMNS = (
+    "entry_id",
+    "account_id",
+    "asset_id",
+    "side",
+    "phase",
+    "amount",
+    "sequence",
+)
 
 
 def _replayed_entry_ids(sequences: list[int]) -> dict[int, list[int]]:
@@ -225,51 +386,68 @@ def _replayed_entry_ids(sequences: list[int]) -> dict[int, list[int]]:
 
 def _server_side_cursor():
     """psycopg's own cursor (server-side parameters: Django's would quote every array
-    into the SQL text in Python; from the fifth call, a prepared statement), wrapped as
-    Django wraps its cursors, so that the query log, execute wrappers and the mapping of
-    database errors see it like any other statement."""
+    into the SQL text in Python; prepared from the fifth call, as the settings' OPTIONS
+    prepare_threshold asks), wrapped as Django wraps its cursors, so that the query log,
+    execute wrappers and the mapping of database errors see it like any other."""
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
+    raw.format = psycopg.pq.Format.BINARY  # results too: parsing a text array is Python's
     if connection.queries_logged:
         return connection.make_debug_cursor(raw)
     return connection.make_cursor(raw)
 
 
-def _append(unique: list[_Prepared], now: datetime, actor: str) -> dict[str, AppendedEvent]:
+def _call_append(unique: list[_Prepared], now: datetime, actor: str) -> tuple:
+    """ledger_append on `unique`; returns (outcome, first sequence, first entry id,
+    recorded positions, recorded sequences, conflict position)."""
     uncached = _check_accounts(unique)
+    rows_inline = len(unique) < COPY_THRESHOLD_EVENTS or not connection.in_atomic_block
     with _server_side_cursor() as cursor:
-        cursor.execute(APPEND_SQL, _parameters(unique, uncached, now, actor))
-        outcome, sequences, replayed, entry_ids, conflict, accounts = cursor.fetchone()
+        cursor.execute(APPEND_SQL, _arguments(unique, uncached, now, actor, rows_inline))
+        outcome, first, first_entry, positions, recorded, conflict, accounts, head, hashes = (
+            cursor.fetchone()
+        )
     for account_id, book_id, asset_id in accounts or ():
         account_cache.remember_book_and_asset(account_id, book_id, asset_id)
     if outcome == "accounts":
         raise _unknown_account(unique)
-    if outcome == "conflict":
-        key = unique[conflict - 1].event.idempotency_key
-        sequence = sequences[conflict - 1]
-        raise IdempotencyConflict(
-            f"idempotency key {key!r} was already used for different input (event #{sequence})",
-            details={"idempotency_key": key, "sequence": sequence},
-        )
-    assert outcome == "appended", outcome
-    recorded = (
-        _replayed_entry_ids(
-            [sequence for sequence, was in zip(sequences, replayed, strict=True) if was]
-        )
-        if any(replayed)
-        else {}
+    if outcome == "appended" and not rows_inline:
+        _copy_rows(unique, (first, first_entry, head, hashes), now, actor)
+    return outcome, first, first_entry, positions, recorded, conflict
+
+
+def _append(unique: list[_Prepared], now: datetime, actor: str) -> dict[str, AppendedEvent]:
+    """Append `unique` (distinct keys) in one statement; if some keys were recorded
+    before, answer those as replays and append the others with a second statement (the
+    chain lock is held by then, so nothing can come between)."""
+    outcome, first_sequence, first_entry_id, positions, recorded, conflict = _call_append(
+        unique, now, actor
     )
     results: dict[str, AppendedEvent] = {}
-    new_entry_ids = iter(entry_ids)
-    for item, sequence, was_replayed in zip(unique, sequences, replayed, strict=True):
+    if outcome == "conflict":
+        key = unique[conflict - 1].event.idempotency_key
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used for different input (event #{recorded[0]})",
+            details={"idempotency_key": key, "sequence": recorded[0]},
+        )
+    if outcome == "recorded":
+        entry_ids = _replayed_entry_ids(recorded)
+        replayed = dict(zip(positions, recorded, strict=True))
+        for position, item in enumerate(unique, 1):
+            if position in replayed:
+                key, sequence = item.event.idempotency_key, replayed[position]
+                results[key] = AppendedEvent(sequence, key, entry_ids[sequence], replayed=True)
+        unique = [item for position, item in enumerate(unique, 1) if position not in replayed]
+        if not unique:
+            return results
+        outcome, first_sequence, first_entry_id, *_rest = _call_append(unique, now, actor)
+    assert outcome == "appended", outcome
+    entry_id = first_entry_id
+    for sequence, item in enumerate(unique, first_sequence):
         key = item.event.idempotency_key
-        if was_replayed:
-            for _entry in item.entries:
-                next(new_entry_ids)  # 0: the entry was recorded with its event
-            results[key] = AppendedEvent(sequence, key, recorded[sequence], replayed=True)
-        else:
-            ids = [next(new_entry_ids) for _entry in item.entries]
-            results[key] = AppendedEvent(sequence, key, ids)
+        count = len(item.entries)
+        results[key] = AppendedEvent(sequence, key, list(range(entry_id, entry_id + count)))
+        entry_id += count
     return results
 
 

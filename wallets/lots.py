@@ -11,10 +11,10 @@ afterwards. Accounts, in the customer's book and currency:
   of a promotional lot:     wallet:<c> Dr / expense:promotions Cr   (the grant's expense
                             is reversed: credit never used cost nothing)
 
-Locks, always in this order: the ledger's chain lock (transaction advisory lock), then
-LotCursor rows in pk order; Lot rows are written only under their cursor's lock. The
-allocator takes no chain lock (it reads the committed prefix of the log: sequences
-commit in order), so it never waits for ledger writers, and the metering batch never
+Locks (their order is ledger.locks'; wallets.locks takes the cursors): Lot rows are
+written only under their cursor's lock. The allocator takes no chain lock (it reads the
+committed prefix of the log: sequences commit in order), so it never waits for ledger
+writers, and the metering batch never
 waits for it. A service that opens a lot or a reversal takes the chain lock and then the
 cursor, so the allocator cannot be half-way through the same event meanwhile; it may
 wait for the wallet's allocation transaction, which is why those are kept short.

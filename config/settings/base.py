@@ -72,7 +72,14 @@ DATABASES = {
         DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60)
     )
 }
-DATABASES["default"]["OPTIONS"] = {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5)}
+DATABASES["default"]["OPTIONS"] = {
+    "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5),
+    # psycopg prepares a statement from its fifth run on a connection. Only server-side
+    # binding cursors prepare, and the only one is the ledger's append (ledger.journal):
+    # Django's own cursors bind on the client. 0 turns preparation off (for a pooler in
+    # transaction mode that cannot keep prepared statements).
+    "prepare_threshold": env_int("DATABASE_PREPARE_THRESHOLD", 5) or None,
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -109,7 +109,8 @@ def _appends(captured) -> list[str]:
 
 
 def test_one_statement_whatever_the_size_and_djangos_query_log_sees_it(book, cash, revenue):
-    """The journal sends it on psycopg's own cursor, wrapped as Django wraps its own."""
+    """The journal sends it on psycopg's own cursor, wrapped as Django wraps its own; a
+    batch of COPY_THRESHOLD_EVENTS or more streams its rows in by COPY after it."""
     with CaptureQueriesContext(connection) as single:
         _record(_transfer_payload(book, cash, revenue, 1), key())
     assert len(single.captured_queries) == 1 and len(_appends(single.captured_queries)) == 1
@@ -130,20 +131,34 @@ def test_one_statement_whatever_the_size_and_djangos_query_log_sees_it(book, cas
     assert report.ok, report.problems
 
 
-def test_a_batch_mixing_replays_and_fresh_events_keeps_each_ones_entries(book, cash, revenue):
+@pytest.mark.parametrize("padding", [0, journal.COPY_THRESHOLD_EVENTS])  # inline, COPY
+def test_a_batch_mixing_replays_and_fresh_events_keeps_each_ones_entries(
+    book, cash, revenue, padding
+):
     old = [
         journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, n), key())
         for n in (1, 2)
     ]
     before = services.events_record_batch(events=old, actor="t")
     fresh = journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, 7), key())
-    mixed = services.events_record_batch(events=[old[1], fresh, old[0], fresh], actor="t")
-    assert [r.replayed for r in mixed] == [True, False, True, False]
+    more = [
+        journal.NewEvent("ledger.transfer", _transfer_payload(book, cash, revenue, 1), key())
+        for _ in range(padding)
+    ]
+    mixed = services.events_record_batch(events=[old[1], fresh, old[0], fresh, *more], actor="t")
+    assert [r.replayed for r in mixed[:4]] == [True, False, True, False]
+    assert not any(r.replayed for r in mixed[4:])
     assert (mixed[0].sequence, mixed[0].entry_ids) == (before[1].sequence, before[1].entry_ids)
     assert (mixed[2].sequence, mixed[2].entry_ids) == (before[0].sequence, before[0].entry_ids)
     assert mixed[1] is mixed[3] and mixed[1].sequence == before[1].sequence + 1
-    assert Entry.objects.get(id=mixed[1].entry_ids[0]).event_id == mixed[1].sequence
-    assert balance(cash) == 1 + 2 + 7
+    assert [r.sequence for r in mixed[4:]] == list(
+        range(before[1].sequence + 2, before[1].sequence + 2 + padding)
+    )
+    for result in [mixed[1], *mixed[4:]]:
+        assert Entry.objects.get(id=result.entry_ids[0]).event_id == result.sequence
+    assert balance(cash) == 1 + 2 + 7 + padding
+    report = verify_ledger()
+    assert report.ok, report.problems
 
 
 def test_a_conflict_anywhere_in_a_batch_writes_nothing(book, cash, revenue):

@@ -2,35 +2,43 @@
 -- calls it for every append, one event or a hundred thousand). It replaces 0007's
 -- one-event function and the Python paths that did the same in several round trips.
 --
--- In order, as one transaction step under the caller's transaction:
+-- In order, as one step of the caller's transaction:
 --   1. accounts Python has not cached yet (`accounts_to_read`) are read and returned
 --      (flattened id, book, asset triples in out_accounts); if a posting names an account
 --      that does not exist or is in another book or asset, nothing is written and the
 --      outcome is 'accounts' (Python names the account; the posting trigger would refuse
 --      it too, but by aborting the whole transaction);
 --   2. the chain lock (a transaction-level advisory lock, ledger.locks.CHAIN_LOCK_KEY);
---   3. idempotency: keys recorded before with the same input are replays (out_replayed,
---      their recorded sequence in out_sequences; Python reads their entry ids); one
---      recorded with other input stops everything: outcome 'conflict', out_conflict is the
---      event's position and out_sequences holds the recorded sequence there;
---   4. the chain's head, then each fresh event's sequence and hash. Python sends the
---      hashed text after the sequence (ledger.canonical.chain_hash_tail); the chain's
---      part is defined here and nowhere else:
+--   3. idempotency: if any key was recorded before, nothing is written. Recorded with
+--      other input: outcome 'conflict', out_conflict is that event's position (1-based)
+--      and out_recorded_sequences[1] its sequence. All with the same input: outcome
+--      'recorded', with their positions and sequences; Python answers those as replays
+--      and calls again with the others, under the lock it now holds, so this path
+--      (a retry, a batch replayed after a crash) costs one more statement and the usual
+--      one stays free of any bookkeeping for replays;
+--   4. the chain's head, then each event's hash. Python sends the hashed text after the
+--      sequence (ledger.canonical.chain_hash_tail); the chain's part is
 --          hash = sha256(prev_hash || '\n' || sequence || '\n' || tail)
---      (ledger_verify recomputes every hash with ledger_event_hash below);
---   5. entry ids for the fresh entries as ONE block of the sequence (setval under the
---      chain lock: every writer of entries holds it), returned per entry in out_entry_ids
---      (0 for entries of replayed events);
+--      defined by ledger_event_hash below (ledger_verify recomputes every hash with it);
+--   5. entry ids as ONE block of the sequence (setval under the chain lock: every writer
+--      of entries holds it): the events take sequences head + 1, head + 2, ..., and the
+--      entries ids out_first_entry_id, + 1, ..., in the order given;
 --   6. three INSERT ... SELECT FROM unnest(...): events, entries, postings. The tables'
 --      triggers project balances and check every invariant once per statement, as for
---      any other insert.
+--      any other insert. With `rows_inline` false (a batch of many events, always inside
+--      the caller's transaction), the function stops before the inserts and returns the
+--      head's hash and every event's hash in out_hashes: Python then streams the rows in
+--      with COPY, which overlaps its own work with the server's and spares PostgreSQL
+--      the unnesting of big arrays (a third of a big batch's time). Steps 1 to 5, the
+--      append's rules, are the same either way, and the lock is held to commit.
 --
 -- Events, entries and postings come as parallel arrays (columns); an entry names its
--- event, and a posting its entry, by 1-based position. Within one call the keys are
--- distinct (Python collapses repeats first). Each statement of a VOLATILE PL/pgSQL
--- function takes a new snapshot, so the head and the keys are read after the lock is held.
--- Array elements are read by position from PL/pgSQL variables and arguments, which
--- PL/pgSQL keeps in expanded form: O(1) per element, whatever the batch size.
+-- event, and a posting its entry and event, by 1-based position. Within one call the
+-- keys are distinct (Python collapses repeats first). Each statement of a VOLATILE
+-- PL/pgSQL function takes a new snapshot, so the head and the keys are read after the
+-- lock is held. Columns are read side by side by unnest, never by subscript per row (a
+-- text array's elements have no fixed width: each subscript would walk it from its
+-- start), so the work stays linear in the batch's size.
 
 CREATE FUNCTION ledger_event_hash(prev_hash text, sequence bigint, hash_tail text)
 RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
@@ -49,35 +57,38 @@ CREATE FUNCTION ledger_append(
     event_input_hashes text[],
     event_occurred_at timestamptz[],
     event_hash_tails text[],
-    entry_events int[],
+    entry_events bigint[],
     entry_books bigint[],
     entry_memos text[],
     entry_reverses bigint[],
-    posting_entries int[],
+    posting_events bigint[],
+    posting_entries bigint[],
     posting_accounts bigint[],
     posting_assets bigint[],
     posting_sides text[],
     posting_phases text[],
     posting_amounts bigint[],
     accounts_to_read bigint[],
+    rows_inline boolean,
     OUT out_outcome text,
-    OUT out_sequences bigint[],
-    OUT out_replayed boolean[],
-    OUT out_entry_ids bigint[],
+    OUT out_first_sequence bigint,
+    OUT out_first_entry_id bigint,
+    OUT out_recorded_positions int[],
+    OUT out_recorded_sequences bigint[],
     OUT out_conflict int,
-    OUT out_accounts bigint[])
+    OUT out_accounts bigint[],
+    OUT out_head_hash text,
+    OUT out_hashes text[])
 LANGUAGE plpgsql AS $$
 DECLARE
     events_count int := cardinality(event_keys);
     entries_count int := cardinality(entry_books);
+    recorded_same boolean[];
     head_sequence bigint;
     head_hash text;
-    event_prev_hashes text[];
-    event_hashes text[];
-    fresh_entries int := 0;
-    next_entry_id bigint;
+    event_prev_hashes text[] := '{}';
+    event_hashes text[] := '{}';
     position int;
-    recorded record;
 BEGIN
     IF cardinality(accounts_to_read) > 0 THEN
         SELECT array_agg(ARRAY[a.id, a.book_id, a.asset_id]) INTO out_accounts
@@ -95,23 +106,27 @@ BEGIN
 
     PERFORM pg_advisory_xact_lock(chain_lock_key);
 
-    out_sequences := array_fill(0::bigint, ARRAY[events_count]);
-    out_replayed := array_fill(false, ARRAY[events_count]);
-    FOR recorded IN
-        SELECT k.position, e.sequence, e.input_hash = event_input_hashes[k.position] AS same
+    IF EXISTS (SELECT 1 FROM ledger_event e WHERE e.idempotency_key = ANY(event_keys)) THEN
+        SELECT array_agg(k.position ORDER BY k.position),
+               array_agg(e.sequence ORDER BY k.position),
+               array_agg(e.input_hash = k.input_hash ORDER BY k.position)
+          INTO out_recorded_positions, out_recorded_sequences, recorded_same
           FROM ledger_event e
-          JOIN unnest(event_keys) WITH ORDINALITY AS k(key, position)
+          JOIN unnest(event_keys, event_input_hashes) WITH ORDINALITY
+               AS k(key, input_hash, position)
             ON k.key = e.idempotency_key
-         WHERE e.idempotency_key = ANY(event_keys)
-    LOOP
-        out_sequences[recorded.position] := recorded.sequence;
-        IF NOT recorded.same THEN
-            out_outcome := 'conflict';
-            out_conflict := recorded.position;
-            RETURN;
-        END IF;
-        out_replayed[recorded.position] := true;
-    END LOOP;
+         WHERE e.idempotency_key = ANY(event_keys);
+        out_outcome := 'recorded';
+        FOR position IN 1..cardinality(recorded_same) LOOP
+            IF NOT recorded_same[position] THEN
+                out_outcome := 'conflict';
+                out_conflict := out_recorded_positions[position];
+                out_recorded_sequences := ARRAY[out_recorded_sequences[position]];
+                EXIT;
+            END IF;
+        END LOOP;
+        RETURN;
+    END IF;
 
     SELECT e.sequence, e.hash INTO head_sequence, head_hash
       FROM ledger_event e ORDER BY e.sequence DESC LIMIT 1;
@@ -119,63 +134,54 @@ BEGIN
         head_sequence := 0;
         head_hash := genesis_hash;
     END IF;
-    event_prev_hashes := array_fill(NULL::text, ARRAY[events_count]);
-    event_hashes := array_fill(NULL::text, ARRAY[events_count]);
+    out_first_sequence := head_sequence + 1;
+    out_head_hash := head_hash;
     FOR position IN 1..events_count LOOP
-        CONTINUE WHEN out_replayed[position];
-        head_sequence := head_sequence + 1;
-        out_sequences[position] := head_sequence;
         event_prev_hashes[position] := head_hash;
-        head_hash := ledger_event_hash(head_hash, head_sequence, event_hash_tails[position]);
+        -- ledger_event_hash(head_hash, sequence, tail), written out: a call of the SQL
+        -- function costs more than the hash itself. ledger_verify recomputes every
+        -- stored hash with the function, so the two cannot differ unseen.
+        head_hash := encode(sha256(convert_to(
+            head_hash || E'\n' || (head_sequence + position) || E'\n'
+            || event_hash_tails[position], 'UTF8')), 'hex');
         event_hashes[position] := head_hash;
     END LOOP;
 
-    out_entry_ids := array_fill(0::bigint, ARRAY[entries_count]);
-    FOR position IN 1..entries_count LOOP
-        IF NOT out_replayed[entry_events[position]] THEN
-            fresh_entries := fresh_entries + 1;
-        END IF;
-    END LOOP;
-    IF fresh_entries > 0 THEN
-        next_entry_id := setval(pg_get_serial_sequence('ledger_entry', 'id'),
-                                nextval(pg_get_serial_sequence('ledger_entry', 'id'))
-                                + fresh_entries - 1) - fresh_entries;
-        FOR position IN 1..entries_count LOOP
-            IF NOT out_replayed[entry_events[position]] THEN
-                next_entry_id := next_entry_id + 1;
-                out_entry_ids[position] := next_entry_id;
-            END IF;
-        END LOOP;
+    IF entries_count > 0 THEN
+        out_first_entry_id := setval('ledger_entry_id_seq',
+                                     nextval('ledger_entry_id_seq') + entries_count - 1)
+                              - entries_count + 1;
+    END IF;
+
+    out_outcome := 'appended';
+    IF NOT rows_inline THEN
+        out_hashes := event_hashes;
+        RETURN;
     END IF;
 
     INSERT INTO ledger_event (sequence, type, payload, idempotency_key, input_hash, prev_hash,
                               hash, occurred_at, recorded_at, actor)
-    SELECT out_sequences[e.position], e.type, e.payload::jsonb, e.key, e.input_hash,
-           event_prev_hashes[e.position], event_hashes[e.position], e.occurred_at,
-           ledger_append.recorded_at, ledger_append.actor
+    SELECT head_sequence + e.position, e.type, e.payload::jsonb, e.key, e.input_hash,
+           e.prev_hash, e.hash, e.occurred_at, ledger_append.recorded_at, ledger_append.actor
       FROM unnest(event_types, event_payloads, event_keys, event_input_hashes,
-                  event_occurred_at) WITH ORDINALITY
-           AS e(type, payload, key, input_hash, occurred_at, position)
-     WHERE NOT out_replayed[e.position];
+                  event_prev_hashes, event_hashes, event_occurred_at) WITH ORDINALITY
+           AS e(type, payload, key, input_hash, prev_hash, hash, occurred_at, position);
 
-    IF fresh_entries > 0 THEN
+    IF entries_count > 0 THEN
         INSERT INTO ledger_entry (id, event_sequence, book_id, memo, reverses_id, recorded_at)
-        SELECT out_entry_ids[en.position], out_sequences[en.event_position], en.book,
-               en.memo, en.reverses, ledger_append.recorded_at
+        SELECT out_first_entry_id + en.position - 1, head_sequence + en.event_position,
+               en.book, en.memo, en.reverses, ledger_append.recorded_at
           FROM unnest(entry_events, entry_books, entry_memos, entry_reverses) WITH ORDINALITY
-               AS en(event_position, book, memo, reverses, position)
-         WHERE NOT out_replayed[en.event_position];
+               AS en(event_position, book, memo, reverses, position);
 
         INSERT INTO ledger_posting (entry_id, account_id, asset_id, side, phase, amount,
                                     sequence)
-        SELECT out_entry_ids[p.entry_position], p.account, p.asset, p.side, p.phase,
-               p.amount, out_sequences[entry_events[p.entry_position]]
-          FROM unnest(posting_entries, posting_accounts, posting_assets, posting_sides,
-                      posting_phases, posting_amounts)
-               AS p(entry_position, account, asset, side, phase, amount)
-         WHERE NOT out_replayed[entry_events[p.entry_position]];
+        SELECT out_first_entry_id + p.entry_position - 1, p.account, p.asset, p.side,
+               p.phase, p.amount, head_sequence + p.event_position
+          FROM unnest(posting_entries, posting_events, posting_accounts, posting_assets,
+                      posting_sides, posting_phases, posting_amounts)
+               AS p(entry_position, event_position, account, asset, side, phase, amount);
     END IF;
-    out_outcome := 'appended';
 END;
 $$;
 

@@ -17,7 +17,7 @@ def test_observers_hear_each_spending_once_and_nothing_for_none(monkeypatch):
     assert heard == [frozenset({"acme", "initech"})]
 
 
-def test_the_balance_watch_is_registered_at_startup():
-    from wallets.balance_watch import balances_watch_after_spending
+def test_payments_registers_its_balance_watch_at_startup():
+    from payments.alerts.balance_watch import balances_watch_after_spending
 
     assert balances_watch_after_spending in spending._observers

@@ -79,7 +79,6 @@ class TopUp(models.Model):
     created_by = models.CharField(max_length=200)
 
     class Meta:
-        db_table = "wallets_topup"  # the table kept its name (wallets 0010)
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount_stripe__gt=0)
@@ -153,7 +152,6 @@ class StripeEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        db_table = "wallets_stripeevent"  # the table kept its name (wallets 0010)
         indexes = [models.Index(fields=["type", "received_at"], name="stripe_event_type_time")]
 
     def __str__(self) -> str:
@@ -171,9 +169,6 @@ class StripeCustomer(models.Model):
     stripe_customer_id = models.CharField(max_length=255, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200)
-
-    class Meta:
-        db_table = "wallets_stripecustomer"  # the table kept its name (wallets 0010)
 
     def __str__(self) -> str:
         return f"{self.stripe_customer_id} ({self.customer})"
@@ -205,7 +200,6 @@ class CardSetup(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        db_table = "wallets_cardsetup"  # the table kept its name (wallets 0010)
         constraints = [
             models.UniqueConstraint(
                 fields=["stripe_checkout_session_id"],
@@ -261,7 +255,6 @@ class AutoTopUpSettings(models.Model):
     updated_by = models.CharField(max_length=200)
 
     class Meta:
-        db_table = "wallets_autotopupsettings"  # the table kept its name (wallets 0010)
         verbose_name = verbose_name_plural = "auto top-up settings"
         constraints = [
             models.CheckConstraint(
@@ -307,7 +300,6 @@ class AutoTopUpAttempt(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        db_table = "wallets_autotopupattempt"  # the table kept its name (wallets 0010)
         constraints = [
             models.UniqueConstraint(
                 fields=["customer"],
@@ -338,7 +330,6 @@ class LowBalanceAlert(models.Model):
     updated_by = models.CharField(max_length=200)
 
     class Meta:
-        db_table = "wallets_lowbalancealert"  # the table kept its name (wallets 0010)
         verbose_name = "low-balance alert"
         constraints = [
             models.CheckConstraint(
@@ -371,7 +362,6 @@ class AlertDelivery(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        db_table = "wallets_alertdelivery"  # the table kept its name (wallets 0010)
         verbose_name_plural = "alert deliveries"
         indexes = [models.Index(fields=["customer", "-created_at"], name="alert_customer_time")]
 
@@ -390,7 +380,6 @@ class AlertDeliveryAttempt(models.Model):
     duration_ms = models.IntegerField()
 
     class Meta:
-        db_table = "wallets_alertdeliveryattempt"  # the table kept its name (wallets 0010)
         constraints = [
             models.UniqueConstraint(
                 fields=["delivery", "number"], name="alert_delivery_attempt_unique"

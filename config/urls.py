@@ -11,8 +11,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/ledger/", include("ledger.urls")),
     path("api/wallets/", include("wallets.urls")),
+    # Payments' customer API keeps the /api/wallets/customers/... paths it had in wallets.
+    path("api/wallets/", include("payments.urls")),
     path("api/metering/", include("metering.report_urls")),
     path("v1/", include("metering.urls")),
     path("v1/", include("wallets.gateway_urls")),
-    path("v1/stripe/", include("wallets.stripe_urls")),
+    path("v1/stripe/", include("payments.stripe.urls")),
 ]

@@ -24,8 +24,8 @@ from metering.models import ConsumerOffset, DeadLetter
 from metering.postings import USAGE_BATCH_EVENT, aggregate_legs, batch_entries
 from metering.rating import RatedEvent, Rater, Unrateable
 from metering.schema import InvalidUsageEvent, UsageEvent, parse_usage_event
-from wallets.balance_watch import balances_watch_after_spending
 from wallets.services import UsageCapture, authorizations_settle_by_usage
+from wallets.spending import customers_spent
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ class Pipeline:
                 # Before booking: wallets locks its rows and holds before the ledger's chain.
                 _settle_authorizations(fresh, self.actor)
                 result.ledger_sequence = self._book(fresh, entries)
-                balances_watch_after_spending(
+                customers_spent(
                     external_ids={event.customer for event, rated in fresh if rated.usage.prepaid}
                 )
             self._store_dead_letters(result.dead_letters)

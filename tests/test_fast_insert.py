@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from config.fast_insert import bulk_insert
 from ledger.models import Book
+from payments.models import StripeEvent
 from tests.metering.conftest import catalogue_subset, world  # noqa: F401  (fixtures)
 from wallets import services
-from wallets.models import Authorization, StripeEvent
+from wallets.models import Authorization
 
 pytestmark = pytest.mark.django_db
 

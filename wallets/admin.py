@@ -171,7 +171,3 @@ class CreditLimitChangeAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-# Payments' screens (top-ups, Stripe events, auto top-up, alerts) live in their own module.
-from wallets import payment_admin  # noqa: E402,F401

@@ -56,76 +56,6 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
 
 
-# --- payments (Stripe top-ups, auto top-up, low-balance alerts) -------------------------
-
-
-class InvalidTopUp(WalletsError):
-    """An amount that is not a positive decimal in the currency's smallest Stripe unit."""
-
-    code = "invalid_topup"
-
-
-class TopUpAmountOutOfRange(WalletsError):
-    """Below WALLETS_TOPUP_MIN or above WALLETS_TOPUP_MAX (details: minimum, maximum)."""
-
-    code = "topup_amount_out_of_range"
-
-
-class PrepaidOnly(WalletsError):
-    """Top-ups, auto top-up and balance alerts are for prepaid customers only."""
-
-    code = "prepaid_only"
-
-
-class CurrencyNotSupported(WalletsError):
-    code = "currency_not_supported"
-    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
-
-
-class StripeUnavailable(WalletsError):
-    """Stripe refused or could not be reached; nothing was booked."""
-
-    code = "stripe_unavailable"
-    http_status = status.HTTP_502_BAD_GATEWAY
-
-
-class InvalidStripeSignature(WalletsError):
-    """The webhook's Stripe-Signature does not verify (or is too old): nothing is stored."""
-
-    code = "invalid_signature"
-
-
-class InvalidStripePayload(WalletsError):
-    code = "invalid_payload"
-
-
-class StripeWebhookNotConfigured(WalletsError):
-    code = "webhook_not_configured"
-    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
-
-
-class InvalidAutoTopUpSettings(WalletsError):
-    code = "invalid_auto_topup_settings"
-
-
-class InvalidAlertSettings(WalletsError):
-    code = "invalid_alert_settings"
-
-
-class InvalidWebhookUrl(WalletsError):
-    """Not http(s), or (unless allowed by a setting) a private or loopback address."""
-
-    code = "invalid_webhook_url"
-
-
-class AutoTopUpNotConfigured(NotFound):
-    code = "auto_topup_not_configured"
-
-
-class AlertNotConfigured(NotFound):
-    code = "low_balance_alert_not_configured"
-
-
 class InvalidCreditLimit(WalletsError):
     code = "invalid_credit_limit"
 
@@ -158,18 +88,3 @@ class IdempotencyKeyRequired(WalletsError):
     """A request that creates money must carry an Idempotency-Key header."""
 
     code = "idempotency_key_required"
-
-
-class PaymentMethodRequired(WalletsError):
-    """Auto top-up needs a card: save one through Stripe first (or give Stripe ids)."""
-
-    code = "payment_method_required"
-
-
-class StripeIdsFinanceOnly(WalletsError):
-    """Only finance staff may name Stripe customer and card ids: a tenant could otherwise
-    point auto top-up at another customer's card. Tenants save a card through Stripe
-    (POST …/auto-topup/payment-method/ or a top-up with save_card_for_auto_topup)."""
-
-    code = "stripe_ids_finance_only"
-    http_status = status.HTTP_403_FORBIDDEN

@@ -382,39 +382,3 @@ class LotAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.kind} {self.amount_minor} -> lot {self.lot_id}"
-
-
-# Payments (Stripe top-ups, auto top-up, low-balance alerts) live in their own module and
-# are imported here so that Django finds them as wallets models.
-from wallets.payment_models import (  # noqa: E402
-    AlertDelivery,
-    AlertDeliveryAttempt,
-    AutoTopUpAttempt,
-    AutoTopUpSettings,
-    CardSetup,
-    LowBalanceAlert,
-    StripeCustomer,
-    StripeEvent,
-    TopUp,
-)
-
-__all__ = [
-    "AlertDelivery",
-    "AlertDeliveryAttempt",
-    "ApiKey",
-    "Authorization",
-    "AutoTopUpAttempt",
-    "AutoTopUpSettings",
-    "CardSetup",
-    "CreditLimitChange",
-    "Customer",
-    "CustomerMembership",
-    "Lot",
-    "LotAllocation",
-    "LotCursor",
-    "LotReversal",
-    "LowBalanceAlert",
-    "StripeCustomer",
-    "StripeEvent",
-    "TopUp",
-]

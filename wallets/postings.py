@@ -1,6 +1,7 @@
 """Wallets' posting rules: pure functions from an event's payload to entries, and the
 events wallets builds for the ledger. Imported by WalletsConfig.ready, so the ledger
-knows wallets' event types before anything appends or replays.
+knows wallets' event types before anything appends or replays. (Top-up events are
+payments': payments.postings.)
 """
 
 import uuid
@@ -14,21 +15,8 @@ from ledger.posting_rules import (
     PostingSpec,
     entry_payload,
     posting_rule,
-    transfer,
 )
 from ledger.services import NewEvent
-
-TOPUP_PAID_EVENT = "wallets.topup.paid"  # cash:stripe Dr / wallet Cr / revenue:fees Cr
-TOPUP_REVERSAL_EVENT = "wallets.topup.reversal"  # its mirror, for refunds and disputes
-# A top-up's events carry their entries explicitly (built by wallets.topups from the
-# top-up's own row), so their rule is a transfer's pure parse; the type names what
-# happened in the log.
-TOPUP_DISPUTE_FEE_EVENT = "wallets.topup.dispute_fee"  # expense:stripe_fees Dr / cash:stripe Cr
-TOPUP_PROCESSING_FEE_EVENT = "wallets.topup.processing_fee"  # the same, for the charge's fee
-posting_rule(TOPUP_PAID_EVENT)(transfer)
-posting_rule(TOPUP_REVERSAL_EVENT)(transfer)
-posting_rule(TOPUP_DISPUTE_FEE_EVENT)(transfer)
-posting_rule(TOPUP_PROCESSING_FEE_EVENT)(transfer)
 
 LOT_GRANTED_EVENT = "wallets.lot.granted"  # expense:promotions Dr / wallet Cr
 LOT_EXPIRED_EVENT = "wallets.lot.expired"  # wallet Dr / revenue:breakage or expense:promotions Cr

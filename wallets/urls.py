@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets import api, lots_api, payment_api
+from wallets import api, lots_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="wallets-customers"),
@@ -34,35 +34,4 @@ urlpatterns = [
     path("keys/<int:pk>/", api.ApiKeyDetailApi.as_view(), name="wallets-key"),
     path("keys/<int:pk>/revoke/", api.ApiKeyRevokeApi.as_view(), name="wallets-key-revoke"),
     path("authorizations/", api.AuthorizationListApi.as_view(), name="wallets-authorizations"),
-    # Payments: Stripe top-ups, auto top-up, low-balance alerts (wallets/payment_api.py).
-    path(
-        "customers/<slug:external_id>/topups/",
-        payment_api.CustomerTopUpsApi.as_view(),
-        name="wallets-customer-topups",
-    ),
-    path(
-        "customers/<slug:external_id>/auto-topup/",
-        payment_api.CustomerAutoTopUpApi.as_view(),
-        name="wallets-customer-auto-topup",
-    ),
-    path(
-        "customers/<slug:external_id>/auto-topup/payment-method/",
-        payment_api.CustomerAutoTopUpPaymentMethodApi.as_view(),
-        name="wallets-customer-auto-topup-payment-method",
-    ),
-    path(
-        "customers/<slug:external_id>/auto-topup/attempts/",
-        payment_api.CustomerAutoTopUpAttemptsApi.as_view(),
-        name="wallets-customer-auto-topup-attempts",
-    ),
-    path(
-        "customers/<slug:external_id>/low-balance-alert/",
-        payment_api.CustomerLowBalanceAlertApi.as_view(),
-        name="wallets-customer-low-balance-alert",
-    ),
-    path(
-        "customers/<slug:external_id>/low-balance-alert/deliveries/",
-        payment_api.CustomerAlertDeliveriesApi.as_view(),
-        name="wallets-customer-alert-deliveries",
-    ),
 ]

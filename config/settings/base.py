@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI assets served locally, no CDN
     "ledger",
     "wallets",
+    "payments",
     "invoicing",
     "credit",
     "settlement",
@@ -164,13 +165,16 @@ PRICE_CATALOGUE_PATH = env_str(
 # credit lots; book the breakage of expired lots (wallets/lots.py).
 CELERY_BEAT_SCHEDULE = {
     "wallets-expire-authorizations": {"task": "wallets.expire_authorizations", "schedule": 60.0},
-    # Every minute, compare prepaid wallets that have auto top-up or a low-balance alert
-    # with their thresholds, and charge or alert (wallets/balance_watch.py).
-    "wallets-watch-balances": {"task": "wallets.watch_balances", "schedule": 60.0},
     "wallets-allocate-lots": {"task": "wallets.allocate_lots", "schedule": 60.0},
     "wallets-expire-lots": {"task": "wallets.expire_lots", "schedule": 60.0},
-    # Stripe fees of paid top-ups still unknown 30 min after payment (wallets/stripe_fees.py).
-    "wallets-sweep-processing-fees": {"task": "wallets.sweep_processing_fees", "schedule": 600.0},
+    # Every minute, compare prepaid wallets that have auto top-up or a low-balance alert
+    # with their thresholds, and charge or alert (payments/alerts/balance_watch.py).
+    "payments-watch-balances": {"task": "payments.watch_balances", "schedule": 60.0},
+    # Stripe fees of paid top-ups still unknown 30 min after payment (payments/stripe/fees.py).
+    "payments-sweep-processing-fees": {
+        "task": "payments.sweep_processing_fees",
+        "schedule": 600.0,
+    },
 }
 
 # Authorizations for gateways (wallets/). Batching decides concurrent requests of one
@@ -181,7 +185,10 @@ WALLETS_AUTHORIZATION_TTL_S = env_int("WALLETS_AUTHORIZATION_TTL_S", 900)
 # accrue up to this, in major units of their currency.
 WALLETS_CREDIT_LIMIT_DEFAULT = env_str("WALLETS_CREDIT_LIMIT_DEFAULT", "1000")
 
-# Stripe top-ups (wallets/topups.py). Amounts are decimal strings in major units of the
+# Payments (payments/): Stripe top-ups, auto top-up, low-balance alerts. Their settings
+# keep the WALLETS_ names they had before payments left wallets, so that deployments'
+# environment variables keep working.
+# Top-ups (payments/topups/services.py): amounts are decimal strings in major units of the
 # customer's currency; the platform fee is a percentage of the amount, added on top and
 # rounded half up to Stripe's minor unit (the cent). The wallet is credited the amount.
 WALLETS_TOPUP_MIN = env_str("WALLETS_TOPUP_MIN", "5")
@@ -195,8 +202,8 @@ WALLETS_TOPUP_SUCCESS_URL = env_str(
 WALLETS_TOPUP_CANCEL_URL = env_str(
     "WALLETS_TOPUP_CANCEL_URL", "http://localhost:8000/portal/topups/cancelled"
 )
-# Where Checkout in setup mode (saving a card for auto top-up, wallets/saved_cards.py)
-# sends the customer back.
+# Where Checkout in setup mode (saving a card for auto top-up,
+# payments/auto_topup/saved_cards.py) sends the customer back.
 WALLETS_CARD_SETUP_SUCCESS_URL = env_str(
     "WALLETS_CARD_SETUP_SUCCESS_URL",
     "http://localhost:8000/portal/auto-topup/card-saved?session_id={CHECKOUT_SESSION_ID}",

@@ -21,35 +21,6 @@ def _fresh_process_caches():
 
 
 @pytest.fixture
-def stripe_api(stripe_mock, settings) -> str:
-    """Stripe calls go to stripe-mock."""
-    settings.STRIPE_API_BASE = stripe_mock
-    return stripe_mock
-
-
-@pytest.fixture
-def stripe_proxy(stripe_mock, settings):
-    """Stripe calls go to stripe-mock through a recording proxy (tests.wallets.stripe_helpers)."""
-    from tests.wallets.stripe_helpers import StripeProxy
-
-    proxy = StripeProxy(stripe_mock)
-    settings.STRIPE_API_BASE = proxy.url
-    yield proxy
-    proxy.close()
-
-
-@pytest.fixture
-def celery_eager():
-    """Run tasks inline, so what a task enqueues runs in this process (and this test's
-    transaction) instead of waiting in Redis for a worker."""
-    from config.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture
 def finance():
     """An API client logged in as a superuser (finance staff: every permission)."""
     user = User.objects.create_superuser("boss", password="pw")

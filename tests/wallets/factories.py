@@ -138,7 +138,8 @@ def _wallet_transfer(customer: Customer, other: Account, amount_minor: int, *, c
 
 def paid_topup(customer: Customer, amount_minor: int, **lot_fields):
     """What a top-up does: book Dr cash / Cr wallet and open its paid lot, in one
-    transaction (wallets.topups.topup_book calls lot_open_for_booked_credit the same way)."""
+    transaction (payments.topups.services.topup_book calls lot_open_for_booked_credit
+    the same way)."""
     from django.db import transaction
 
     from wallets.lots import lot_open_for_booked_credit

@@ -1,0 +1,155 @@
+"""Finance's screens for payments.
+
+Money records (top-ups, Stripe events, auto top-up attempts, alert deliveries) are
+read-only: they change only through their services and Stripe's webhooks. Settings can be
+switched off here; the signing secret of an alert is never shown.
+"""
+
+from django.contrib import admin
+
+# Rows that change only through services and Stripe's webhooks.
+from ledger.admin import ReadOnlyAdmin
+from payments.models import (
+    AlertDelivery,
+    AlertDeliveryAttempt,
+    AutoTopUpAttempt,
+    AutoTopUpSettings,
+    CardSetup,
+    LowBalanceAlert,
+    StripeCustomer,
+    StripeEvent,
+    TopUp,
+)
+
+
+@admin.register(TopUp)
+class TopUpAdmin(ReadOnlyAdmin):
+    list_display = [
+        "public_id",
+        "customer",
+        "source",
+        "state",
+        "currency",
+        "amount_stripe",
+        "fee_stripe",
+        "refunded_stripe",
+        "disputed_stripe",
+        "dispute_status",
+        "created_at",
+        "paid_at",
+    ]
+    list_filter = ["source", "state", "dispute_status"]
+    search_fields = [
+        "public_id",
+        "customer__external_id",
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "dispute_id",
+    ]
+    list_select_related = ["customer", "currency"]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "type", "outcome", "detail", "topup", "received_at"]
+    list_filter = ["type", "outcome", "livemode"]
+    search_fields = ["event_id", "object_id"]
+    list_select_related = ["topup"]
+
+
+class SwitchOnlyAdmin(admin.ModelAdmin):
+    """A customer's settings: finance may switch them off (or on) here; everything else
+    comes from the customer through the API."""
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [name for name in self.fields if name != "enabled"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AutoTopUpSettings)
+class AutoTopUpSettingsAdmin(SwitchOnlyAdmin):
+    list_display = ["customer", "enabled", "threshold_minor", "target_minor", "armed"]
+    list_filter = ["enabled", "armed"]
+    search_fields = ["customer__external_id", "stripe_customer_id"]
+    fields = [
+        "customer",
+        "enabled",
+        "threshold_minor",
+        "target_minor",
+        "stripe_customer_id",
+        "stripe_payment_method_id",
+        "payment_method_source",
+        "payment_method_reference",
+        "payment_method_saved_at",
+        "card_brand",
+        "card_last4",
+        "armed",
+        "updated_at",
+        "updated_by",
+    ]
+
+
+@admin.register(StripeCustomer)
+class StripeCustomerAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "stripe_customer_id", "created_at", "created_by"]
+    search_fields = ["customer__external_id", "stripe_customer_id"]
+
+
+@admin.register(CardSetup)
+class CardSetupAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "customer", "state", "stripe_payment_method_id", "created_at"]
+    list_filter = ["state"]
+    search_fields = [
+        "public_id",
+        "customer__external_id",
+        "stripe_checkout_session_id",
+        "stripe_setup_intent_id",
+    ]
+
+
+@admin.register(AutoTopUpAttempt)
+class AutoTopUpAttemptAdmin(ReadOnlyAdmin):
+    list_display = [
+        "public_id",
+        "customer",
+        "state",
+        "tries",
+        "available_minor",
+        "next_try_at",
+        "created_at",
+        "resolved_at",
+    ]
+    list_filter = ["state"]
+    search_fields = ["public_id", "customer__external_id", "topup__stripe_payment_intent_id"]
+    list_select_related = ["customer"]
+
+
+@admin.register(LowBalanceAlert)
+class LowBalanceAlertAdmin(SwitchOnlyAdmin):
+    list_display = ["customer", "enabled", "url", "threshold_minor", "armed"]
+    list_filter = ["enabled", "armed"]
+    search_fields = ["customer__external_id", "url"]
+    # The signing secret is not among the fields: it is never shown here.
+    fields = ["customer", "enabled", "url", "threshold_minor", "armed", "updated_at", "updated_by"]
+
+
+class AlertDeliveryAttemptInline(admin.TabularInline):
+    model = AlertDeliveryAttempt
+    extra = 0
+    fields = ["number", "attempted_at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    inlines = [AlertDeliveryAttemptInline]
+    list_display = ["public_id", "customer", "kind", "state", "attempts", "created_at"]
+    list_filter = ["kind", "state"]
+    search_fields = ["public_id", "customer__external_id", "url"]
+    list_select_related = ["customer"]

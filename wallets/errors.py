@@ -126,10 +126,6 @@ class AlertNotConfigured(NotFound):
     code = "low_balance_alert_not_configured"
 
 
-class InvalidCreditLimit(WalletsError):
-    code = "invalid_credit_limit"
-
-
 class InvalidLotInput(WalletsError):
     code = "invalid_lot_input"
 

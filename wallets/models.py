@@ -32,37 +32,10 @@ class Customer(models.Model):
     # A suspended customer's authorizations are declined (customer_suspended). Usage the
     # gateways already served still books.
     suspended = models.BooleanField(default=False)
-    # Credit customers: the most exposure (unbilled usage + open holds) authorizations may
-    # reach, in minor units of `currency`; null = the setting WALLETS_CREDIT_LIMIT_DEFAULT.
-    # Changed only through services.customer_credit_limit_set (audited).
-    credit_limit_minor = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(credit_limit_minor__isnull=True) | Q(credit_limit_minor__gte=0),
-                name="customer_credit_limit_non_negative",
-            ),
-        ]
 
     def __str__(self) -> str:
         return self.external_id
-
-
-class CreditLimitChange(models.Model):
-    """The audit trail of a customer's credit limit: who set what, when."""
-
-    customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="credit_limit_changes"
-    )
-    previous_minor = models.BigIntegerField(null=True, blank=True)
-    credit_limit_minor = models.BigIntegerField(null=True, blank=True)
-    changed_at = models.DateTimeField()
-    changed_by = models.CharField(max_length=200)
-
-    def __str__(self) -> str:
-        return f"{self.customer}: {self.previous_minor} -> {self.credit_limit_minor}"
 
 
 class ApiKey(models.Model):
@@ -406,7 +379,6 @@ __all__ = [
     "AutoTopUpAttempt",
     "AutoTopUpSettings",
     "CardSetup",
-    "CreditLimitChange",
     "Customer",
     "CustomerMembership",
     "Lot",

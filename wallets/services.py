@@ -46,7 +46,7 @@ from ledger.journal import NewEvent, append_events, chain_lock
 from ledger.models import Account, Hold, HoldResolution
 from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, entry_payload
 from ledger.services import ledger_errors
-from wallets import selectors
+from wallets import funding, selectors
 from wallets.errors import (
     AuthorizationNotFound,
     AuthorizationNotOpen,
@@ -54,9 +54,8 @@ from wallets.errors import (
     IdempotencyConflict,
     InvalidApiKeyInput,
     InvalidAuthorizationRequest,
-    InvalidCreditLimit,
 )
-from wallets.models import ApiKey, Authorization, CreditLimitChange, Customer, CustomerMembership
+from wallets.models import ApiKey, Authorization, Customer, CustomerMembership
 
 logger = logging.getLogger(__name__)
 
@@ -93,33 +92,6 @@ def customer_suspend(*, customer: Customer, suspended: bool = True, actor: str) 
     Customer.objects.filter(pk=customer.pk).update(suspended=suspended)
     customer.suspended = suspended
     logger.info("customer %s suspended=%s by %s", customer.external_id, suspended, actor)
-    return customer
-
-
-def customer_credit_limit_set(
-    *, customer: Customer, credit_limit_minor: int | None, actor: str
-) -> Customer:
-    """Set a customer's credit limit (minor units of its currency; None = the default
-    WALLETS_CREDIT_LIMIT_DEFAULT). Audited in CreditLimitChange. Authorizations decided
-    after the commit use it; holds already approved stay."""
-    if credit_limit_minor is not None and (
-        type(credit_limit_minor) is not int or not 0 <= credit_limit_minor <= 2**63 - 1
-    ):
-        raise InvalidCreditLimit("credit_limit_minor must be null or a non-negative integer")
-    with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        CreditLimitChange.objects.create(
-            customer=locked,
-            previous_minor=locked.credit_limit_minor,
-            credit_limit_minor=credit_limit_minor,
-            changed_at=timezone.now(),
-            changed_by=actor,
-        )
-        Customer.objects.filter(pk=customer.pk).update(credit_limit_minor=credit_limit_minor)
-    customer.credit_limit_minor = credit_limit_minor
-    logger.info(
-        "customer %s credit limit %s by %s", customer.external_id, credit_limit_minor, actor
-    )
     return customer
 
 
@@ -441,14 +413,20 @@ def _lock_balances(account_ids: list[int]) -> dict[int, tuple[int, int, int]]:
         return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in cursor.fetchall()}
 
 
-def _available_minor(customer: Customer, debits: int, credits: int, pending: int) -> int:
-    """Prepaid: the wallet's balance less open holds. Credit: the credit limit less the
-    exposure (unbilled usage plus open holds)."""
-    if customer.billing == Customer.Billing.PREPAID:
-        return credits - debits - pending
-    return selectors.credit_limit_minor(customer) - selectors.exposure_minor(
-        debits=debits, credits=credits, pending=pending
-    )
+def _funds_available(
+    pending: Sequence[PendingAuthorization],
+    declined: dict[int, str],
+    balances: dict[int, tuple[int, int, int]],
+) -> dict[int, int]:
+    """{customer account: what it may still hold} for the requests still to decide, from
+    the locked balances: one call of the funds policy per billing mode (wallets.funding)."""
+    customers: dict[int, Customer] = {}
+    for index, item in enumerate(pending):
+        if index not in declined:
+            customers.setdefault(item.debit.id, item.customer)
+    accounts = list(customers)
+    queries = [funding.FundsQuery(customers[account], *balances[account]) for account in accounts]
+    return dict(zip(accounts, funding.available_minor(queries), strict=True))
 
 
 def _limits(api_key: ApiKey) -> tuple[int | None, int | None, int | None]:
@@ -503,7 +481,7 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
         balances = _lock_balances(
             sorted({item.debit.id for item in pending if item.debit is not None})
         )
-        available: dict[int, int] = {}
+        available = _funds_available(pending, declined, balances)
         spent: dict[int, list[int]] = {}
         rows: list[Authorization] = []
         approved: list[tuple[PendingAuthorization, Authorization]] = []
@@ -518,8 +496,6 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
                 continue
             who["amount_minor"] = item.estimate_minor
             account = item.debit.id
-            if account not in available:
-                available[account] = _available_minor(item.customer, *balances[account])
             limits = _limits(item.api_key)
             used = None
             if any(limit is not None for limit in limits):

@@ -7,4 +7,4 @@ class MeteringConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the usage-batch posting rule and the usage check of ledger_verify.
-        from metering import openapi, rules  # noqa: F401
+        from metering import rules  # noqa: F401

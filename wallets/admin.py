@@ -7,6 +7,7 @@ from wallets.models import (
     Authorization,
     Customer,
     CustomerMembership,
+    GatewayKey,
     Lot,
     LotAllocation,
     LotCursor,
@@ -81,6 +82,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(GatewayKey)
+class GatewayKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "source", "prefix", "created_at", "revoked_at"]
+    readonly_fields = ["prefix", "secret_hash", "created_at"]
 
 
 @admin.register(Authorization)

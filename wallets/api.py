@@ -25,10 +25,10 @@ from rest_framework.views import APIView
 
 from config.parsers import JSONParser
 from ledger.amounts import from_minor_units, to_minor_units
-from metering.gateway_keys import GatewayKeyAuthentication
 from wallets import access, funding, selectors, services
 from wallets.batching import batcher
 from wallets.errors import AuthorizationNotFound, AuthorizationNotOpen
+from wallets.gateway_keys import GatewayKeyAuthentication
 from wallets.models import ApiKey, Authorization, Customer
 
 AUTHORIZATION_ACTOR_PREFIX = "gateway:"

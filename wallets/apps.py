@@ -6,5 +6,6 @@ class WalletsConfig(AppConfig):
     name = "wallets"
 
     def ready(self) -> None:
-        # Wallets' posting rules (lots, top-ups) and the lots check of ledger_verify.
-        from wallets import rules  # noqa: F401
+        # Wallets' posting rules (lots, top-ups) and the lots check of ledger_verify; how
+        # gateways authenticate, for the OpenAPI schema.
+        from wallets import openapi, rules  # noqa: F401

@@ -1,4 +1,4 @@
-"""Customers, their API keys and the authorizations gateways ask for.
+"""Customers, their API keys, gateways' keys and the authorizations gateways ask for.
 
 Money itself lives in the ledger: a wallet's balance is the balance of the account
 `wallet:<customer>` in the seller's book, and an authorization's reservation is a
@@ -73,6 +73,21 @@ class ApiKey(models.Model):
         return f"sk_live_{self.prefix}_…"
 
 
+class GatewayKey(models.Model):
+    """A gateway's credential (wallets.gateway_keys) for reporting usage (POST /v1/usage)
+    and asking for authorizations; only a hash of the secret is stored."""
+
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=64, help_text="the source id its events carry")
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
 class Authorization(models.Model):
     """A gateway's question "may this key spend up to `amount`?" and the answer.
 
@@ -99,7 +114,7 @@ class Authorization(models.Model):
     # lookup uses the unique (gateway_key, idempotency_key) index, spend per key the
     # (api_key, created_at) one; gateway keys and assets are never deleted).
     gateway_key = models.ForeignKey(
-        "metering.GatewayKey",
+        GatewayKey,
         on_delete=models.PROTECT,
         related_name="+",
         null=True,
@@ -381,6 +396,7 @@ __all__ = [
     "CardSetup",
     "Customer",
     "CustomerMembership",
+    "GatewayKey",
     "Lot",
     "LotAllocation",
     "LotCursor",

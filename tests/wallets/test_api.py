@@ -283,5 +283,10 @@ def test_admin_lists_keys_and_authorizations(world, finance):
     ApiKeyFactory(customer=world["acme"])
     client = Client()
     client.force_login(User.objects.get(username="boss"))
-    for url in ("/admin/wallets/apikey/", "/admin/wallets/authorization/"):
+    gateway_key("admin-gw")
+    for url in (
+        "/admin/wallets/apikey/",
+        "/admin/wallets/authorization/",
+        "/admin/wallets/gatewaykey/",
+    ):
         assert client.get(url).status_code == 200

@@ -94,9 +94,9 @@ def build_world(requests_hot: int) -> dict:
     from ledger import services as ledger_services
     from ledger.models import Account
     from ledger.posting_rules import PostingSpec
-    from metering.gateway_keys import gateway_key_create
     from pricing import services as pricing_services
     from wallets import selectors, services
+    from wallets.gateway_keys import gateway_key_create
     from wallets.models import Customer
 
     call_command("migrate", verbosity=0)

@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/ledger/", include("ledger.urls")),
+    # The credit app's views live under the customer's wallets URLs (credit-limit/).
+    path("api/wallets/", include("credit.urls")),
     path("api/wallets/", include("wallets.urls")),
     # Payments' customer API keeps the /api/wallets/customers/... paths it had in wallets.
     path("api/wallets/", include("payments.urls")),

@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from ledger.admin import ReadOnlyAdmin
-from metering.models import ConsumerOffset, DeadLetter, GatewayKey, UsageRecord
+from metering.models import ConsumerOffset, DeadLetter, UsageRecord
 
 
 @admin.register(UsageRecord)
@@ -34,9 +34,3 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 @admin.register(ConsumerOffset)
 class ConsumerOffsetAdmin(ReadOnlyAdmin):
     list_display = ["group", "topic", "partition", "next_offset", "updated_at"]
-
-
-@admin.register(GatewayKey)
-class GatewayKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "source", "prefix", "created_at", "revoked_at"]
-    readonly_fields = ["prefix", "secret_hash", "created_at"]

@@ -22,7 +22,6 @@ from config.parsers import JSONParser
 from ledger.amounts import from_minor_units
 from ledger.models import Asset
 from ledger.permissions import CanReadLedger
-from metering.gateway_keys import GatewayKeyAuthentication
 from metering.ingest import ingest_events
 from metering.selectors import (
     GROUPINGS,
@@ -32,6 +31,7 @@ from metering.selectors import (
     usage_summary_list,
 )
 from wallets import access
+from wallets.gateway_keys import GatewayKeyAuthentication
 
 USAGE_BATCH_MAX = 1_000
 

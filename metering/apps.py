@@ -8,7 +8,7 @@ class MeteringConfig(AppConfig):
     def ready(self) -> None:
         # The usage-batch posting rule, and the usage check of ledger_verify.
         from ledger.services import verify_check_register
-        from metering import openapi, postings  # noqa: F401
+        from metering import postings  # noqa: F401
         from metering.checks import usage_records_check
 
         verify_check_register("metering.usage_records", usage_records_check)

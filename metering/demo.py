@@ -15,11 +15,10 @@ from ledger import services as ledger_services
 from ledger.demo import DEMO_ACTOR, NANOS_PER_USD
 from ledger.models import Book
 from ledger.posting_rules import PostingSpec
-from metering.gateway_keys import hash_secret
-from metering.models import GatewayKey
 from pricing import services as pricing_services
 from pricing.models import CatalogImport, RetailPriceBook
-from wallets.models import Customer
+from wallets.gateway_keys import hash_secret
+from wallets.models import Customer, GatewayKey
 
 PRICES_FROM = datetime(2025, 1, 1, tzinfo=UTC)
 DEMO_GATEWAY_SECRET = "demo-secret"  # noqa: S105 - local demo only (seed_demo needs DEBUG)

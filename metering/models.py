@@ -1,4 +1,4 @@
-"""Metering's tables: rated usage records, dead letters, consumer offsets, gateway keys.
+"""Metering's tables: rated usage records, dead letters, consumer offsets.
 
 Usage records are the per-request detail; the ledger gets one event per consumer batch
 with postings aggregated per account (so hot accounts do not serialise ingestion).
@@ -120,17 +120,3 @@ class ConsumerOffset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} {self.topic}[{self.partition}] → {self.next_offset}"
-
-
-class GatewayKey(models.Model):
-    """A gateway's credential for POST /v1/usage; only a hash of the secret is stored."""
-
-    name = models.CharField(max_length=200)
-    source = models.CharField(max_length=64, help_text="the source id its events carry")
-    prefix = models.CharField(max_length=16, unique=True)
-    secret_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"

@@ -7,6 +7,7 @@ tenants cannot probe each other's ids.
 """
 
 from django.db.models import QuerySet
+from rest_framework.permissions import BasePermission
 
 from wallets.errors import ApiKeyNotFound, CustomerNotFound
 from wallets.models import ApiKey, Customer
@@ -14,6 +15,22 @@ from wallets.models import ApiKey, Customer
 
 def is_staff_for(user, perm: str) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(perm))
+
+
+def staff_only_for(method: str, perm: str) -> type[BasePermission]:
+    """A DRF permission: only staff holding `perm` may use `method`; other methods need
+    a login only (tenancy is then decided per customer, below)."""
+
+    class StaffOnlyFor(BasePermission):
+        message = f"This needs the permission {perm}."
+
+        def has_permission(self, request, view) -> bool:
+            if request.method != method:
+                return True
+            return is_staff_for(request.user, perm)
+
+    StaffOnlyFor.__name__ = f"StaffOnlyFor_{method}_{perm.replace('.', '_')}"
+    return StaffOnlyFor
 
 
 def customers_visible(*, user, perm: str) -> QuerySet[Customer]:

@@ -5,9 +5,9 @@ from ledger.admin import ReadOnlyAdmin
 from wallets.models import (
     ApiKey,
     Authorization,
-    CreditLimitChange,
     Customer,
     CustomerMembership,
+    GatewayKey,
     Lot,
     LotAllocation,
     LotCursor,
@@ -43,14 +43,11 @@ class CustomerAdmin(admin.ModelAdmin):
         "plan",
         "billing",
         "currency",
-        "credit_limit_minor",
         "suspended",
         "created_at",
     ]
     list_filter = ["book", "billing", "plan", "suspended"]
     search_fields = ["external_id", "name"]
-    # Set through the API (customer_credit_limit_set), which keeps the audit trail.
-    readonly_fields = ["credit_limit_minor"]
 
 
 @admin.register(ApiKey)
@@ -85,6 +82,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(GatewayKey)
+class GatewayKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "source", "prefix", "created_at", "revoked_at"]
+    readonly_fields = ["prefix", "secret_hash", "created_at"]
 
 
 @admin.register(Authorization)
@@ -161,13 +164,3 @@ class LotCursorAdmin(ReadOnlyAdmin):
 class LotReversalAdmin(ReadOnlyAdmin):
     list_display = ["id", "lot", "sequence", "amount_minor", "created_at", "created_by"]
     search_fields = ["=lot__id", "=sequence"]
-
-
-@admin.register(CreditLimitChange)
-class CreditLimitChangeAdmin(ReadOnlyAdmin):
-    list_display = ["customer", "previous_minor", "credit_limit_minor", "changed_at", "changed_by"]
-    search_fields = ["customer__external_id", "changed_by"]
-    list_select_related = ["customer"]
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

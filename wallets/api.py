@@ -9,8 +9,9 @@ Finance and tenants, under /api/wallets/ (wallets.access decides who sees what: 
 staff by Django permissions on wallets' models, a customer's members their own only):
   customers/ (GET), customers/{external_id}/keys/ (GET, POST), keys/{id}/ (GET, PATCH),
   keys/{id}/revoke/, customers/{external_id}/wallet/ (GET), authorizations/ (GET);
-  customers/{external_id}/suspension/ (POST) is finance only. Lots and credit limits:
-  wallets.lots_api.
+  customers/{external_id}/suspension/ (POST) is finance only. Lots: wallets.lots_api.
+  The wallet view also shows what other apps register (wallets.funding: the credit app
+  adds the credit limit, exposure and available credit).
 """
 
 from django.conf import settings
@@ -24,11 +25,10 @@ from rest_framework.views import APIView
 
 from config.parsers import JSONParser
 from ledger.amounts import from_minor_units, to_minor_units
-from metering.gateway_keys import GatewayKeyAuthentication
-from wallets import access, selectors, services
+from wallets import access, funding, selectors, services
 from wallets.batching import batcher
 from wallets.errors import AuthorizationNotFound, AuthorizationNotOpen
-from wallets.lots_api import CreditOutput, credit_body
+from wallets.gateway_keys import GatewayKeyAuthentication
 from wallets.models import ApiKey, Authorization, Customer
 
 AUTHORIZATION_ACTOR_PREFIX = "gateway:"
@@ -388,13 +388,38 @@ class CustomerSuspensionApi(APIView):
         return Response({"customer": customer.external_id, "suspended": customer.suspended})
 
 
-class CustomerWalletOutput(CreditOutput):
+# Whose view it is: the first fields of the wallet view (and of credit's). A comment, not
+# a docstring: the schema would show it as the description of every view's output.
+class CustomerHeadOutput(serializers.Serializer):
+    customer = serializers.CharField()
+    billing = serializers.CharField()
+    currency = serializers.CharField()
+
+
+def customer_head(customer: Customer) -> dict:
+    return {
+        "customer": customer.external_id,
+        "billing": customer.billing,
+        "currency": customer.currency.code,
+    }
+
+
+class CustomerWalletOutput(CustomerHeadOutput):
     account_id = serializers.IntegerField(allow_null=True)
     balance = serializers.CharField(
         help_text="prepaid: wallet:<c> (funds); credit: unbilled:<c> (owed)"
     )
     available = serializers.CharField(help_text="prepaid: the balance less open holds")
     suspended = serializers.BooleanField()
+
+    def get_fields(self):
+        """The fields other apps register (wallets.funding) stand between whose wallet it
+        is and its balance, as in the body."""
+        own = super().get_fields()
+        fields = {name: own.pop(name) for name in CustomerHeadOutput._declared_fields}
+        for details in funding.wallet_details():
+            fields.update(details.fields().get_fields())
+        return fields | own
 
 
 class CustomerWalletApi(APIView):
@@ -408,9 +433,12 @@ class CustomerWalletApi(APIView):
         customer = _customer(request, external_id, VIEW_CUSTOMERS)
         found = selectors.wallet_balance_get(customer=customer)
         scale = customer.currency.scale
+        body = customer_head(customer)
+        for details in funding.wallet_details():
+            body |= details.body(customer)
         return Response(
-            {
-                **credit_body(customer),
+            body
+            | {
                 "account_id": found.account_id if found else None,
                 "balance": from_minor_units(found.balance if found else 0, scale),
                 "available": from_minor_units(found.available if found else 0, scale),

@@ -6,9 +6,10 @@ class WalletsConfig(AppConfig):
     name = "wallets"
 
     def ready(self) -> None:
-        # Wallets' posting rules (lots, top-ups), and the lots check of ledger_verify.
+        # Wallets' posting rules (lots), the lots check of ledger_verify, and how gateways
+        # authenticate, for the OpenAPI schema.
         from ledger.services import verify_check_register
-        from wallets import postings  # noqa: F401
+        from wallets import openapi, postings  # noqa: F401
         from wallets.lots import lot_allocations_verify
 
         verify_check_register(

@@ -56,10 +56,6 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
 
 
-class InvalidCreditLimit(WalletsError):
-    code = "invalid_credit_limit"
-
-
 class InvalidLotInput(WalletsError):
     code = "invalid_lot_input"
 

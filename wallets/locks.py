@@ -6,7 +6,13 @@ tables appears here only.
 import uuid
 from collections.abc import Sequence
 
-from wallets.models import Authorization, LotCursor
+from wallets.models import Authorization, Customer, LotCursor
+
+
+def customer_lock(pk: int) -> Customer:
+    """Level 1: a customer's row, to order changes of what hangs off it (its credit
+    limit: credit.services) when there may be no row of their own to lock yet."""
+    return Customer.objects.select_for_update().get(pk=pk)
 
 
 def authorization_lock(public_id: uuid.UUID) -> Authorization | None:

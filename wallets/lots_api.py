@@ -1,33 +1,29 @@
-"""Credit lots and credit limits over HTTP, under /api/wallets/customers/{external_id}/:
+"""Credit lots over HTTP, under /api/wallets/customers/{external_id}/:
 
   lots/          GET  the customer's lots (remaining, consumed, expired), in consumption
                       order, and where the allocation stands;
                  POST grant promotional credit (finance: wallets.add_lot), with an
-                      Idempotency-Key header;
-  credit-limit/  GET  the limit, exposure and available credit (whoever sees the customer);
-                 PUT  set the customer's own limit, or null for the default (finance:
-                      wallets.change_customer).
+                      Idempotency-Key header.
 
-Views are thin: who may act is wallets.access; the work is wallets.lots / services.
+Views are thin: who may act is wallets.access; the work is wallets.lots. (Credit limits,
+at customers/{external_id}/credit-limit/, are the credit app's: credit/api.py.)
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.amounts import from_minor_units, to_minor_units
-from wallets import access, lots, selectors, services
+from wallets import access, lots, selectors
 from wallets.allocation import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
 from wallets.errors import IdempotencyKeyRequired, InvalidLotInput
 from wallets.models import Customer, Lot
 
 VIEW_LOTS = "wallets.view_lot"
 ADD_LOTS = "wallets.add_lot"
-VIEW_CUSTOMERS = "wallets.view_customer"
-CHANGE_CUSTOMERS = "wallets.change_customer"
 LOT_STATUSES = (
     selectors.LOT_STATUS_OPEN,
     selectors.LOT_STATUS_EXHAUSTED,
@@ -37,26 +33,6 @@ LOT_STATUSES = (
 
 def _actor(request) -> str:
     return f"user:{request.user.get_username()}"
-
-
-def _finance_for(method: str, perm: str) -> type[BasePermission]:
-    """Only staff holding `perm` may use `method`; other methods need a login (tenancy is
-    then decided per customer by wallets.access)."""
-
-    class FinanceFor(BasePermission):
-        message = f"This needs the permission {perm}."
-
-        def has_permission(self, request, view) -> bool:
-            if request.method != method:
-                return True
-            return access.is_staff_for(request.user, perm)
-
-    FinanceFor.__name__ = f"FinanceFor_{method}_{perm.replace('.', '_')}"
-    return FinanceFor
-
-
-def _money(amount_minor: int | None, scale: int) -> str | None:
-    return None if amount_minor is None else from_minor_units(amount_minor, scale)
 
 
 # --- lots ------------------------------------------------------------------------------
@@ -119,7 +95,7 @@ def lot_body(lot: Lot, customer: Customer) -> dict:
 
 
 class CustomerLotsApi(APIView):
-    permission_classes = [IsAuthenticated, _finance_for("POST", ADD_LOTS)]
+    permission_classes = [IsAuthenticated, access.staff_only_for("POST", ADD_LOTS)]
 
     class LotGrantInput(serializers.Serializer):
         amount = serializers.CharField(
@@ -224,85 +200,3 @@ class CustomerLotsApi(APIView):
         )
         code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
         return Response(lot_body(result.lot, customer), status=code)
-
-
-# --- credit limit ----------------------------------------------------------------------
-
-
-class CreditOutput(serializers.Serializer):
-    customer = serializers.CharField()
-    billing = serializers.CharField()
-    currency = serializers.CharField()
-    credit_limit_minor = serializers.IntegerField(
-        allow_null=True, help_text="the customer's own limit; null = the default applies"
-    )
-    effective_credit_limit_minor = serializers.IntegerField()
-    effective_credit_limit = serializers.CharField()
-    limit_is_default = serializers.BooleanField()
-    exposure_minor = serializers.IntegerField(
-        allow_null=True, help_text="unbilled usage + open holds (credit customers)"
-    )
-    exposure = serializers.CharField(allow_null=True)
-    available_credit_minor = serializers.IntegerField(allow_null=True)
-    available_credit = serializers.CharField(allow_null=True)
-
-
-def credit_body(customer: Customer) -> dict:
-    """The credit position; exposure and available credit only for credit customers (a
-    prepaid customer's limit is kept but applies once it is billed on credit)."""
-    scale = customer.currency.scale
-    position = selectors.credit_position_get(customer=customer)
-    on_credit = customer.billing == Customer.Billing.CREDIT
-    exposure = position.exposure_minor if on_credit else None
-    available = position.available_minor if on_credit else None
-    return {
-        "customer": customer.external_id,
-        "billing": customer.billing,
-        "currency": customer.currency.code,
-        "credit_limit_minor": customer.credit_limit_minor,
-        "effective_credit_limit_minor": position.credit_limit_minor,
-        "effective_credit_limit": from_minor_units(position.credit_limit_minor, scale),
-        "limit_is_default": position.limit_is_default,
-        "exposure_minor": exposure,
-        "exposure": _money(exposure, scale),
-        "available_credit_minor": available,
-        "available_credit": _money(available, scale),
-    }
-
-
-class CustomerCreditLimitApi(APIView):
-    permission_classes = [IsAuthenticated, _finance_for("PUT", CHANGE_CUSTOMERS)]
-
-    class CreditLimitInput(serializers.Serializer):
-        credit_limit_minor = serializers.IntegerField(
-            min_value=0,
-            max_value=2**63 - 1,
-            allow_null=True,
-            help_text="minor units of the customer's currency; null = the default",
-        )
-
-    @extend_schema(responses=CreditOutput)
-    def get(self, request, external_id):
-        customer = access.customer_for_user(
-            user=request.user, external_id=external_id, perm=VIEW_CUSTOMERS
-        )
-        return Response(credit_body(customer))
-
-    @extend_schema(
-        request=CreditLimitInput,
-        responses=CreditOutput,
-        description="Set the customer's credit limit (finance: wallets.change_customer). "
-        "Authorizations decided afterwards use it; approved holds stay.",
-    )
-    def put(self, request, external_id):
-        customer = access.customer_for_user(
-            user=request.user, external_id=external_id, perm=CHANGE_CUSTOMERS
-        )
-        data = self.CreditLimitInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        customer = services.customer_credit_limit_set(
-            customer=customer,
-            credit_limit_minor=data.validated_data["credit_limit_minor"],
-            actor=_actor(request),
-        )
-        return Response(credit_body(customer))

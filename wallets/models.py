@@ -1,4 +1,4 @@
-"""Customers, their API keys and the authorizations gateways ask for.
+"""Customers, their API keys, gateways' keys and the authorizations gateways ask for.
 
 Money itself lives in the ledger: a wallet's balance is the balance of the account
 `wallet:<customer>` in the seller's book, and an authorization's reservation is a
@@ -32,37 +32,10 @@ class Customer(models.Model):
     # A suspended customer's authorizations are declined (customer_suspended). Usage the
     # gateways already served still books.
     suspended = models.BooleanField(default=False)
-    # Credit customers: the most exposure (unbilled usage + open holds) authorizations may
-    # reach, in minor units of `currency`; null = the setting WALLETS_CREDIT_LIMIT_DEFAULT.
-    # Changed only through services.customer_credit_limit_set (audited).
-    credit_limit_minor = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(credit_limit_minor__isnull=True) | Q(credit_limit_minor__gte=0),
-                name="customer_credit_limit_non_negative",
-            ),
-        ]
 
     def __str__(self) -> str:
         return self.external_id
-
-
-class CreditLimitChange(models.Model):
-    """The audit trail of a customer's credit limit: who set what, when."""
-
-    customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="credit_limit_changes"
-    )
-    previous_minor = models.BigIntegerField(null=True, blank=True)
-    credit_limit_minor = models.BigIntegerField(null=True, blank=True)
-    changed_at = models.DateTimeField()
-    changed_by = models.CharField(max_length=200)
-
-    def __str__(self) -> str:
-        return f"{self.customer}: {self.previous_minor} -> {self.credit_limit_minor}"
 
 
 class ApiKey(models.Model):
@@ -100,6 +73,21 @@ class ApiKey(models.Model):
         return f"sk_live_{self.prefix}_…"
 
 
+class GatewayKey(models.Model):
+    """A gateway's credential (wallets.gateway_keys) for reporting usage (POST /v1/usage)
+    and asking for authorizations; only a hash of the secret is stored."""
+
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=64, help_text="the source id its events carry")
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
 class Authorization(models.Model):
     """A gateway's question "may this key spend up to `amount`?" and the answer.
 
@@ -126,7 +114,7 @@ class Authorization(models.Model):
     # lookup uses the unique (gateway_key, idempotency_key) index, spend per key the
     # (api_key, created_at) one; gateway keys and assets are never deleted).
     gateway_key = models.ForeignKey(
-        "metering.GatewayKey",
+        GatewayKey,
         on_delete=models.PROTECT,
         related_name="+",
         null=True,

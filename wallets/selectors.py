@@ -13,13 +13,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import F, QuerySet
 
 from config.errors import DomainError
 from config.ttl_cache import TtlCache
-from ledger.amounts import from_minor_units, to_minor_units
+from ledger.amounts import from_minor_units
 from ledger.selectors import AccountBalance, account_balance_find
 from pricing.rating import ATTO_SCALE, effective_prices
 from pricing.selectors import RetailResolver
@@ -30,9 +29,6 @@ from wallets.models import ApiKey, Authorization, Customer, Lot, LotCursor
 API_KEY_PREFIX = "sk_live_"
 KNOWN_KEY_TTL_S = 30.0
 KNOWN_KEYS_MAX = 100_000
-# Credit customers without a limit of their own may reach this exposure (unbilled usage +
-# open holds), in major units (setting WALLETS_CREDIT_LIMIT_DEFAULT, a decimal string).
-CREDIT_LIMIT_DEFAULT = "1000"
 PRICE_RELOAD_CHECK_S = 30.0
 AUTHORIZATION_LIST_MAX = 1000
 
@@ -255,43 +251,6 @@ def wallet_balance_get(*, customer: Customer) -> AccountBalance | None:
     """The customer account's balance and available balance; None before first use."""
     code, _type = customer_account_code(customer)
     return account_balance_find(book_id=customer.book_id, asset_id=customer.currency_id, code=code)
-
-
-# --- credit ----------------------------------------------------------------------------
-
-
-def credit_limit_minor(customer: Customer) -> int:
-    """The customer's own limit, else the default (minor units of its currency)."""
-    if customer.credit_limit_minor is not None:
-        return customer.credit_limit_minor
-    limit = getattr(settings, "WALLETS_CREDIT_LIMIT_DEFAULT", CREDIT_LIMIT_DEFAULT)
-    return to_minor_units(str(limit), customer.currency.scale)
-
-
-def exposure_minor(*, debits: int, credits: int, pending: int) -> int:
-    """A credit customer's exposure on `unbilled:<c>`: unbilled usage plus open holds."""
-    return debits - credits + pending
-
-
-@dataclass(frozen=True, slots=True)
-class CreditPosition:
-    credit_limit_minor: int
-    limit_is_default: bool
-    exposure_minor: int
-    available_minor: int  # what authorizations may still hold
-
-
-def credit_position_get(*, customer: Customer) -> CreditPosition:
-    found = wallet_balance_get(customer=customer)
-    exposure = (
-        exposure_minor(
-            debits=found.debits_posted, credits=found.credits_posted, pending=found.debits_pending
-        )
-        if found
-        else 0
-    )
-    limit = credit_limit_minor(customer)
-    return CreditPosition(limit, customer.credit_limit_minor is None, exposure, limit - exposure)
 
 
 # --- lots ------------------------------------------------------------------------------

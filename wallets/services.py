@@ -45,7 +45,7 @@ from ledger.locks import balances_lock
 from ledger.models import Account, HoldResolution
 from ledger.selectors import AccountBalance
 from ledger.services import ledger_errors
-from wallets import selectors
+from wallets import funding, selectors
 from wallets.accounts import HOLDS_ACCOUNT_CODE
 from wallets.errors import (
     AuthorizationNotFound,
@@ -54,10 +54,9 @@ from wallets.errors import (
     IdempotencyConflict,
     InvalidApiKeyInput,
     InvalidAuthorizationRequest,
-    InvalidCreditLimit,
 )
 from wallets.locks import authorization_lock, authorizations_lock
-from wallets.models import ApiKey, Authorization, CreditLimitChange, Customer, CustomerMembership
+from wallets.models import ApiKey, Authorization, Customer, CustomerMembership
 from wallets.postings import capture_returned_event
 
 logger = logging.getLogger(__name__)
@@ -92,33 +91,6 @@ def customer_suspend(*, customer: Customer, suspended: bool = True, actor: str) 
     Customer.objects.filter(pk=customer.pk).update(suspended=suspended)
     customer.suspended = suspended
     logger.info("customer %s suspended=%s by %s", customer.external_id, suspended, actor)
-    return customer
-
-
-def customer_credit_limit_set(
-    *, customer: Customer, credit_limit_minor: int | None, actor: str
-) -> Customer:
-    """Set a customer's credit limit (minor units of its currency; None = the default
-    WALLETS_CREDIT_LIMIT_DEFAULT). Audited in CreditLimitChange. Authorizations decided
-    after the commit use it; holds already approved stay."""
-    if credit_limit_minor is not None and (
-        type(credit_limit_minor) is not int or not 0 <= credit_limit_minor <= 2**63 - 1
-    ):
-        raise InvalidCreditLimit("credit_limit_minor must be null or a non-negative integer")
-    with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        CreditLimitChange.objects.create(
-            customer=locked,
-            previous_minor=locked.credit_limit_minor,
-            credit_limit_minor=credit_limit_minor,
-            changed_at=timezone.now(),
-            changed_by=actor,
-        )
-        Customer.objects.filter(pk=customer.pk).update(credit_limit_minor=credit_limit_minor)
-    customer.credit_limit_minor = credit_limit_minor
-    logger.info(
-        "customer %s credit limit %s by %s", customer.external_id, credit_limit_minor, actor
-    )
     return customer
 
 
@@ -411,16 +383,20 @@ def _stored(authorization: Authorization) -> Authorization:
     return authorization
 
 
-def _available_minor(customer: Customer, balance: AccountBalance) -> int:
-    """Prepaid: the wallet's available balance (less open holds). Credit: the credit
-    limit less the exposure (unbilled usage plus open holds)."""
-    if customer.billing == Customer.Billing.PREPAID:
-        return balance.available
-    return selectors.credit_limit_minor(customer) - selectors.exposure_minor(
-        debits=balance.debits_posted,
-        credits=balance.credits_posted,
-        pending=balance.debits_pending,
-    )
+def _funds_available(
+    pending: Sequence[PendingAuthorization],
+    declined: dict[int, str],
+    balances: dict[int, AccountBalance],
+) -> dict[int, int]:
+    """{customer account: what it may still hold} for the requests still to decide, from
+    the locked balances: one call of the funds policy per billing mode (wallets.funding)."""
+    customers: dict[int, Customer] = {}
+    for index, item in enumerate(pending):
+        if index not in declined:
+            customers.setdefault(item.debit.id, item.customer)
+    accounts = list(customers)
+    queries = [funding.FundsQuery(customers[account], balances[account]) for account in accounts]
+    return dict(zip(accounts, funding.available_minor(queries), strict=True))
 
 
 def _limits(api_key: ApiKey) -> tuple[int | None, int | None, int | None]:
@@ -473,7 +449,7 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
             else:
                 item.debit, item.credit = authorization_accounts(customer=item.customer)
         balances = balances_lock([item.debit.id for item in pending if item.debit is not None])
-        available: dict[int, int] = {}
+        available = _funds_available(pending, declined, balances)
         spent: dict[int, list[int]] = {}
         rows: list[Authorization] = []
         approved: list[tuple[PendingAuthorization, Authorization]] = []
@@ -488,8 +464,6 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
                 continue
             who["amount_minor"] = item.estimate_minor
             account = item.debit.id
-            if account not in available:
-                available[account] = _available_minor(item.customer, balances[account])
             limits = _limits(item.api_key)
             used = None
             if any(limit is not None for limit in limits):

@@ -26,11 +26,6 @@ urlpatterns = [
         lots_api.CustomerLotsApi.as_view(),
         name="wallets-customer-lots",
     ),
-    path(
-        "customers/<slug:external_id>/credit-limit/",
-        lots_api.CustomerCreditLimitApi.as_view(),
-        name="wallets-customer-credit-limit",
-    ),
     path("keys/<int:pk>/", api.ApiKeyDetailApi.as_view(), name="wallets-key"),
     path("keys/<int:pk>/revoke/", api.ApiKeyRevokeApi.as_view(), name="wallets-key-revoke"),
     path("authorizations/", api.AuthorizationListApi.as_view(), name="wallets-authorizations"),

@@ -181,9 +181,12 @@ CELERY_BEAT_SCHEDULE = {
 # process together in one transaction (see wallets/batching.py).
 WALLETS_AUTHORIZATION_BATCHING = env_bool("WALLETS_AUTHORIZATION_BATCHING", False)
 WALLETS_AUTHORIZATION_TTL_S = env_int("WALLETS_AUTHORIZATION_TTL_S", 900)
-# Credit customers without a limit of their own (Customer.credit_limit_minor) may hold and
-# accrue up to this, in major units of their currency.
-WALLETS_CREDIT_LIMIT_DEFAULT = env_str("WALLETS_CREDIT_LIMIT_DEFAULT", "1000")
+# Credit customers without a limit of their own (credit.CreditLimit) may hold and accrue
+# up to this, in major units of their currency (credit/). The environment variable
+# WALLETS_CREDIT_LIMIT_DEFAULT, its name before credit limits left wallets, still works.
+CREDIT_LIMIT_DEFAULT = env_str(
+    "CREDIT_LIMIT_DEFAULT", env_str("WALLETS_CREDIT_LIMIT_DEFAULT", "1000")
+)
 
 # Payments (payments/): Stripe top-ups, auto top-up, low-balance alerts. Their settings
 # keep the WALLETS_ names they had before payments left wallets, so that deployments'

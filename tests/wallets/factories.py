@@ -13,9 +13,9 @@ from ledger import services as ledger_services
 from ledger.models import Account
 from ledger.posting_rules import PostingSpec
 from ledger.selectors import account_balance_get
-from metering.gateway_keys import gateway_key_create
 from tests.ledger.factories import AssetFactory, BookFactory
 from wallets import services
+from wallets.gateway_keys import gateway_key_create
 from wallets.models import ApiKey, Customer
 
 

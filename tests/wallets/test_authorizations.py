@@ -187,17 +187,6 @@ def test_open_holds_count_against_the_available_balance(world):
     assert wallet(acme).available == 0
 
 
-def test_credit_customers_are_approved_up_to_the_default_limit(world, settings):
-    globex = world["globex"]  # billing = credit: holds sit on unbilled:globex
-    estimate = expected_estimate(globex)
-    settings.WALLETS_CREDIT_LIMIT_DEFAULT = str(estimate * 3 / 2 / 10**9)
-    key = ApiKeyFactory(customer=globex)
-    first = authorize(key.raw)
-    assert first.decision == "approved"
-    assert first.hold.debit_account.code == "unbilled:globex"
-    assert authorize(key.raw).reason == "insufficient_funds"
-
-
 def test_an_unpriced_model_is_an_error_not_a_decision(world):
     key = ApiKeyFactory(customer=world["acme"])
     with pytest.raises(errors.ModelNotPriced):

@@ -1,5 +1,5 @@
-"""Lots and credit limits over HTTP: finance grants and sets limits, tenants read their
-own customer only, and every error has a stable code (the schema: test_api)."""
+"""Lots over HTTP: finance grants, tenants read their own customer only, and every error
+has a stable code (the schema: test_api). Credit limits: tests/credit."""
 
 from datetime import timedelta
 
@@ -9,10 +9,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.wallets.factories import ApiKeyFactory, paid_topup, spend
+from tests.wallets.factories import paid_topup, spend
 from tests.wallets.test_api import _member_of
 from wallets import lots
-from wallets.models import CreditLimitChange, Customer, Lot
+from wallets.models import Lot
 
 pytestmark = pytest.mark.django_db
 
@@ -130,87 +130,6 @@ def test_staff_with_only_view_permissions_cannot_grant(world):
     client = _client_for(clerk)
     assert client.get("/api/wallets/customers/globex/lots/").status_code == 200
     assert grant(client).status_code == 403
-    assert (
-        client.put(
-            "/api/wallets/customers/globex/credit-limit/", {"credit_limit_minor": 1}, format="json"
-        ).status_code
-        == 403
-    )
-
-
-def test_finance_sets_a_credit_limit_and_tenants_only_read_it(world, finance, settings):
-    settings.WALLETS_CREDIT_LIMIT_DEFAULT = "1000"
-    globex = world["globex"]
-    shown = finance.get("/api/wallets/customers/globex/credit-limit/").json()
-    assert shown["credit_limit_minor"] is None and shown["limit_is_default"] is True
-    assert shown["effective_credit_limit"] == "1000.000000000"
-    assert (shown["exposure_minor"], shown["available_credit_minor"]) == (0, 1000 * USD)
-
-    changed = finance.put(
-        "/api/wallets/customers/globex/credit-limit/",
-        {"credit_limit_minor": 5 * USD},
-        format="json",
-    )
-    assert changed.status_code == 200, changed.content
-    assert changed.json()["credit_limit_minor"] == 5 * USD
-    assert changed.json()["limit_is_default"] is False
-    globex.refresh_from_db()
-    assert globex.credit_limit_minor == 5 * USD
-    audit = CreditLimitChange.objects.get()
-    assert (audit.previous_minor, audit.credit_limit_minor, audit.changed_by) == (
-        None,
-        5 * USD,
-        "user:boss",
-    )
-
-    tenant = _member_of(globex, "gina")
-    assert tenant.get("/api/wallets/customers/globex/credit-limit/").json()[
-        "credit_limit_minor"
-    ] == (5 * USD)
-    refused = tenant.put(
-        "/api/wallets/customers/globex/credit-limit/", {"credit_limit_minor": 10**15}, format="json"
-    )
-    assert refused.status_code == 403
-    assert tenant.get("/api/wallets/customers/acme/credit-limit/").status_code == 404
-
-    back = finance.put(
-        "/api/wallets/customers/globex/credit-limit/", {"credit_limit_minor": None}, format="json"
-    )
-    assert back.json()["limit_is_default"] is True
-    for bad in ({"credit_limit_minor": -1}, {"credit_limit_minor": "x"}, {}):
-        response = finance.put("/api/wallets/customers/globex/credit-limit/", bad, format="json")
-        assert response.status_code == 400
-        assert response.json()["error"]["code"] == "invalid_input"
-    assert CreditLimitChange.objects.count() == 2
-
-
-def test_the_wallet_endpoint_shows_exposure_and_available_credit(world, finance, settings):
-    from tests.wallets.test_authorizations import authorize
-
-    settings.WALLETS_CREDIT_LIMIT_DEFAULT = "1000"
-    globex = world["globex"]
-    from wallets.services import customer_credit_limit_set
-
-    customer_credit_limit_set(customer=globex, credit_limit_minor=2 * USD, actor="test")
-    held = authorize(ApiKeyFactory(customer=globex).raw)
-    assert held.decision == "approved"
-    shown = finance.get("/api/wallets/customers/globex/wallet/").json()
-    assert shown["billing"] == "credit"
-    assert shown["effective_credit_limit_minor"] == 2 * USD
-    assert shown["exposure_minor"] == held.amount_minor  # an open hold, nothing unbilled yet
-    assert shown["available_credit_minor"] == 2 * USD - held.amount_minor
-    prepaid = finance.get("/api/wallets/customers/acme/wallet/").json()
-    assert prepaid["exposure"] is None and prepaid["available_credit"] is None
-
-
-def test_credit_limit_service_refuses_bad_values(world):
-    from wallets.errors import InvalidCreditLimit
-    from wallets.services import customer_credit_limit_set
-
-    for bad in (-1, 1.5, "5", 2**63):
-        with pytest.raises(InvalidCreditLimit):
-            customer_credit_limit_set(customer=world["globex"], credit_limit_minor=bad, actor="t")
-    assert Customer.objects.get(pk=world["globex"].pk).credit_limit_minor is None
 
 
 def test_admin_shows_lots_and_allocations_read_only(world):
@@ -221,7 +140,7 @@ def test_admin_shows_lots_and_allocations_read_only(world):
     User.objects.create_superuser("admin", password="pw")
     client = Client()
     client.login(username="admin", password="pw")
-    for page in ("lot", "lotallocation", "lotcursor", "lotreversal", "creditlimitchange"):
+    for page in ("lot", "lotallocation", "lotcursor", "lotreversal"):
         listed = client.get(f"/admin/wallets/{page}/")
         assert listed.status_code == 200, page
         assert client.get(f"/admin/wallets/{page}/add/").status_code == 403, page

@@ -1,10 +1,10 @@
-"""Tells the OpenAPI schema how gateways authenticate (loaded in MeteringConfig.ready)."""
+"""Tells the OpenAPI schema how gateways authenticate (loaded in WalletsConfig.ready)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class GatewayKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "metering.gateway_keys.GatewayKeyAuthentication"
+    target_class = "wallets.gateway_keys.GatewayKeyAuthentication"
     name = "gatewayKey"
 
     def get_security_definition(self, auto_schema):

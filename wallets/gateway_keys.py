@@ -1,4 +1,6 @@
-"""Gateway keys for POST /v1/usage: `gw_<prefix>_<secret>`, only a hash of the secret kept."""
+"""Gateway keys: `gw_<prefix>_<secret>`, only a hash of the secret kept. Gateways
+authenticate with one (Bearer) to report usage (metering's POST /v1/usage) and to ask
+for authorizations (wallets' /v1/authorizations)."""
 
 import hashlib
 import hmac
@@ -9,7 +11,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from config.ttl_cache import TtlCache
-from metering.models import GatewayKey
+from wallets.models import GatewayKey
 
 KEY_PREFIX = "gw_"
 # Every gateway request authenticates: a verified key is remembered per process for this

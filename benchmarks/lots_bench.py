@@ -57,7 +57,7 @@ def build_world(wallets: int) -> tuple[list, dict, object]:
     from ledger import services as ledger_services
     from ledger.posting_rules import EntrySpec, PostingSpec, entry_payload
     from ledger.services import NewEvent
-    from wallets import lots
+    from wallets.lots import services as lots
     from wallets.models import Customer
 
     call_command("migrate", verbosity=0)
@@ -164,7 +164,7 @@ def main() -> None:
     django.setup()
     from django.utils import timezone
 
-    from wallets import lots
+    from wallets.lots import services as lots
 
     try:
         progress(f"building {args.wallets} wallets")

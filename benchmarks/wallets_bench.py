@@ -96,7 +96,7 @@ def build_world(requests_hot: int) -> dict:
     from ledger.posting_rules import PostingSpec
     from pricing import services as pricing_services
     from wallets import selectors, services
-    from wallets.gateway_keys import gateway_key_create
+    from wallets.gateways.keys import gateway_key_create
     from wallets.models import Customer
 
     call_command("migrate", verbosity=0)

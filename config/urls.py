@@ -17,6 +17,6 @@ urlpatterns = [
     path("api/wallets/", include("payments.urls")),
     path("api/metering/", include("metering.report_urls")),
     path("v1/", include("metering.urls")),
-    path("v1/", include("wallets.gateway_urls")),
+    path("v1/", include("wallets.gateways.urls")),
     path("v1/stripe/", include("payments.stripe.urls")),
 ]

@@ -31,7 +31,7 @@ from metering.selectors import (
     usage_summary_list,
 )
 from wallets import access
-from wallets.gateway_keys import GatewayKeyAuthentication
+from wallets.gateways.keys import GatewayKeyAuthentication
 
 USAGE_BATCH_MAX = 1_000
 

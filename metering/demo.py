@@ -17,7 +17,7 @@ from ledger.models import Book
 from ledger.posting_rules import PostingSpec
 from pricing import services as pricing_services
 from pricing.models import CatalogImport, RetailPriceBook
-from wallets.gateway_keys import hash_secret
+from wallets.gateways.keys import hash_secret
 from wallets.models import Customer, GatewayKey
 
 PRICES_FROM = datetime(2025, 1, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ Finance and tenants, under /api/wallets/ (wallets.access decides who sees what: 
 staff by Django permissions on wallets' models, a customer's members their own only):
   customers/ (GET), customers/{external_id}/keys/ (GET, POST), keys/{id}/ (GET, PATCH),
   keys/{id}/revoke/, customers/{external_id}/wallet/ (GET), authorizations/ (GET);
-  customers/{external_id}/suspension/ (POST) is finance only. Lots: wallets.lots_api.
+  customers/{external_id}/suspension/ (POST) is finance only. Lots: wallets.lots.api.
   The wallet view also shows what other apps register (wallets.funding: the credit app
   adds the credit limit, exposure and available credit).
 """
@@ -28,7 +28,7 @@ from ledger.amounts import from_minor_units, to_minor_units
 from wallets import access, funding, selectors, services
 from wallets.batching import batcher
 from wallets.errors import AuthorizationNotFound, AuthorizationNotOpen
-from wallets.gateway_keys import GatewayKeyAuthentication
+from wallets.gateways.keys import GatewayKeyAuthentication
 from wallets.models import ApiKey, Authorization, Customer
 
 AUTHORIZATION_ACTOR_PREFIX = "gateway:"

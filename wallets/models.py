@@ -13,8 +13,8 @@ from django.db import models
 from django.db.models import Q
 
 from ledger.models import Account, Asset, Book, Hold
-from wallets.allocation import KINDS as ALLOCATION_KINDS
-from wallets.allocation import PRIORITY_MAX, PRIORITY_MIN, remaining_minor
+from wallets.lots.allocation import KINDS as ALLOCATION_KINDS
+from wallets.lots.allocation import PRIORITY_MAX, PRIORITY_MIN, remaining_minor
 
 
 class Customer(models.Model):
@@ -74,7 +74,7 @@ class ApiKey(models.Model):
 
 
 class GatewayKey(models.Model):
-    """A gateway's credential (wallets.gateway_keys) for reporting usage (POST /v1/usage)
+    """A gateway's credential (wallets.gateways.keys) for reporting usage (POST /v1/usage)
     and asking for authorizations; only a hash of the secret is stored."""
 
     name = models.CharField(max_length=200)
@@ -196,7 +196,7 @@ class CustomerMembership(models.Model):
         return f"{self.user} @ {self.customer}"
 
 
-# --- credit lots (a sub-ledger of the wallet account; see wallets.allocation) -----------
+# --- credit lots (a sub-ledger of the wallet account; see wallets.lots.allocation) -----------
 
 
 class LotCursor(models.Model):
@@ -232,7 +232,7 @@ class LotCursor(models.Model):
 
 class Lot(models.Model):
     """A credit in the wallet with its own priority and expiry: paid (a top-up),
-    promotional (a grant), or unattributed (any other credit, see wallets.allocation).
+    promotional (a grant), or unattributed (any other credit, see wallets.lots.allocation).
 
     `opened_sequence` is the ledger event that booked the credit. The counters are the
     allocator's projection of the LotAllocation rows; `closed_sequence` is set once, by
@@ -342,7 +342,7 @@ class LotReversal(models.Model):
 
 class LotAllocation(models.Model):
     """Append-only: one part of a wallet movement attributed to a lot (null: unfunded).
-    The kinds are wallets.allocation's CONSUMPTION, COVER, RESTORATION, BREAKAGE and
+    The kinds are wallets.lots.allocation's CONSUMPTION, COVER, RESTORATION, BREAKAGE and
     REVERSAL."""
 
     cursor = models.ForeignKey(LotCursor, on_delete=models.PROTECT, related_name="allocations")

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from wallets.lots import lots_allocate, lots_expire
+from wallets.lots.services import lots_allocate, lots_expire
 from wallets.services import authorizations_expire
 
 AUTHORIZATIONS_EXPIRED_PER_RUN_MAX = 1000

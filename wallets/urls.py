@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from wallets import api, lots_api
+from wallets import api
+from wallets.lots import api as lots_api
 
 urlpatterns = [
     path("customers/", api.CustomerListApi.as_view(), name="wallets-customers"),

@@ -162,7 +162,7 @@ PRICE_CATALOGUE_PATH = env_str(
 
 # Every minute: release holds past their expiry (all of them, via ledger.holds_expire)
 # and mark the wallets' authorizations whose hold expired; attribute wallet movements to
-# credit lots; book the breakage of expired lots (wallets/lots.py).
+# credit lots; book the breakage of expired lots (wallets/lots/services.py).
 CELERY_BEAT_SCHEDULE = {
     "wallets-expire-authorizations": {"task": "wallets.expire_authorizations", "schedule": 60.0},
     "wallets-allocate-lots": {"task": "wallets.allocate_lots", "schedule": 60.0},
@@ -230,5 +230,5 @@ WALLETS_ALERT_TIMEOUT_S = env_int("WALLETS_ALERT_TIMEOUT_S", 5)
 # us POST into our own network; tests (and a local run) allow loopback and private ones.
 WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
 # Credit lots close this many seconds after their expires_at; usage booked meanwhile still
-# consumes them (wallets/lots.py). 0: consumption booked after the breakage never does.
+# consumes them (wallets/lots/services.py). 0: consumption booked after the breakage never does.
 WALLETS_LOT_EXPIRY_GRACE_S = env_int("WALLETS_LOT_EXPIRY_GRACE_S", 0)

@@ -52,7 +52,7 @@ from payments.postings import (
 )
 from payments.stripe.checkout import checkout_session_open
 from payments.topups import amounts as topup_amounts
-from wallets import lots
+from wallets.lots import services as lots
 from wallets.models import Customer
 from wallets.services import authorization_accounts, customer_book_account
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from metering import ingest
 from metering.models import UsageRecord
 from tests.metering.conftest import usage
-from wallets.gateway_keys import gateway_key_create, gateway_key_revoke
+from wallets.gateways.keys import gateway_key_create, gateway_key_revoke
 
 pytestmark = pytest.mark.django_db
 

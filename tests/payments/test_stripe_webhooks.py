@@ -420,7 +420,7 @@ def test_top_ups_keep_their_paid_credit_lot_in_step(world, stripe_proxy):
     """A paid top-up opens a paid lot for what it credited; a refund draws that lot back by
     what it took from the wallet; a won dispute's return is paid credit again; and the
     lots sub-ledger still agrees with the wallet (ledger_verify replays it)."""
-    from wallets.lots import lots_allocate
+    from wallets.lots.services import lots_allocate
     from wallets.models import Lot, LotReversal
 
     acme = world["acme"]

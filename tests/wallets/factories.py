@@ -15,7 +15,7 @@ from ledger.posting_rules import PostingSpec
 from ledger.selectors import account_balance_get
 from tests.ledger.factories import AssetFactory, BookFactory
 from wallets import services
-from wallets.gateway_keys import gateway_key_create
+from wallets.gateways.keys import gateway_key_create
 from wallets.models import ApiKey, Customer
 
 
@@ -120,7 +120,7 @@ def _cash(customer: Customer) -> Account:
 
 def _wallet_transfer(customer: Customer, other: Account, amount_minor: int, *, credit: bool):
     """Book other Dr / wallet Cr (credit=True) or wallet Dr / other Cr; the AppendedEvent."""
-    from wallets.lots import wallet_account
+    from wallets.lots.services import wallet_account
 
     wallet_id = wallet_account(customer=customer).id
     debit, credit_id = (other.id, wallet_id) if credit else (wallet_id, other.id)
@@ -142,7 +142,7 @@ def paid_topup(customer: Customer, amount_minor: int, **lot_fields):
     the same way)."""
     from django.db import transaction
 
-    from wallets.lots import lot_open_for_booked_credit
+    from wallets.lots.services import lot_open_for_booked_credit
 
     with transaction.atomic():
         event = _wallet_transfer(customer, _cash(customer), amount_minor, credit=True)
@@ -157,7 +157,7 @@ def paid_topup(customer: Customer, amount_minor: int, **lot_fields):
 
 
 def promotion(customer: Customer, amount_minor: int, **lot_fields):
-    from wallets.lots import lot_grant
+    from wallets.lots.services import lot_grant
 
     return lot_grant(
         customer=customer,
@@ -180,7 +180,7 @@ def refund(lot, amount_minor: int):
     """What a refund of the lot's payment does: wallet Dr / cash Cr, then the reversal."""
     from django.db import transaction
 
-    from wallets.lots import lot_reduce_for_booked_debit
+    from wallets.lots.services import lot_reduce_for_booked_debit
 
     with transaction.atomic():
         event = _wallet_transfer(lot.customer, _cash(lot.customer), amount_minor, credit=False)

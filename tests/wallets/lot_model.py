@@ -1,5 +1,5 @@
 """An independent, deliberately naive model of a wallet with credit lots, written from
-the rules in wallets/README.md (not from wallets.allocation): the tests compare the
+the rules in wallets/README.md (not from wallets.lots.allocation): the tests compare the
 real allocator, and the real services over the real ledger, with it.
 
 Time is whole days; every operation is one ledger event, in order."""

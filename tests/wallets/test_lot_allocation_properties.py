@@ -1,4 +1,4 @@
-"""Property tests of the pure allocation rules (wallets.allocation), against the naive
+"""Property tests of the pure allocation rules (wallets.lots.allocation), against the naive
 model in lot_model.py: random grants with priorities and expiries, random consumption,
 returns, credits, refunds and time steps.
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.wallets.lot_model import WalletModel, grant_operations
-from wallets.allocation import (
+from wallets.lots.allocation import (
     BREAKAGE,
     CONSUMPTION,
     COVER,
@@ -110,7 +110,7 @@ class Driver:
             self._expire()
 
     def _expire(self) -> None:
-        """As wallets.lots.lots_expire: allocation is current, so book each remainder."""
+        """As wallets.lots.services.lots_expire: allocation is current, so book each remainder."""
         self.model.expire(self.day)
         due = sorted(
             (

@@ -24,7 +24,8 @@ from tests.wallets.factories import (
     wallet_topup,
 )
 from tests.wallets.test_capture_by_usage import authorize
-from wallets import errors, lots, services
+from wallets import errors, services
+from wallets.lots import services as lots
 from wallets.models import Lot, LotAllocation, LotCursor
 
 pytestmark = pytest.mark.django_db

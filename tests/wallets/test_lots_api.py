@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from tests.wallets.factories import paid_topup, spend
 from tests.wallets.test_api import _member_of
-from wallets import lots
+from wallets.lots import services as lots
 from wallets.models import Lot
 
 pytestmark = pytest.mark.django_db

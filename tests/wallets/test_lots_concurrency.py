@@ -15,7 +15,7 @@ from ledger.models import Event
 from metering.pipeline import Pipeline
 from tests.metering.conftest import raw, usage
 from tests.wallets.factories import paid_topup, promotion, wallet
-from wallets import lots
+from wallets.lots import services as lots
 from wallets.models import Lot, LotAllocation, LotCursor
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -25,7 +25,7 @@ from metering.pipeline import Pipeline
 from tests.metering.conftest import raw, usage
 from tests.wallets.factories import paid_topup, promotion, refund, spend, wallet, wallet_topup
 from tests.wallets.lot_model import WalletModel, grant_operations
-from wallets import lots
+from wallets.lots import services as lots
 from wallets.models import Lot, LotAllocation, LotCursor
 
 pytestmark = pytest.mark.django_db

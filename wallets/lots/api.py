@@ -17,9 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.amounts import from_minor_units, to_minor_units
-from wallets import access, lots, selectors
-from wallets.allocation import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
+from wallets import access, selectors
 from wallets.errors import IdempotencyKeyRequired, InvalidLotInput
+from wallets.lots import services as lots
+from wallets.lots.allocation import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
 from wallets.models import Customer, Lot
 
 VIEW_LOTS = "wallets.view_lot"

@@ -1,5 +1,5 @@
 """Credit lots: every write (grant, open for a booked credit, reverse, allocate, expire)
-and the replay check. The rules themselves are pure, in wallets.allocation.
+and the replay check. The rules themselves are pure, in wallets.lots.allocation.
 
 Money stays in ONE ledger account per wallet, `wallet:<customer>` (liability, seller's
 book), which the metering batch debits as fast as ever; lots attribute its movements
@@ -39,8 +39,7 @@ from ledger.models import Account
 from ledger.posting_rules import AMOUNT_MAX
 from ledger.selectors import account_balance_as_of
 from ledger.services import AppendedEvent, NewEvent, events_record_batch, ledger_errors
-from wallets import allocation, selectors
-from wallets.allocation import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN, Allocator, Movement
+from wallets import selectors
 from wallets.errors import (
     IdempotencyConflict,
     InvalidLotInput,
@@ -49,6 +48,14 @@ from wallets.errors import (
     WalletNotPrepaid,
 )
 from wallets.locks import lot_cursor_lock, lot_cursors_lock
+from wallets.lots import allocation
+from wallets.lots.allocation import (
+    PRIORITY_DEFAULT,
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    Allocator,
+    Movement,
+)
 from wallets.models import Customer, Lot, LotCursor, LotReversal
 from wallets.postings import CAPTURE_RETURNED_KIND, LOT_EXPIRED_EVENT, LOT_GRANTED_EVENT
 from wallets.services import customer_book_account

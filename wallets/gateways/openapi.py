@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class GatewayKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "wallets.gateway_keys.GatewayKeyAuthentication"
+    target_class = "wallets.gateways.keys.GatewayKeyAuthentication"
     name = "gatewayKey"
 
     def get_security_definition(self, auto_schema):

@@ -210,3 +210,32 @@ def test_models_import_no_services_selectors_or_views():
             if _top(name) in APPS and {"services", "selectors", "api"} & set(parts[1:]):
                 wrong.append(f"{source.path} imports {name}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_services_selectors_and_locks_import_no_views():
+    """api -> services -> models: the write and read layers never reach back up."""
+    layers = ("services.py", "selectors.py", "locks.py", "postings.py")
+    wrong = []
+    for source in _app_sources():
+        if not source.path.endswith(layers):
+            continue
+        for name in _imports(source):
+            if _top(name) in APPS and "api" in name.split(".")[1:]:
+                wrong.append(f"{source.path} imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_posting_rule_modules_are_pure():
+    """A posting rule reads nothing but its payload (it is replayed by ledger_verify and
+    ledger_rebuild): its module touches no database."""
+    wrong = []
+    for source in _app_sources():
+        if not source.path.endswith(("postings.py", "ledger/posting_rules.py")):
+            continue
+        for name in _imports(source):
+            if name.startswith("django.db"):
+                wrong.append(f"{source.path} imports {name}")
+        for node in ast.walk(source.tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("objects", "cursor"):
+                wrong.append(f"{source.path}:{node.lineno}: .{node.attr}")
+    assert not wrong, "\n".join(wrong)

@@ -242,3 +242,17 @@ def test_the_readme_lists_every_error_code_with_its_status():
     assert in_readme == expected, f"the README's table should be:\n{expected}"
     for code in ("not_authenticated", "permission_denied", "database_unavailable"):
         assert f"`{code}`" in expected
+
+
+def test_no_error_goes_out_with_the_generic_code():
+    """DomainError's own code, "error", says nothing: every raise names a subclass."""
+    _every_error_class_imported()
+    assert "error" not in dict(errors.error_code_rows())
+    sources = [
+        path
+        for path in README.parent.glob("*/**/*.py")
+        if not path.relative_to(README.parent).parts[0].startswith((".", "tests", "var"))
+    ]
+    assert len(sources) > 50
+    raising_the_base = [str(p) for p in sources if "raise DomainError(" in p.read_text()]
+    assert raising_the_base == []

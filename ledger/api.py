@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
-from config.errors import DomainError
+from config.errors import DomainError, InvalidInput
 from ledger import selectors, services
 from ledger.amounts import from_minor_units, to_minor_units
-from ledger.errors import UnknownAccount
+from ledger.errors import AccountNotFound, UnknownAccount, UnknownBook
 from ledger.models import Account, Book, Entry, Event, Posting
 from ledger.permissions import CanPostAdjustment, CanReadLedger
 from ledger.posting_rules import PostingSpec
@@ -168,7 +168,7 @@ BalanceOutput = inline_serializer(
 def _account_or_404(account_id: int) -> Account:
     account = Account.objects.select_related("asset").filter(pk=account_id).first()
     if account is None:
-        raise UnknownAccount(f"account {account_id} does not exist")
+        raise AccountNotFound(f"account {account_id} does not exist")
     return account
 
 
@@ -358,7 +358,7 @@ _CSV = {(200, "text/csv"): OpenApiTypes.STR}
 def _book_id_param(request) -> int | None:
     book = request.query_params.get("book")
     if book is not None and not book.isdigit():
-        raise DomainError("book must be a book id", details={"book": book})
+        raise InvalidInput("book must be a book id", details={"book": book})
     return int(book) if book else None
 
 
@@ -521,7 +521,7 @@ class AdjustmentCreateApi(APIView):
         data.is_valid(raise_exception=True)
         book = Book.objects.filter(code=data.validated_data["book"]).first()
         if book is None:
-            raise DomainError(f"book {data.validated_data['book']!r} does not exist")
+            raise UnknownBook(f"book {data.validated_data['book']!r} does not exist")
         wanted = [p["account"] for p in data.validated_data["postings"]]
         accounts = Account.objects.select_related("asset").in_bulk(wanted)
         postings = []

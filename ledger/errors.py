@@ -22,7 +22,21 @@ class UnbalancedEntry(LedgerError):
 
 
 class UnknownAccount(LedgerError):
+    """A posting (a request's body) names an account that does not exist: bad input."""
+
     code = "unknown_account"
+
+
+class UnknownBook(LedgerError):
+    """A request's body names a book that does not exist: bad input."""
+
+    code = "unknown_book"
+
+
+class AccountNotFound(NotFound):
+    """The account a URL addresses does not exist."""
+
+    code = "account_not_found"
 
 
 class AccountMismatch(LedgerError):

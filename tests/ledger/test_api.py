@@ -39,7 +39,8 @@ def _adjust(client, accounts, amount="1.5", key="adj-1"):
 
 def test_reads_need_the_finance_role(accounts):
     anonymous = APIClient().get("/api/ledger/books/")
-    assert anonymous.status_code == 403
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "not_authenticated"
     outsider = APIClient()
     outsider.force_authenticate(User.objects.create_user("nobody"))
     response = outsider.get("/api/ledger/trial-balance/")
@@ -83,6 +84,38 @@ def test_adjustment_needs_key_and_role(finance_client, accounts):
     )
     reader.force_authenticate(user)
     assert _adjust(reader, accounts).status_code == 403
+
+
+def test_unknown_books_and_accounts_have_stable_codes(finance_client, accounts):
+    def adjust(book: str, account: int):
+        postings = [
+            {"account": accounts["cash"].id, "side": "D", "amount": "1"},
+            {"account": account, "side": "C", "amount": "1"},
+        ]
+        body = {"book": book, "memo": "x", "postings": postings}
+        headers = {"Idempotency-Key": f"{book}-{account}"}
+        return finance_client.post("/api/ledger/adjustments/", body, format="json", headers=headers)
+
+    # Named in the body: bad input (400). Addressed by the URL: not found (404).
+    unknown_book = adjust("nowhere", accounts["wallet"].id)
+    assert unknown_book.status_code == 400
+    assert unknown_book.json()["error"] == {
+        "code": "unknown_book",
+        "message": "book 'nowhere' does not exist",
+    }
+    unknown_account = adjust("dist", 987654)
+    assert unknown_account.status_code == 400
+    assert unknown_account.json()["error"]["code"] == "unknown_account"
+    for path in ("balance/", "statement/", "statement.csv"):
+        missing = finance_client.get(
+            f"/api/ledger/accounts/987654/{path}", HTTP_ACCEPT="application/json"
+        )
+        assert missing.status_code == 404, path
+        assert missing.json()["error"]["code"] == "account_not_found", path
+    not_an_id = finance_client.get("/api/ledger/trial-balance/?book=x")
+    assert not_an_id.status_code == 400
+    assert not_an_id.json()["error"]["code"] == "invalid_input"
+    assert Event.objects.count() == 0
 
 
 def test_adjustment_unbalanced_is_refused(finance_client, accounts):
@@ -143,7 +176,7 @@ def test_balance_statement_entries_and_trial_balance(finance_client, accounts):
     ]
 
     missing = finance_client.get("/api/ledger/accounts/999999/balance/")
-    assert missing.status_code == 400 and missing.json()["error"]["code"] == "unknown_account"
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "account_not_found"
 
 
 def test_openapi_schema_lists_the_ledger(finance_client):

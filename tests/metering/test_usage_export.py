@@ -56,7 +56,7 @@ def test_a_member_exports_its_own_usage_with_prices_only(booked):
     assert "cost" not in rows[0] and "margin" not in rows[0] and "wholesale" not in rows[0]
     # Another customer's usage answers like a customer that does not exist.
     assert member.get(URL.format("acme")).status_code == 404
-    assert APIClient().get(URL.format("initech")).status_code == 403
+    assert APIClient().get(URL.format("initech")).status_code == 401
 
 
 def test_finance_exports_any_customer_with_cost_and_margin_in_a_period(booked):

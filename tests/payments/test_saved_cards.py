@@ -358,7 +358,7 @@ def test_tenants_save_cards_for_their_own_customer_only(world, stripe_api):
     refused = bob.post(SETUP_URL)
     assert refused.status_code == 404
     assert refused.json()["error"]["code"] == "customer_not_found"
-    assert APIClient().post(SETUP_URL).status_code == 403
+    assert APIClient().post(SETUP_URL).status_code == 401
     viewer = User.objects.create_user("viewer", password="pw")
     viewer.user_permissions.add(Permission.objects.get(codename="view_autotopupsettings"))
     client = APIClient()

@@ -96,4 +96,4 @@ def test_tenants_top_up_and_list_only_their_own_customer(world, stripe_api):
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "customer_not_found"
     assert initech_member.get("/api/wallets/customers/initech/topups/").json()["results"] == []
-    assert APIClient().get("/api/wallets/customers/acme/topups/").status_code == 403
+    assert APIClient().get("/api/wallets/customers/acme/topups/").status_code == 401

@@ -204,7 +204,7 @@ def test_a_login_without_permissions_or_membership_sees_no_customer(world):
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "customer_not_found"
     assert client.get("/api/wallets/customers/").json()["results"] == []
-    assert APIClient().get("/api/wallets/customers/").status_code == 403
+    assert APIClient().get("/api/wallets/customers/").status_code == 401
 
 
 def _member_of(customer, username: str) -> APIClient:

@@ -11,6 +11,7 @@ import json
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
+from pydantic import BaseModel, Field, RootModel
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -22,7 +23,8 @@ from config.parsers import JSONParser
 from ledger.amounts import from_minor_units
 from ledger.models import Asset
 from ledger.permissions import CanReadLedger
-from metering.ingest import ingest_events
+from metering.ingest import ACCEPTED, DUPLICATE, REFUSED, ingest_events
+from metering.schema import UsageEvent
 from metering.selectors import (
     GROUPINGS,
     USAGE_FINANCE_FIELDS,
@@ -45,14 +47,41 @@ class InvalidUsageRequest(DomainError):
     code = "invalid_usage_request"
 
 
+class NoUsageEvents(DomainError):
+    code = "no_usage_events"
+
+
+class UsageEventBatch(BaseModel):
+    """Documentation only: the batch form of the request body."""
+
+    events: list[UsageEvent] = Field(min_length=1, max_length=USAGE_BATCH_MAX)
+
+
+class UsageRequest(RootModel[UsageEvent | UsageEventBatch]):
+    """Documentation only: one event object, or {"events": [...]}."""
+
+
+UsageItemResult = inline_serializer(
+    "UsageItemResult",
+    {
+        "index": serializers.IntegerField(help_text="the event's index in the request"),
+        "status": serializers.ChoiceField(choices=[ACCEPTED, DUPLICATE, REFUSED]),
+        "code": serializers.CharField(
+            required=False, help_text="why it was refused, e.g. schema_violation, not_billable"
+        ),
+        "reason": serializers.CharField(required=False),
+    },
+    many=True,
+)
+
 UsageResult = inline_serializer(
     "UsageIngestResult",
     {
-        "accepted": serializers.IntegerField(),
         "mode": serializers.ChoiceField(choices=["kafka", "direct"]),
-        "processed": serializers.IntegerField(required=False),
-        "duplicates": serializers.IntegerField(required=False),
-        "rejected": serializers.ListField(child=serializers.DictField(), required=False),
+        "accepted": serializers.IntegerField(help_text="events accepted for booking"),
+        "duplicates": serializers.IntegerField(help_text="events booked before (direct mode)"),
+        "refused": serializers.IntegerField(help_text="events refused, each with a code"),
+        "items": UsageItemResult,
     },
 )
 
@@ -63,23 +92,32 @@ class UsageIngestApi(APIView):
     parser_classes = [JSONParser]
 
     @extend_schema(
-        request=inline_serializer(
-            "UsageEvents",
-            {
-                "events": serializers.ListField(
-                    child=serializers.DictField(), max_length=USAGE_BATCH_MAX
-                )
-            },
-        ),
+        request=UsageRequest,
         responses={202: UsageResult, 200: UsageResult},
-        description='One usage event (an object) or {"events": [...]} of at most '
-        f"{USAGE_BATCH_MAX}. Events follow metering.schema.UsageEvent.",
+        description='One usage event (an object) or {"events": [...]} of 1 to '
+        f"{USAGE_BATCH_MAX}. The answer is per item, by index: `accepted`, `duplicate` "
+        "(booked before; direct mode) or `refused` with a code and reason; refused events "
+        "are kept as dead letters, never booked. An event whose token counts are all zero "
+        "is refused as `not_billable` (void its authorization, if it named one). With "
+        "Kafka (202) the items give the edge checks; rating happens in the consumer.",
     )
     def post(self, request):
         body = request.data
-        events = body.get("events") if isinstance(body, dict) and "events" in body else [body]
-        if not isinstance(events, list) or not events:
+        if isinstance(body, dict) and "events" in body:
+            events = body["events"]
+            if not isinstance(events, list):
+                raise InvalidUsageRequest("'events' must be a list of event objects")
+        elif isinstance(body, dict) and body:
+            events = [body]
+        elif isinstance(body, dict):
+            events = []
+        else:
             raise InvalidUsageRequest('send one event object or {"events": [event, ...]}')
+        if not events:
+            raise NoUsageEvents(
+                'no usage events: send one event object or {"events": [event, ...]} '
+                "with at least one event"
+            )
         if len(events) > USAGE_BATCH_MAX:
             raise UsageBatchTooLarge(f"at most {USAGE_BATCH_MAX} events per request")
         source = request.auth.source

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.errors import DomainError
+from config.fields import DecimalString
 from ledger import selectors, services
 from ledger.amounts import from_minor_units, to_minor_units
 from ledger.errors import UnknownAccount
@@ -482,7 +483,7 @@ class AccountStatementCsvApi(APIView):
 class AdjustmentPostingInput(serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
     side = serializers.ChoiceField(choices=["D", "C"])
-    amount = serializers.CharField(max_length=64, help_text="decimal string in asset units")
+    amount = DecimalString(help_text="decimal string in asset units")
 
 
 class AdjustmentInput(serializers.Serializer):

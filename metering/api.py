@@ -156,9 +156,21 @@ class UsageSummaryApi(APIView):
         responses=inline_serializer(
             "UsageSummaryRow",
             {
+                "provider": serializers.CharField(required=False, help_text="group_by=model"),
+                "model": serializers.CharField(required=False, help_text="group_by=model"),
+                "customer": serializers.CharField(
+                    required=False, help_text="group_by=customer: its external id"
+                ),
+                "book": serializers.CharField(
+                    required=False, help_text="group_by=book: the seller book's code"
+                ),
+                "currency": serializers.CharField(help_text="the amounts' asset code"),
                 "requests": serializers.IntegerField(),
                 "tokens": serializers.IntegerField(),
-                "price": serializers.CharField(),
+                "price_minor": serializers.IntegerField(help_text="in the currency's minor units"),
+                "cost_minor": serializers.IntegerField(),
+                "margin_minor": serializers.IntegerField(),
+                "price": serializers.CharField(help_text="exact decimal, e.g. '0.000588000'"),
                 "cost": serializers.CharField(),
                 "margin": serializers.CharField(),
             },

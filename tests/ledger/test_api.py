@@ -73,6 +73,25 @@ def test_adjustment_bad_amounts_get_stable_codes(finance_client, accounts, amoun
     assert response.json()["error"]["code"] == code
 
 
+@pytest.mark.parametrize("amount", [1.5, 2, True, {"value": "1"}])
+def test_adjustment_amounts_are_decimal_strings_never_json_numbers(
+    finance_client, accounts, amount
+):
+    response = _adjust(finance_client, accounts, amount=amount, key=f"number-{amount!r}")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_amount"
+    assert "exact decimal strings" in error["message"]
+    assert error["details"] == {"field": "amount"}
+    assert not Event.objects.exists()
+
+
+def test_the_schema_documents_money_as_strings(finance_client):
+    schema = APIClient().get("/api/schema/?format=json").json()
+    posting = schema["components"]["schemas"]["AdjustmentPostingInput"]["properties"]
+    assert posting["amount"]["type"] == "string"
+
+
 def test_adjustment_needs_key_and_role(finance_client, accounts):
     response = finance_client.post("/api/ledger/adjustments/", {}, format="json")
     assert response.json()["error"]["code"] == "idempotency_key_required"

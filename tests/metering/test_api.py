@@ -204,6 +204,30 @@ def test_usage_summary_shows_margin_per_model_for_finance(world, gateway, settin
     assert finance.get("/v1/usage/summary?group_by=nonsense").status_code == 400
 
 
+def test_usage_summary_rows_match_the_schema_for_every_grouping(world, gateway, settings):
+    from django.contrib.auth.models import Group, User
+
+    settings.KAFKA_BOOTSTRAP_SERVERS = ""
+    gateway["client"].post(
+        "/v1/usage", {"events": [usage(), usage("initech", "gpt-4o", "openai")]}, format="json"
+    )
+    finance = APIClient()
+    user = User.objects.create_user("fin")
+    user.groups.add(Group.objects.get(name="finance"))
+    finance.force_authenticate(user)
+    schema = APIClient().get("/api/schema/?format=json").json()
+    documented = set(schema["components"]["schemas"]["UsageSummaryRow"]["properties"])
+    keys = {"model": {"provider", "model"}, "customer": {"customer"}, "book": {"book"}}
+    for group_by, group_keys in keys.items():
+        rows = finance.get(f"/v1/usage/summary?group_by={group_by}").json()
+        assert rows, group_by
+        for row in rows:
+            assert set(row) <= documented, (group_by, set(row) - documented)
+            assert group_keys <= set(row)
+    books = {row["book"] for row in finance.get("/v1/usage/summary?group_by=book").json()}
+    assert books == {"distributor", "apex"}
+
+
 def test_kafka_mode_answers_the_edge_checks_per_item(world, gateway, settings, kafka_bootstrap):
     settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
     bad = usage()

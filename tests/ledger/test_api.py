@@ -92,6 +92,35 @@ def test_the_schema_documents_money_as_strings(finance_client):
     assert posting["amount"]["type"] == "string"
 
 
+def test_an_overdraft_is_said_in_the_assets_decimal_form(finance_client, accounts):
+    # Debit the wallet (it may never go below zero) and credit cash: 1.5 USD short.
+    response = finance_client.post(
+        "/api/ledger/adjustments/",
+        {
+            "book": "dist",
+            "memo": "overdraw",
+            "postings": [
+                {"account": accounts["wallet"].id, "side": "D", "amount": "1.5"},
+                {"account": accounts["cash"].id, "side": "C", "amount": "1.5"},
+            ],
+        },
+        format="json",
+        headers={"Idempotency-Key": "overdraw"},
+    )
+    assert response.status_code == 409, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "insufficient_funds"
+    assert error["message"] == (
+        "wallet:acme has insufficient funds: this posting would leave it 1.500000000 USD short"
+    )
+    assert error["details"] == {
+        "account": accounts["wallet"].id,
+        "account_code": "wallet:acme",
+        "asset": "USD",
+        "shortfall_minor": 1_500_000_000,
+    }
+
+
 def test_adjustment_needs_key_and_role(finance_client, accounts):
     response = finance_client.post("/api/ledger/adjustments/", {}, format="json")
     assert response.json()["error"]["code"] == "idempotency_key_required"
@@ -119,7 +148,39 @@ def test_adjustment_unbalanced_is_refused(finance_client, accounts):
         headers={"Idempotency-Key": "unbalanced"},
     )
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "unbalanced_entry"
+    error = response.json()["error"]
+    assert error["code"] == "unbalanced_entry"
+    assert error["message"] == (
+        "the postings do not balance in USD: debits exceed credits by 0.500000000 USD"
+    )
+    assert error["details"] == {"asset": "USD", "phase": "P", "difference_minor": 500_000_000}
+
+
+def test_adjustment_messages_name_fields_and_codes_not_minor_units(finance_client, accounts):
+    negative = _adjust(finance_client, accounts, amount="-1", key="negative").json()["error"]
+    assert negative["message"] == (
+        "postings[0].amount: -1 USD is not positive; the side (D or C) says the direction"
+    )
+    assert "1000000000" not in negative["message"]
+    assert negative["details"] == {"field": "postings[0].amount"}
+    elsewhere = AccountFactory(book=BookFactory(code="other"), code="cash:other")
+    response = finance_client.post(
+        "/api/ledger/adjustments/",
+        {
+            "book": "dist",
+            "memo": "x",
+            "postings": [
+                {"account": accounts["cash"].id, "side": "D", "amount": "1"},
+                {"account": elsewhere.id, "side": "C", "amount": "1"},
+            ],
+        },
+        format="json",
+        headers={"Idempotency-Key": "elsewhere"},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "account_mismatch"
+    assert error["message"] == "postings[1].account: cash:other is not an account of book dist"
 
 
 def test_balance_statement_entries_and_trial_balance(finance_client, accounts):

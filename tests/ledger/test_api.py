@@ -21,19 +21,26 @@ def accounts():
     }
 
 
-def _adjust(client, accounts, amount="1.5", key="adj-1"):
+def _post_adjustment(client, key: str, *postings: tuple, memo: str = "opening balance"):
+    """Post (account, side, amount) lines to book dist with this Idempotency-Key."""
     return client.post(
         "/api/ledger/adjustments/",
         {
             "book": "dist",
-            "memo": "opening balance",
+            "memo": memo,
             "postings": [
-                {"account": accounts["cash"].id, "side": "D", "amount": amount},
-                {"account": accounts["wallet"].id, "side": "C", "amount": amount},
+                {"account": account.id, "side": side, "amount": amount}
+                for account, side, amount in postings
             ],
         },
         format="json",
         headers={"Idempotency-Key": key},
+    )
+
+
+def _adjust(client, accounts, amount="1.5", key="adj-1"):
+    return _post_adjustment(
+        client, key, (accounts["cash"], "D", amount), (accounts["wallet"], "C", amount)
     )
 
 
@@ -94,18 +101,8 @@ def test_the_schema_documents_money_as_strings(finance_client):
 
 def test_an_overdraft_is_said_in_the_assets_decimal_form(finance_client, accounts):
     # Debit the wallet (it may never go below zero) and credit cash: 1.5 USD short.
-    response = finance_client.post(
-        "/api/ledger/adjustments/",
-        {
-            "book": "dist",
-            "memo": "overdraw",
-            "postings": [
-                {"account": accounts["wallet"].id, "side": "D", "amount": "1.5"},
-                {"account": accounts["cash"].id, "side": "C", "amount": "1.5"},
-            ],
-        },
-        format="json",
-        headers={"Idempotency-Key": "overdraw"},
+    response = _post_adjustment(
+        finance_client, "overdraw", (accounts["wallet"], "D", "1.5"), (accounts["cash"], "C", "1.5")
     )
     assert response.status_code == 409, response.json()
     error = response.json()["error"]
@@ -134,18 +131,8 @@ def test_adjustment_needs_key_and_role(finance_client, accounts):
 
 
 def test_adjustment_unbalanced_is_refused(finance_client, accounts):
-    response = finance_client.post(
-        "/api/ledger/adjustments/",
-        {
-            "book": "dist",
-            "memo": "x",
-            "postings": [
-                {"account": accounts["cash"].id, "side": "D", "amount": "1"},
-                {"account": accounts["wallet"].id, "side": "C", "amount": "0.5"},
-            ],
-        },
-        format="json",
-        headers={"Idempotency-Key": "unbalanced"},
+    response = _post_adjustment(
+        finance_client, "unbalanced", (accounts["cash"], "D", "1"), (accounts["wallet"], "C", "0.5")
     )
     assert response.status_code == 400
     error = response.json()["error"]
@@ -164,18 +151,8 @@ def test_adjustment_messages_name_fields_and_codes_not_minor_units(finance_clien
     assert "1000000000" not in negative["message"]
     assert negative["details"] == {"field": "postings[0].amount"}
     elsewhere = AccountFactory(book=BookFactory(code="other"), code="cash:other")
-    response = finance_client.post(
-        "/api/ledger/adjustments/",
-        {
-            "book": "dist",
-            "memo": "x",
-            "postings": [
-                {"account": accounts["cash"].id, "side": "D", "amount": "1"},
-                {"account": elsewhere.id, "side": "C", "amount": "1"},
-            ],
-        },
-        format="json",
-        headers={"Idempotency-Key": "elsewhere"},
+    response = _post_adjustment(
+        finance_client, "elsewhere", (accounts["cash"], "D", "1"), (elsewhere, "C", "1")
     )
     assert response.status_code == 400
     error = response.json()["error"]

@@ -186,3 +186,21 @@ def test_a_booked_event_resent_with_zero_tokens_is_a_duplicate(world):
     Pipeline().process([raw(event)])
     again = Pipeline().process([raw({**event, "tokens": usage(input=0, output=0)["tokens"]})])
     assert (again.duplicates, again.rejected) == (1, 0)
+
+
+def test_an_event_rated_to_zero_is_not_billable(world, catalogue_subset):
+    # A free model: tokens were served, but there is no price, wholesale or cost to book.
+    free = {"litellm_provider": "openrouter", "mode": "chat"}
+    free |= {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+    pricing_services.catalog_import(
+        data={**catalogue_subset, "openrouter/free-model": free},
+        effective_from=datetime(2026, 3, 1, tzinfo=UTC),
+        actor="test",
+    )
+    event = usage(model="openrouter/free-model", provider="openrouter")
+    result = Pipeline().process([raw(event), raw(usage())])
+    assert (result.processed, result.rejected) == (1, 1)
+    [row] = result.dead_letters
+    assert row.reason_code == "not_billable" and "rated to zero" in row.reason
+    assert not UsageRecord.objects.filter(model="openrouter/free-model").exists()
+    assert verify_ledger().ok

@@ -24,7 +24,7 @@ from ledger.amounts import from_minor_units
 from ledger.models import Asset
 from ledger.permissions import CanReadLedger
 from metering.ingest import ACCEPTED, DUPLICATE, REFUSED, ingest_events
-from metering.schema import UsageEvent
+from metering.schema import GatewayId, UsageEvent
 from metering.selectors import (
     GROUPINGS,
     USAGE_FINANCE_FIELDS,
@@ -51,13 +51,20 @@ class NoUsageEvents(DomainError):
     code = "no_usage_events"
 
 
+class ReportedUsageEvent(UsageEvent):
+    """Documentation only: a usage event as a gateway reports it over HTTP (schema v1);
+    `source` may be left out and is then the gateway key's, which it must match."""
+
+    source: GatewayId | None = None
+
+
 class UsageEventBatch(BaseModel):
     """Documentation only: the batch form of the request body."""
 
-    events: list[UsageEvent] = Field(min_length=1, max_length=USAGE_BATCH_MAX)
+    events: list[ReportedUsageEvent] = Field(min_length=1, max_length=USAGE_BATCH_MAX)
 
 
-class UsageRequest(RootModel[UsageEvent | UsageEventBatch]):
+class UsageRequest(RootModel[ReportedUsageEvent | UsageEventBatch]):
     """Documentation only: one event object, or {"events": [...]}."""
 
 

@@ -114,10 +114,11 @@ def test_the_schema_types_the_usage_events(world):
     body = schema["paths"]["/v1/usage"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/UsageRequest"}
     batch = components["UsageEventBatch"]["properties"]["events"]
-    assert batch["items"] == {"$ref": "#/components/schemas/UsageEvent"}
-    event = components["UsageEvent"]
+    assert batch["items"] == {"$ref": "#/components/schemas/ReportedUsageEvent"}
+    event = components["ReportedUsageEvent"]
     assert event["additionalProperties"] is False
     assert {"event_id", "customer", "model", "provider", "tokens"} <= set(event["required"])
+    assert "source" not in event["required"]  # the gateway key's source by default
     assert set(components["TokenCounts"]["required"]) == {
         "input",
         "output",

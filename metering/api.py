@@ -131,7 +131,7 @@ class UsageIngestApi(APIView):
         for index, event in enumerate(events):
             if not isinstance(event, dict):
                 raise InvalidUsageRequest(f"events[{index}] is not an object")
-            if event.get("source", source) != source:
+            if event.get("source") not in (None, source):  # absent or null: the key's
                 raise InvalidUsageRequest(
                     f"events[{index}].source is {event.get('source')!r}; this key may only "
                     f"report source {source!r}"

@@ -46,6 +46,9 @@ def test_embedded_mode_books_directly(world, gateway, settings):
     assert UsageRecord.objects.filter(source="test-gw").count() == 2
     single = gateway["client"].post("/v1/usage", usage(), format="json")
     assert single.status_code == 200 and single.json()["accepted"] == 1
+    for unnamed in ({k: v for k, v in usage().items() if k != "source"}, usage(source=None)):
+        answer = gateway["client"].post("/v1/usage", unnamed, format="json").json()
+        assert answer["accepted"] == 1, answer  # the gateway key's source
 
 
 def _zero(**kwargs):

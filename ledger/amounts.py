@@ -37,3 +37,8 @@ def from_minor_units(amount: int, scale: int) -> str:
         context.prec = 60
         # format "f": str() would print zero as 0E-9.
         return format(Decimal(amount).scaleb(-scale).quantize(Decimal(1).scaleb(-scale)), "f")
+
+
+def amount_text(amount: int, *, code: str, scale: int) -> str:
+    """An amount for people: '-1.000000000 USD', never minor units or an asset id."""
+    return f"{from_minor_units(amount, scale)} {code}"

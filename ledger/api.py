@@ -13,9 +13,17 @@ from rest_framework.views import APIView
 
 from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.errors import DomainError, InvalidInput
+from config.fields import DecimalString
 from ledger import selectors, services
-from ledger.amounts import from_minor_units, to_minor_units
-from ledger.errors import AccountNotFound, UnknownAccount, UnknownBook
+from ledger.amounts import amount_text, from_minor_units, to_minor_units
+from ledger.errors import (
+    AccountMismatch,
+    AccountNotFound,
+    InvalidEvent,
+    UnbalancedEntry,
+    UnknownAccount,
+    UnknownBook,
+)
 from ledger.models import Account, Book, Entry, Event, Posting
 from ledger.permissions import CanPostAdjustment, CanReadLedger
 from ledger.posting_rules import PostingSpec
@@ -482,7 +490,7 @@ class AccountStatementCsvApi(APIView):
 class AdjustmentPostingInput(serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
     side = serializers.ChoiceField(choices=["D", "C"])
-    amount = serializers.CharField(max_length=64, help_text="decimal string in asset units")
+    amount = DecimalString(help_text="decimal string in asset units")
 
 
 class AdjustmentInput(serializers.Serializer):
@@ -499,6 +507,24 @@ AdjustmentOutput = inline_serializer(
         "replayed": serializers.BooleanField(),
     },
 )
+
+
+def _unbalanced(exc: UnbalancedEntry, accounts) -> UnbalancedEntry:
+    """The ledger's check names the asset by id and the difference in minor units."""
+    asset = next((a.asset for a in accounts if a.asset_id == exc.details.get("asset")), None)
+    if asset is None:
+        return exc
+    difference = exc.details["difference"]
+    side = "debits exceed credits" if difference > 0 else "credits exceed debits"
+    amount = amount_text(abs(difference), code=asset.code, scale=asset.scale)
+    return UnbalancedEntry(
+        f"the postings do not balance in {asset.code}: {side} by {amount}",
+        details={
+            "asset": asset.code,
+            "phase": exc.details["phase"],
+            "difference_minor": difference,
+        },
+    )
 
 
 class AdjustmentCreateApi(APIView):
@@ -525,19 +551,34 @@ class AdjustmentCreateApi(APIView):
         wanted = [p["account"] for p in data.validated_data["postings"]]
         accounts = Account.objects.select_related("asset").in_bulk(wanted)
         postings = []
-        for line in data.validated_data["postings"]:
+        for index, line in enumerate(data.validated_data["postings"]):
             account = accounts.get(line["account"])
+            field = f"postings[{index}]"
             if account is None:
                 raise UnknownAccount(f"account {line['account']} does not exist")
+            if account.book_id != book.id:
+                raise AccountMismatch(
+                    f"{field}.account: {account.code} is not an account of book {book.code}",
+                    details={"field": f"{field}.account", "account": account.id},
+                )
             amount = to_minor_units(line["amount"], account.asset.scale)
+            if amount <= 0:
+                raise InvalidEvent(
+                    f"{field}.amount: {line['amount']} {account.asset.code} is not positive; "
+                    "the side (D or C) says the direction",
+                    details={"field": f"{field}.amount"},
+                )
             postings.append(PostingSpec(account.id, account.asset_id, line["side"], amount))
-        result = services.adjustment_post(
-            book=book,
-            postings=postings,
-            memo=data.validated_data["memo"],
-            idempotency_key=f"adjustment:{key}",
-            actor=f"user:{request.user.pk}",
-        )
+        try:
+            result = services.adjustment_post(
+                book=book,
+                postings=postings,
+                memo=data.validated_data["memo"],
+                idempotency_key=f"adjustment:{key}",
+                actor=f"user:{request.user.pk}",
+            )
+        except UnbalancedEntry as exc:
+            raise _unbalanced(exc, accounts.values()) from exc
         return Response(
             {"sequence": result.sequence, "entries": result.entry_ids, "replayed": result.replayed},
             status=status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED,

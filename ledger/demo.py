@@ -1,9 +1,12 @@
 """Demo data for the embedded run: a distributor's book with a few customers' wallets,
 top-ups, usage, a hold and a reversal, so the API and the admin have something to show.
 
-Idempotent: fixed idempotency keys mean a second run books nothing twice.
+Idempotent: fixed idempotency keys mean a second run books nothing twice. Registered
+with config.demo (manage.py seed_demo runs every app's seeders); the last one names
+every account the demo's books still have unnamed, whoever made it.
 """
 
+from config.demo import demo_seeder
 from ledger import services
 from ledger.models import Account, Book
 from ledger.posting_rules import PostingSpec
@@ -27,7 +30,8 @@ def _transfer(book: Book, debit: Account, credit: Account, amount: int, memo: st
     )
 
 
-def seed_demo_ledger() -> dict[str, int]:
+@demo_seeder(10)
+def seed_demo_ledger() -> list[str]:
     usd = services.asset_create(code="USD", scale=USD_SCALE, description="US dollar, nanos")
     services.asset_create(code="CNY", scale=USD_SCALE, description="Chinese yuan, nano-yuan")
     book = services.book_create(code="distributor", name="Demo Distributor Ltd")
@@ -66,4 +70,35 @@ def seed_demo_ledger() -> dict[str, int]:
     services.entry_reverse(
         entry_id=mistake.entry_ids[0], idempotency_key="demo:reverse:mistake", actor=DEMO_ACTOR
     )
-    return {"book": book.id, "accounts": Account.objects.filter(book=book).count()}
+    return [f"ledger: book {book.code!r} with {Account.objects.filter(book=book).count()} accounts"]
+
+
+# Account code prefix -> a readable name; the rest of the code names the party.
+_NAMES = {
+    "wallet": "Prepaid wallet of {}",
+    "unbilled": "Unbilled usage of {}",
+    "receivable": "Receivable from {}",
+    "revenue": "Revenue: {}",
+    "cogs": "Cost of usage: {}",
+    "payable": "Payable to {}",
+    "cash": "Cash at {}",
+    "expense": "Expense: {}",
+    "holds": "Holds: {}",
+}
+
+
+def account_name_for(code: str) -> str:
+    prefix, _, rest = code.partition(":")
+    party = rest.replace(":", " ").replace("-", " ").replace("_", " ").strip() or prefix
+    template = _NAMES.get(prefix, prefix.replace("_", " ").capitalize() + ": {}")
+    return template.format(party.title() if prefix in {"wallet", "unbilled"} else party)
+
+
+@demo_seeder(90)
+def name_demo_accounts() -> list[str]:
+    """Accounts are made on first use by whichever app posts to them, with no name."""
+    unnamed = list(Account.objects.filter(name="").only("id", "code"))
+    for account in unnamed:
+        account.name = account_name_for(account.code)
+    Account.objects.bulk_update(unnamed, ["name"], batch_size=500)
+    return [f"ledger: {len(unnamed)} accounts named"] if unnamed else []

@@ -48,6 +48,7 @@ from django.utils import timezone
 from config.fast_insert import bulk_insert
 from ledger import errors, integrity
 from ledger.accounts import account_cache
+from ledger.amounts import amount_text
 from ledger.journal import AppendedEvent, NewEvent, append_event, append_events
 from ledger.locks import holds_lock
 from ledger.models import Account, Asset, Book, Entry, Hold, HoldResolution, Posting
@@ -60,7 +61,9 @@ from ledger.posting_rules import (
     entry_payload,
 )
 
-_FAILING_ROW = re.compile(r"Failing row contains \((\d+),")
+_FAILING_ROW_VALUES = re.compile(
+    r"Failing row contains \((\d+), (-?\d+), (-?\d+), (-?\d+), (-?\d+),"
+)
 
 
 def _sqlstate_and_constraint(exc: DatabaseError) -> tuple[str | None, str | None]:
@@ -69,6 +72,44 @@ def _sqlstate_and_constraint(exc: DatabaseError) -> tuple[str | None, str | None
     if diag is None:
         return None, None
     return diag.sqlstate, diag.constraint_name
+
+
+def _insufficient_funds(text: str, constraint: str) -> errors.InsufficientFunds:
+    """Name the account by code and the shortfall in its asset's decimal form. The row
+    the database refused is the balance after the posting: (account, debits posted,
+    credits posted, debits pending, credits pending, ...)."""
+    match = _FAILING_ROW_VALUES.search(text)
+    if match is None:
+        return errors.InsufficientFunds(
+            "an account has insufficient funds for this posting", details={"account": None}
+        )
+    account_id, debits, credits, debits_pending, credits_pending = map(int, match.groups())
+    if constraint == "balance_debits_must_not_exceed_credits":
+        shortfall = debits + debits_pending - credits
+    else:
+        shortfall = credits + credits_pending - debits
+    details = {"account": account_id, "shortfall_minor": shortfall}
+    account = _account_for_message(account_id)
+    if account is None:
+        return errors.InsufficientFunds(
+            f"account {account_id} has insufficient funds for this posting", details=details
+        )
+    short = amount_text(shortfall, code=account.asset.code, scale=account.asset.scale)
+    details |= {"account_code": account.code, "asset": account.asset.code}
+    return errors.InsufficientFunds(
+        f"{account.code} has insufficient funds: this posting would leave it {short} short",
+        details=details,
+    )
+
+
+def _account_for_message(account_id: int) -> Account | None:
+    """The account with its asset, or None if the connection cannot run a query now (the
+    refused statement may have aborted the transaction): an error message never fails."""
+    try:
+        with transaction.atomic():
+            return Account.objects.select_related("asset").filter(pk=account_id).first()
+    except DatabaseError:
+        return None
 
 
 @contextlib.contextmanager
@@ -83,12 +124,7 @@ def ledger_errors() -> Iterator[None]:
             "balance_debits_must_not_exceed_credits",
             "balance_credits_must_not_exceed_debits",
         ):
-            match = _FAILING_ROW.search(str(exc))
-            account = int(match.group(1)) if match else None
-            raise errors.InsufficientFunds(
-                f"account {account} has insufficient funds for this posting",
-                details={"account": account},
-            ) from exc
+            raise _insufficient_funds(str(exc), constraint) from exc
         if constraint == "entry_reversed_once":
             raise errors.AlreadyReversed("this entry has already been reversed") from exc
         if constraint == "ledger_holdresolution_hold_id_key":

@@ -11,6 +11,7 @@ import json
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
+from pydantic import BaseModel, Field, RootModel
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -22,7 +23,8 @@ from config.parsers import JSONParser
 from ledger.amounts import from_minor_units
 from ledger.models import Asset
 from ledger.permissions import CanReadLedger
-from metering.ingest import ingest_events
+from metering.ingest import ACCEPTED, DUPLICATE, REFUSED, ingest_events
+from metering.schema import GatewayId, UsageEvent
 from metering.selectors import (
     GROUPINGS,
     USAGE_FINANCE_FIELDS,
@@ -45,14 +47,48 @@ class InvalidUsageRequest(DomainError):
     code = "invalid_usage_request"
 
 
+class NoUsageEvents(DomainError):
+    code = "no_usage_events"
+
+
+class ReportedUsageEvent(UsageEvent):
+    """Documentation only: a usage event as a gateway reports it over HTTP (schema v1);
+    `source` may be left out and is then the gateway key's, which it must match."""
+
+    source: GatewayId | None = None
+
+
+class UsageEventBatch(BaseModel):
+    """Documentation only: the batch form of the request body."""
+
+    events: list[ReportedUsageEvent] = Field(min_length=1, max_length=USAGE_BATCH_MAX)
+
+
+class UsageRequest(RootModel[ReportedUsageEvent | UsageEventBatch]):
+    """Documentation only: one event object, or {"events": [...]}."""
+
+
+UsageItemResult = inline_serializer(
+    "UsageItemResult",
+    {
+        "index": serializers.IntegerField(help_text="the event's index in the request"),
+        "status": serializers.ChoiceField(choices=[ACCEPTED, DUPLICATE, REFUSED]),
+        "code": serializers.CharField(
+            required=False, help_text="why it was refused, e.g. schema_violation, not_billable"
+        ),
+        "reason": serializers.CharField(required=False),
+    },
+    many=True,
+)
+
 UsageResult = inline_serializer(
     "UsageIngestResult",
     {
-        "accepted": serializers.IntegerField(),
         "mode": serializers.ChoiceField(choices=["kafka", "direct"]),
-        "processed": serializers.IntegerField(required=False),
-        "duplicates": serializers.IntegerField(required=False),
-        "rejected": serializers.ListField(child=serializers.DictField(), required=False),
+        "accepted": serializers.IntegerField(help_text="events accepted for booking"),
+        "duplicates": serializers.IntegerField(help_text="events booked before (direct mode)"),
+        "refused": serializers.IntegerField(help_text="events refused, each with a code"),
+        "items": UsageItemResult,
     },
 )
 
@@ -63,30 +99,39 @@ class UsageIngestApi(APIView):
     parser_classes = [JSONParser]
 
     @extend_schema(
-        request=inline_serializer(
-            "UsageEvents",
-            {
-                "events": serializers.ListField(
-                    child=serializers.DictField(), max_length=USAGE_BATCH_MAX
-                )
-            },
-        ),
+        request=UsageRequest,
         responses={202: UsageResult, 200: UsageResult},
-        description='One usage event (an object) or {"events": [...]} of at most '
-        f"{USAGE_BATCH_MAX}. Events follow metering.schema.UsageEvent.",
+        description='One usage event (an object) or {"events": [...]} of 1 to '
+        f"{USAGE_BATCH_MAX}. The answer is per item, by index: `accepted`, `duplicate` "
+        "(booked before; direct mode) or `refused` with a code and reason; refused events "
+        "are kept as dead letters, never booked. An event whose token counts are all zero "
+        "is refused as `not_billable` (void its authorization, if it named one). With "
+        "Kafka (202) the items give the edge checks; rating happens in the consumer.",
     )
     def post(self, request):
         body = request.data
-        events = body.get("events") if isinstance(body, dict) and "events" in body else [body]
-        if not isinstance(events, list) or not events:
+        if isinstance(body, dict) and "events" in body:
+            events = body["events"]
+            if not isinstance(events, list):
+                raise InvalidUsageRequest("'events' must be a list of event objects")
+        elif isinstance(body, dict) and body:
+            events = [body]
+        elif isinstance(body, dict):
+            events = []
+        else:
             raise InvalidUsageRequest('send one event object or {"events": [event, ...]}')
+        if not events:
+            raise NoUsageEvents(
+                'no usage events: send one event object or {"events": [event, ...]} '
+                "with at least one event"
+            )
         if len(events) > USAGE_BATCH_MAX:
             raise UsageBatchTooLarge(f"at most {USAGE_BATCH_MAX} events per request")
         source = request.auth.source
         for index, event in enumerate(events):
             if not isinstance(event, dict):
                 raise InvalidUsageRequest(f"events[{index}] is not an object")
-            if event.get("source", source) != source:
+            if event.get("source") not in (None, source):  # absent or null: the key's
                 raise InvalidUsageRequest(
                     f"events[{index}].source is {event.get('source')!r}; this key may only "
                     f"report source {source!r}"
@@ -118,9 +163,21 @@ class UsageSummaryApi(APIView):
         responses=inline_serializer(
             "UsageSummaryRow",
             {
+                "provider": serializers.CharField(required=False, help_text="group_by=model"),
+                "model": serializers.CharField(required=False, help_text="group_by=model"),
+                "customer": serializers.CharField(
+                    required=False, help_text="group_by=customer: its external id"
+                ),
+                "book": serializers.CharField(
+                    required=False, help_text="group_by=book: the seller book's code"
+                ),
+                "currency": serializers.CharField(help_text="the amounts' asset code"),
                 "requests": serializers.IntegerField(),
                 "tokens": serializers.IntegerField(),
-                "price": serializers.CharField(),
+                "price_minor": serializers.IntegerField(help_text="in the currency's minor units"),
+                "cost_minor": serializers.IntegerField(),
+                "margin_minor": serializers.IntegerField(),
+                "price": serializers.CharField(help_text="exact decimal, e.g. '0.000588000'"),
                 "cost": serializers.CharField(),
                 "margin": serializers.CharField(),
             },

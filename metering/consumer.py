@@ -6,7 +6,8 @@ rebalance each assigned partition is sought to its stored offset. Kafka's own co
 offsets are updated after each batch only so that lag tools see progress.
 
 Bad messages go to the dead-letter topic with the reason in headers; if more than
-`dead_letter_ratio_max` of a batch is rejected (and the batch is big enough to judge)
+`dead_letter_ratio_max` of a batch is rejected (and the batch is big enough to judge;
+`not_billable` events do not count)
 the consumer stops loudly instead, so a bad deploy cannot silently dead-letter everything.
 SIGTERM finishes the batch in hand, commits it, and exits.
 
@@ -34,6 +35,7 @@ from metering.pipeline import (
     RawMessage,
     stored_offsets,
 )
+from metering.schema import NOT_BILLABLE
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +250,10 @@ class UsageConsumer:
         close_old_connections()
 
         def before_commit(dead_letters: list[DeadLetterRow]) -> None:
-            self._check_dead_letter_rate(len(batch), len(dead_letters))
+            # not_billable is a gateway's normal report of a call that served nothing
+            # (an upstream outage sends many), not a sign of a bad deploy.
+            refused = sum(1 for row in dead_letters if row.reason_code != NOT_BILLABLE)
+            self._check_dead_letter_rate(len(batch), refused)
             if dead_letters:
                 self._send_dead_letters(dead_letters)
 

@@ -1,8 +1,10 @@
 """Demo data for metering in the embedded run: the real upstream catalogue, a reseller
-buying from the distributor, a dozen customers with price lists and top-ups, and a
-gateway key for the simulated gateway (`manage.py simulate_gateway`).
+buying from the distributor, a dozen customers with price lists and funded wallets, a
+gateway key for the simulated gateway (`manage.py simulate_gateway`), and what a
+newcomer needs to try the gateway flow by hand: a customer API key with a known secret,
+a promotional lot and an open authorization. (The paid top-up is payments' demo.)
 
-Idempotent: a second run changes nothing.
+Idempotent: a second run changes nothing. Registered with config.demo.
 """
 
 from datetime import UTC, datetime
@@ -10,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from config.demo import demo_seeder
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.demo import DEMO_ACTOR, NANOS_PER_USD
@@ -17,13 +20,22 @@ from ledger.models import Book
 from ledger.posting_rules import PostingSpec
 from pricing import services as pricing_services
 from pricing.models import CatalogImport, RetailPriceBook
+from wallets import selectors as wallets_selectors
+from wallets import services as wallets_services
 from wallets.gateways.keys import hash_secret
-from wallets.models import Customer, GatewayKey
+from wallets.lots import services as lots_services
+from wallets.models import ApiKey, Authorization, Customer, GatewayKey
 
 PRICES_FROM = datetime(2025, 1, 1, tzinfo=UTC)
 DEMO_GATEWAY_SECRET = "demo-secret"  # noqa: S105 - local demo only (seed_demo needs DEBUG)
 DEMO_GATEWAY_KEY = f"gw_demo_{DEMO_GATEWAY_SECRET}"
 DEMO_SOURCE = "demo-gateway"
+# The customer acme's API key, as a gateway's user sends it (printed by seed_demo).
+DEMO_API_KEY_PREFIX = "demo"
+DEMO_API_KEY_SECRET = "demo-customer-secret"  # noqa: S105 - local demo only
+DEMO_API_KEY = f"{wallets_selectors.API_KEY_PREFIX}{DEMO_API_KEY_PREFIX}_{DEMO_API_KEY_SECRET}"
+DEMO_CUSTOMER = "acme"
+DEMO_PROVIDER, DEMO_MODEL = "openai", "gpt-4o-mini"
 DIRECT = ["acme", "globex", "initech", "umbrella", "hooli", "piedpiper", "stark", "wayne"]
 VIA_RESELLER = ["soylent", "tyrell", "cyberdyne", "wonka"]
 CREDIT = {"globex", "stark", "tyrell"}
@@ -62,7 +74,8 @@ def _usd():
     return ledger_services.asset_create(code="USD", scale=9)
 
 
-def seed_demo_metering() -> dict[str, int]:
+@demo_seeder(20)
+def seed_demo_metering() -> list[str]:
     if not CatalogImport.objects.exists():
         pricing_services.catalog_import(
             path=Path(settings.PRICE_CATALOGUE_PATH), effective_from=PRICES_FROM, actor=DEMO_ACTOR
@@ -92,7 +105,7 @@ def seed_demo_metering() -> dict[str, int]:
         )
         if customer.billing == Customer.Billing.PREPAID:
             _top_up(book, external_id, 25)
-    GatewayKey.objects.get_or_create(
+    gateway, _ = GatewayKey.objects.get_or_create(
         prefix="demo",
         defaults={
             "name": "Demo gateway",
@@ -100,8 +113,74 @@ def seed_demo_metering() -> dict[str, int]:
             "secret_hash": hash_secret(DEMO_GATEWAY_SECRET),
         },
     )
+    acme = Customer.objects.get(external_id=DEMO_CUSTOMER)
+    ApiKey.objects.get_or_create(
+        prefix=DEMO_API_KEY_PREFIX,
+        defaults={
+            "customer": acme,
+            "name": "Demo key (acme)",
+            "secret_hash": wallets_selectors.hash_secret(DEMO_API_KEY_SECRET),
+            "created_by": DEMO_ACTOR,
+        },
+    )
+    lots_services.lot_grant(
+        customer=acme,
+        amount_minor=5 * NANOS_PER_USD,
+        idempotency_key="demo:promotion:welcome",
+        actor=DEMO_ACTOR,
+        source="promotion",
+        memo="demo welcome credit",
+    )
+    authorization = _open_authorization(gateway)
     demo_books = (distributor, reseller)
-    return {
-        "customers": Customer.objects.filter(book__in=demo_books).count(),
-        "accounts": ledger_selectors.accounts_count(book_ids=[book.id for book in demo_books]),
-    }
+    customers = Customer.objects.filter(book__in=demo_books).count()
+    accounts = ledger_selectors.accounts_count(book_ids=[book.id for book in demo_books])
+    return [
+        f"metering: {customers} customers, {accounts} accounts in the demo books",
+        f"gateway key (Bearer): {DEMO_GATEWAY_KEY}  (source {DEMO_SOURCE!r})",
+        f"customer API key of {DEMO_CUSTOMER}: {DEMO_API_KEY}",
+        f"open authorization: {authorization.public_id} ({authorization.state}, "
+        f"{DEMO_PROVIDER}/{DEMO_MODEL})",
+    ]
+
+
+def _open_authorization(gateway: GatewayKey) -> Authorization:
+    """The demo's open hold, as a gateway asks for one (the same Idempotency-Key replays
+    the first answer, so a second seed holds nothing more)."""
+    return wallets_services.authorization_create(
+        secret=DEMO_API_KEY,
+        provider=DEMO_PROVIDER,
+        model=DEMO_MODEL,
+        max_input_tokens=2_000,
+        max_output_tokens=1_000,
+        gateway_key_id=gateway.id,
+        idempotency_key="demo:authorization:acme",
+        actor=DEMO_ACTOR,
+    ).authorization
+
+
+def gateway_flow_text(base_url: str) -> str:
+    """How to try the gateway flow by hand with curl (printed by seed_demo)."""
+    gateway = f"-H 'Authorization: Bearer {DEMO_GATEWAY_KEY}' -H 'Content-Type: application/json'"
+    tokens = '{"input": 800, "output": 200, "cache_read": 0, "cache_write": 0, "reasoning": 0}'
+    return f"""Try the gateway flow (gateway key {DEMO_GATEWAY_KEY}, {DEMO_CUSTOMER}'s API key
+{DEMO_API_KEY}):
+
+  # 1. authorize: hold the request's maximum cost on {DEMO_CUSTOMER}'s wallet
+  AUTH=$(curl -s -X POST {base_url}/v1/authorizations {gateway} \\
+    -H "Idempotency-Key: try-$(date +%s)" \\
+    -d '{{"api_key": "{DEMO_API_KEY}", "provider": "{DEMO_PROVIDER}",
+         "model": "{DEMO_MODEL}", "max_input_tokens": 1000, "max_output_tokens": 500}}' \\
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["authorization_id"])')
+  # 2. report the usage, naming the authorization: its batch captures the hold at the
+  #    metered price (answer per item: accepted / duplicate / refused)
+  curl -s -X POST {base_url}/v1/usage {gateway} \\
+    -d '{{"event_id": "try-'$AUTH'", "occurred_at": "'$(date -u +%FT%TZ)'",
+         "customer": "{DEMO_CUSTOMER}", "provider": "{DEMO_PROVIDER}", "model": "{DEMO_MODEL}",
+         "authorization_id": "'$AUTH'", "tokens": {tokens}}}'
+  curl -s {base_url}/v1/authorizations/$AUTH {gateway}     # state: captured_by_usage
+  # Or capture a fresh authorization by hand (a decimal string, never a JSON number):
+  #   curl -s -X POST {base_url}/v1/authorizations/$AUTH/capture {gateway} \\
+  #     -d '{{"amount": "0.0001"}}'
+  # Margin by model (admin login): {base_url}/v1/usage/summary?group_by=model
+"""

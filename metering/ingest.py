@@ -1,13 +1,23 @@
-"""Where HTTP-reported usage goes: to Kafka when configured, else straight to the pipeline."""
+"""Where HTTP-reported usage goes: to Kafka when configured, else straight to the pipeline.
+
+Either way the answer is per item, by index in the request: `accepted`, `duplicate` or
+`refused` with the pipeline's reason code. With Kafka, events are checked at the edge
+(schema and `not_billable`, the checks that need no database) and all of them are
+produced, so the consumer dead-letters the refused ones exactly as the direct path does;
+rating outcomes (unknown customer, no price) and duplicates are the consumer's to find.
+"""
 
 import threading
 
 from kafka import KafkaProducer
 
 from metering.pipeline import Pipeline, RawMessage
+from metering.schema import NOT_BILLABLE, InvalidUsageEvent, not_billable_reason, parse_usage_event
 
 USAGE_TOPIC = "usage.events"
 PRODUCE_TIMEOUT_S = 10
+
+ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
 
 _producer: KafkaProducer | None = None
 _pipeline: Pipeline | None = None
@@ -44,8 +54,37 @@ def reset_direct_pipeline() -> None:
         _pipeline = None
 
 
+def _refused(index: int, code: str, reason: str) -> dict:
+    return {"index": index, "status": REFUSED, "code": code, "reason": reason}
+
+
+def _edge_check(index: int, payload: bytes) -> dict:
+    try:
+        event = parse_usage_event(payload)
+    except InvalidUsageEvent as exc:
+        return _refused(index, exc.code, exc.reason)
+    reason = not_billable_reason(event)
+    if reason is not None:
+        return _refused(index, NOT_BILLABLE, reason)
+    return {"index": index, "status": ACCEPTED}
+
+
+def _answer(mode: str, items: list[dict]) -> dict:
+    counts = {ACCEPTED: 0, DUPLICATE: 0, REFUSED: 0}
+    for item in items:
+        counts[item["status"]] += 1
+    return {
+        "mode": mode,
+        "accepted": counts[ACCEPTED],
+        "duplicates": counts[DUPLICATE],
+        "refused": counts[REFUSED],
+        "items": items,
+    }
+
+
 def ingest_events(payloads: list[bytes], *, keys: list[str], kafka_servers: str) -> dict:
     if kafka_servers:
+        items = [_edge_check(index, payload) for index, payload in enumerate(payloads)]
         producer = _kafka_producer(kafka_servers)
         futures = [
             producer.send(USAGE_TOPIC, key=key.encode(), value=payload)
@@ -54,7 +93,7 @@ def ingest_events(payloads: list[bytes], *, keys: list[str], kafka_servers: str)
         producer.flush(timeout=PRODUCE_TIMEOUT_S)
         for future in futures:
             future.get(timeout=PRODUCE_TIMEOUT_S)
-        return {"accepted": len(payloads), "mode": "kafka"}
+        return _answer("kafka", items)
     # No partition: the offset field carries the event's index in the request.
     messages = [
         RawMessage("http", None, index, key.encode(), payload)
@@ -63,13 +102,9 @@ def ingest_events(payloads: list[bytes], *, keys: list[str], kafka_servers: str)
     pipeline = _direct_pipeline()
     with _process_lock:
         result = pipeline.process(messages)
-    return {
-        "accepted": len(payloads),
-        "mode": "direct",
-        "processed": result.processed,
-        "duplicates": result.duplicates,
-        "rejected": [
-            {"index": row.message.offset, "code": row.reason_code, "reason": row.reason}
-            for row in result.dead_letters
-        ],
-    }
+    items = [{"index": index, "status": ACCEPTED} for index in range(len(messages))]
+    for message in result.duplicate_messages:
+        items[message.offset] = {"index": message.offset, "status": DUPLICATE}
+    for row in result.dead_letters:
+        items[row.message.offset] = _refused(row.message.offset, row.reason_code, row.reason)
+    return _answer("direct", items)

@@ -4,6 +4,11 @@ The same code serves the Kafka consumer and the embedded HTTP path. Per batch, o
 PostgreSQL transaction stores the usage records, the ledger event with the aggregated
 postings, the dead letters and the consumer offsets together: a crash at any point
 either commits all of it or none, so replaying the batch neither loses nor doubles.
+
+Every message ends as exactly one of: a usage record (booked), a duplicate of one (counted,
+nothing stored), or a dead letter with a reason code. An event with nothing to bill (all
+token counts zero, or rated to zero price, wholesale and cost) is a dead letter with code
+`not_billable`: kept, never booked, the same answer alone or in a batch.
 """
 
 import hashlib
@@ -23,7 +28,13 @@ from metering.customers import CustomerDirectory
 from metering.models import ConsumerOffset, DeadLetter
 from metering.postings import USAGE_BATCH_EVENT, aggregate_legs, batch_entries
 from metering.rating import RatedEvent, Rater, Unrateable
-from metering.schema import InvalidUsageEvent, UsageEvent, parse_usage_event
+from metering.schema import (
+    NOT_BILLABLE,
+    InvalidUsageEvent,
+    UsageEvent,
+    not_billable_reason,
+    parse_usage_event,
+)
 from wallets.services import UsageCapture, authorizations_settle_by_usage
 from wallets.spending import customers_spent
 
@@ -31,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_MESSAGES_MAX = 20_000
 METERING_ACTOR = "system:metering"
+ZERO_RATED = "rated to zero price, wholesale and cost: nothing to book"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,11 @@ class BatchResult:
     rejected: int = 0
     ledger_sequence: int | None = None
     dead_letters: list[DeadLetterRow] = field(default_factory=list)
+    duplicate_messages: list[RawMessage] = field(default_factory=list)
+
+    def duplicate(self, message: RawMessage) -> None:
+        self.duplicates += 1
+        self.duplicate_messages.append(message)
 
 
 RECORD_COLUMNS = (
@@ -226,13 +243,24 @@ class Pipeline:
         fresh: list[tuple[UsageEvent, RatedEvent]] = []
         for message, event, key in parsed:
             if key in existing:
-                result.duplicates += 1
+                result.duplicate(message)
+                continue
+            # After the dedupe check: a record with the key of a booked one is that call.
+            if event.tokens.total == 0:
+                result.dead_letters.append(
+                    DeadLetterRow(message, NOT_BILLABLE, not_billable_reason(event))
+                )
                 continue
             try:
                 customer = self.customers.get(event.customer)
-                fresh.append((event, self.rater.rate(event, customer)))
+                rated = self.rater.rate(event, customer)
             except Unrateable as exc:
                 result.dead_letters.append(DeadLetterRow(message, exc.code, exc.reason))
+                continue
+            if not (rated.price_minor or rated.cost_minor or rated.wholesale_minor):
+                result.dead_letters.append(DeadLetterRow(message, NOT_BILLABLE, ZERO_RATED))
+                continue
+            fresh.append((event, rated))
         # Accounts first, in their own commits, so a rolled-back batch leaves no stale ids.
         entries = self._entries(fresh)
         result.processed = len(fresh)
@@ -266,7 +294,7 @@ class Pipeline:
                 continue
             key = event.dedupe_key
             if key in seen:
-                result.duplicates += 1
+                result.duplicate(message)
                 continue
             seen.add(key)
             parsed.append((message, event, key))

@@ -114,6 +114,14 @@ class InvalidUsageEvent(MeteringError, ValueError):
         return f"{self.code}: {self.reason}"
 
 
+def not_billable_reason(event: "UsageEvent") -> str | None:
+    """Why a valid event bills nothing, or None: every token count zero means the call
+    served nothing (a refused or failed request), so there is no usage to record."""
+    if event.tokens.total == 0:
+        return "tokens: every count is zero; a call that served nothing is not billable"
+    return None
+
+
 def _rebuild_invalid_usage_event(reason: str, code: str, fields: tuple[str, ...]):
     return InvalidUsageEvent(reason, code=code, fields=fields)
 

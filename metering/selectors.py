@@ -6,10 +6,11 @@ from django.db.models import Count, F, Q, Sum
 
 from metering.models import UsageRecord
 
+# Each grouping's output keys and what they read: the API's names, never ORM paths.
 GROUPINGS = {
-    "model": ("provider", "model"),
-    "customer": ("customer",),
-    "book": ("seller_book__code",),
+    "model": {"provider": "provider", "model": "model"},
+    "customer": {"customer": "customer"},
+    "book": {"book": "seller_book__code"},
 }
 
 
@@ -17,14 +18,16 @@ def usage_summary_list(
     *, group_by: str, since: datetime | None = None, until: datetime | None = None, limit: int = 100
 ) -> list[dict]:
     """Requests, tokens, price, cost and margin (minor units) per group, dearest first."""
-    fields = GROUPINGS[group_by]
+    grouping = GROUPINGS[group_by]
+    fields = [name for name, path in grouping.items() if name == path]
+    aliases = {name: F(path) for name, path in grouping.items() if name != path}
     records = UsageRecord.objects.all()
     if since is not None:
         records = records.filter(occurred_at__gte=since)
     if until is not None:
         records = records.filter(occurred_at__lt=until)
     rows = (
-        records.values(*fields, "currency")
+        records.values(*fields, "currency", **aliases)
         .annotate(
             requests=Count("id"),
             tokens=Sum(

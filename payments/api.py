@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import DomainError
+from config.fields import DecimalString
 from ledger.amounts import from_minor_units, to_minor_units
 from payments import selectors
 from payments.alerts import low_balance as alerts
@@ -144,7 +145,7 @@ def topup_body(topup: TopUp) -> dict:
 
 class CustomerTopUpsApi(APIView):
     class TopUpCreateInput(serializers.Serializer):
-        amount = serializers.CharField(
+        amount = DecimalString(
             max_length=32,
             help_text="decimal string in the customer's currency, credited to the wallet; "
             "the platform fee is added on top",
@@ -188,10 +189,10 @@ class CustomerTopUpsApi(APIView):
 
 class AutoTopUpInput(serializers.Serializer):
     enabled = serializers.BooleanField()
-    threshold = serializers.CharField(
+    threshold = DecimalString(
         max_length=32, help_text="decimal string: charge when the available balance is below"
     )
-    target = serializers.CharField(
+    target = DecimalString(
         max_length=32, help_text="decimal string: the available balance a charge brings back"
     )
     stripe_customer_id = serializers.CharField(
@@ -386,7 +387,7 @@ class CustomerAutoTopUpAttemptsApi(APIView):
 
 class LowBalanceAlertInput(serializers.Serializer):
     url = serializers.CharField(max_length=alerts.URL_LENGTH_MAX, help_text="http(s) URL")
-    threshold = serializers.CharField(max_length=32, help_text="decimal string")
+    threshold = DecimalString(max_length=32, help_text="decimal string")
     enabled = serializers.BooleanField(default=True)
     rotate_secret = serializers.BooleanField(
         default=False, help_text="generate a new signing secret (shown in this answer only)"

@@ -10,7 +10,7 @@ SIMULATE="${SIMULATE:-1}"
 
 $PY -m devservices up postgres
 $PY manage.py migrate --no-input -v0
-$PY manage.py seed_demo
+$PY manage.py seed_demo --url "http://${HOST_PORT}"
 cat <<MSG
 
   Token ledger is starting on http://${HOST_PORT}

@@ -23,6 +23,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.fields import DecimalString
 from config.parsers import JSONParser
 from ledger.amounts import from_minor_units, to_minor_units
 from wallets import access, funding, selectors, services
@@ -201,9 +202,7 @@ class AuthorizationDetailApi(_GatewayApi):
 
 class AuthorizationCaptureApi(_GatewayApi):
     class AuthorizationCaptureInput(serializers.Serializer):
-        amount = serializers.CharField(
-            max_length=64, help_text="decimal string in the authorization's currency"
-        )
+        amount = DecimalString(help_text="decimal string in the authorization's currency")
 
     @extend_schema(request=AuthorizationCaptureInput, responses=AuthorizationOutput)
     def post(self, request, public_id):

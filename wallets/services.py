@@ -41,6 +41,7 @@ from config.fast_insert import bulk_insert
 from ledger import errors as ledger_errors_module
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
+from ledger.amounts import amount_text
 from ledger.locks import balances_lock
 from ledger.models import Account, HoldResolution
 from ledger.selectors import AccountBalance
@@ -569,8 +570,10 @@ def authorization_capture(*, public_id, amount_minor: int, actor: str) -> Author
         if state != Authorization.State.OPEN:
             raise _not_open(authorization)
         if amount_minor > authorization.amount_minor:
+            asset = {"code": authorization.currency.code, "scale": authorization.currency.scale}
             raise CaptureExceedsAuthorization(
-                f"cannot capture {amount_minor}: {authorization.amount_minor} is authorized",
+                f"cannot capture {amount_text(amount_minor, **asset)}: "
+                f"{amount_text(authorization.amount_minor, **asset)} is authorized",
                 details={"authorized_minor": authorization.amount_minor},
             )
         _resolve_hold(

@@ -21,19 +21,26 @@ def accounts():
     }
 
 
-def _adjust(client, accounts, amount="1.5", key="adj-1"):
+def _post_adjustment(client, key: str, *postings: tuple, memo: str = "opening balance"):
+    """Post (account, side, amount) lines to book dist with this Idempotency-Key."""
     return client.post(
         "/api/ledger/adjustments/",
         {
             "book": "dist",
-            "memo": "opening balance",
+            "memo": memo,
             "postings": [
-                {"account": accounts["cash"].id, "side": "D", "amount": amount},
-                {"account": accounts["wallet"].id, "side": "C", "amount": amount},
+                {"account": account.id, "side": side, "amount": amount}
+                for account, side, amount in postings
             ],
         },
         format="json",
         headers={"Idempotency-Key": key},
+    )
+
+
+def _adjust(client, accounts, amount="1.5", key="adj-1"):
+    return _post_adjustment(
+        client, key, (accounts["cash"], "D", amount), (accounts["wallet"], "C", amount)
     )
 
 
@@ -72,6 +79,44 @@ def test_adjustment_bad_amounts_get_stable_codes(finance_client, accounts, amoun
     response = _adjust(finance_client, accounts, amount=amount, key=f"bad-{amount}")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("amount", [1.5, 2, True, {"value": "1"}])
+def test_adjustment_amounts_are_decimal_strings_never_json_numbers(
+    finance_client, accounts, amount
+):
+    response = _adjust(finance_client, accounts, amount=amount, key=f"number-{amount!r}")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_amount"
+    assert "exact decimal strings" in error["message"]
+    assert error["details"] == {"field": "amount"}
+    assert not Event.objects.exists()
+
+
+def test_the_schema_documents_money_as_strings(finance_client):
+    schema = APIClient().get("/api/schema/?format=json").json()
+    posting = schema["components"]["schemas"]["AdjustmentPostingInput"]["properties"]
+    assert posting["amount"]["type"] == "string"
+
+
+def test_an_overdraft_is_said_in_the_assets_decimal_form(finance_client, accounts):
+    # Debit the wallet (it may never go below zero) and credit cash: 1.5 USD short.
+    response = _post_adjustment(
+        finance_client, "overdraw", (accounts["wallet"], "D", "1.5"), (accounts["cash"], "C", "1.5")
+    )
+    assert response.status_code == 409, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "insufficient_funds"
+    assert error["message"] == (
+        "wallet:acme has insufficient funds: this posting would leave it 1.500000000 USD short"
+    )
+    assert error["details"] == {
+        "account": accounts["wallet"].id,
+        "account_code": "wallet:acme",
+        "asset": "USD",
+        "shortfall_minor": 1_500_000_000,
+    }
 
 
 def test_adjustment_needs_key_and_role(finance_client, accounts):
@@ -119,21 +164,33 @@ def test_unknown_books_and_accounts_have_stable_codes(finance_client, accounts):
 
 
 def test_adjustment_unbalanced_is_refused(finance_client, accounts):
-    response = finance_client.post(
-        "/api/ledger/adjustments/",
-        {
-            "book": "dist",
-            "memo": "x",
-            "postings": [
-                {"account": accounts["cash"].id, "side": "D", "amount": "1"},
-                {"account": accounts["wallet"].id, "side": "C", "amount": "0.5"},
-            ],
-        },
-        format="json",
-        headers={"Idempotency-Key": "unbalanced"},
+    response = _post_adjustment(
+        finance_client, "unbalanced", (accounts["cash"], "D", "1"), (accounts["wallet"], "C", "0.5")
     )
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "unbalanced_entry"
+    error = response.json()["error"]
+    assert error["code"] == "unbalanced_entry"
+    assert error["message"] == (
+        "the postings do not balance in USD: debits exceed credits by 0.500000000 USD"
+    )
+    assert error["details"] == {"asset": "USD", "phase": "P", "difference_minor": 500_000_000}
+
+
+def test_adjustment_messages_name_fields_and_codes_not_minor_units(finance_client, accounts):
+    negative = _adjust(finance_client, accounts, amount="-1", key="negative").json()["error"]
+    assert negative["message"] == (
+        "postings[0].amount: -1 USD is not positive; the side (D or C) says the direction"
+    )
+    assert "1000000000" not in negative["message"]
+    assert negative["details"] == {"field": "postings[0].amount"}
+    elsewhere = AccountFactory(book=BookFactory(code="other"), code="cash:other")
+    response = _post_adjustment(
+        finance_client, "elsewhere", (accounts["cash"], "D", "1"), (elsewhere, "C", "1")
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "account_mismatch"
+    assert error["message"] == "postings[1].account: cash:other is not an account of book dist"
 
 
 def test_balance_statement_entries_and_trial_balance(finance_client, accounts):

@@ -19,7 +19,7 @@ from metering.consumer import (
     UsageConsumer,
     call_with_deadline,
 )
-from metering.models import ConsumerOffset, UsageRecord
+from metering.models import ConsumerOffset, DeadLetter, UsageRecord
 from tests.conftest import fresh_topic
 from tests.metering.conftest import usage
 
@@ -193,3 +193,23 @@ def _standby_gives_up(kafka_bootstrap: str, topic: str) -> None:
         stop.set()
         holding.join(timeout=10)
         holder.close()
+
+
+def test_not_billable_events_are_dead_lettered_without_stopping_the_consumer(
+    world, kafka_bootstrap, kafka_topic
+):
+    # An upstream outage: most of a batch served nothing. Kept, never booked, and not
+    # mistaken for a bad deploy by the dead-letter ratio.
+    zero = [usage(input=0, output=0) for _ in range(140)]
+    events = zero + [usage() for _ in range(10)]
+    produce(kafka_bootstrap, kafka_topic, [json.dumps(e).encode() for e in events], [b"acme"] * 150)
+    group = f"metering-{uuid.uuid4().hex[:8]}"
+    counters = run_consumer(
+        kafka_bootstrap, kafka_topic, group, batch_size_max=150, dead_letter_ratio_min_batch=100
+    )
+    assert (counters.processed, counters.rejected) == (10, 140)
+    assert UsageRecord.objects.count() == 10
+    assert DeadLetter.objects.filter(reason_code="not_billable").count() == 140
+    dead = consume_all(kafka_bootstrap, f"{kafka_topic}.dlq")
+    assert {dict(m.headers)["reason_code"] for m in dead} == {b"not_billable"}
+    assert verify_ledger().ok

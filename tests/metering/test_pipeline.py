@@ -163,3 +163,44 @@ def test_verify_notices_a_usage_record_that_disagrees_with_its_postings(world):
     report = verify_ledger()
     assert not report.ok
     assert "usage batch" in report.problems[0]
+
+
+def test_an_all_zero_event_is_a_not_billable_dead_letter_alone_or_in_a_batch(world):
+    zero = usage(input=0, output=0)
+    alone = Pipeline().process([raw(zero, offset=0)])
+    assert (alone.processed, alone.rejected, alone.ledger_sequence) == (0, 1, None)
+    [row] = alone.dead_letters
+    assert row.reason_code == "not_billable" and "zero" in row.reason
+
+    batch = Pipeline().process([raw(usage()), raw(usage(input=0, output=0)), raw(usage())])
+    assert (batch.processed, batch.rejected) == (2, 1)
+    assert batch.dead_letters[0].reason_code == "not_billable"
+    assert UsageRecord.objects.count() == 2
+    assert DeadLetter.objects.filter(reason_code="not_billable").count() == 2
+    assert Event.objects.filter(type="metering.usage_batch").count() == 1
+    assert verify_ledger().ok
+
+
+def test_a_booked_event_resent_with_zero_tokens_is_a_duplicate(world):
+    event = usage()
+    Pipeline().process([raw(event)])
+    again = Pipeline().process([raw({**event, "tokens": usage(input=0, output=0)["tokens"]})])
+    assert (again.duplicates, again.rejected) == (1, 0)
+
+
+def test_an_event_rated_to_zero_is_not_billable(world, catalogue_subset):
+    # A free model: tokens were served, but there is no price, wholesale or cost to book.
+    free = {"litellm_provider": "openrouter", "mode": "chat"}
+    free |= {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+    pricing_services.catalog_import(
+        data={**catalogue_subset, "openrouter/free-model": free},
+        effective_from=datetime(2026, 3, 1, tzinfo=UTC),
+        actor="test",
+    )
+    event = usage(model="openrouter/free-model", provider="openrouter")
+    result = Pipeline().process([raw(event), raw(usage())])
+    assert (result.processed, result.rejected) == (1, 1)
+    [row] = result.dead_letters
+    assert row.reason_code == "not_billable" and "rated to zero" in row.reason
+    assert not UsageRecord.objects.filter(model="openrouter/free-model").exists()
+    assert verify_ledger().ok

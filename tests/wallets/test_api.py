@@ -63,6 +63,11 @@ def test_authorize_capture_over_http(world, gateway):
     assert conflict.json()["error"]["code"] == "idempotency_conflict"
 
     auth_id = answer["authorization_id"]
+    as_number = gateway.post(
+        f"/v1/authorizations/{auth_id}/capture", {"amount": 1e-6}, format="json"
+    )
+    assert as_number.status_code == 400
+    assert as_number.json()["error"]["code"] == "invalid_amount"
     captured = gateway.post(
         f"/v1/authorizations/{auth_id}/capture", {"amount": "0.000001"}, format="json"
     )

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from ledger.amounts import from_minor_units
 from ledger.integrity import verify_ledger
 from ledger.models import HoldResolution
 from pricing.rating import ATTO_SCALE, TokenCounts, rate
@@ -225,10 +226,14 @@ def test_capture_cannot_exceed_the_authorization(world):
     acme = world["acme"]
     wallet_topup(acme, USD)
     found = authorize(ApiKeyFactory(customer=acme).raw)
-    with pytest.raises(errors.CaptureExceedsAuthorization):
+    with pytest.raises(errors.CaptureExceedsAuthorization) as refused:
         services.authorization_capture(
             public_id=found.public_id, amount_minor=found.amount_minor + 1, actor="test"
         )
+    held = from_minor_units(found.amount_minor, 9)
+    over = from_minor_units(found.amount_minor + 1, 9)
+    assert refused.value.message == f"cannot capture {over} USD: {held} USD is authorized"
+    assert refused.value.details == {"authorized_minor": found.amount_minor}
     with pytest.raises(errors.AuthorizationNotFound):
         services.authorization_void(public_id="not-a-uuid", actor="test")
 

@@ -16,6 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.fields import DecimalString
 from ledger.amounts import from_minor_units, to_minor_units
 from wallets import access, selectors
 from wallets.errors import IdempotencyKeyRequired, InvalidLotInput
@@ -99,9 +100,7 @@ class CustomerLotsApi(APIView):
     permission_classes = [IsAuthenticated, access.staff_only_for("POST", ADD_LOTS)]
 
     class LotGrantInput(serializers.Serializer):
-        amount = serializers.CharField(
-            max_length=64, help_text="decimal string in the customer's currency"
-        )
+        amount = DecimalString(help_text="decimal string in the customer's currency")
         priority = serializers.IntegerField(
             min_value=PRIORITY_MIN, max_value=PRIORITY_MAX, default=PRIORITY_DEFAULT
         )

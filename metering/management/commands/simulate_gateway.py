@@ -54,7 +54,7 @@ class Command(BaseCommand):
                 time.sleep(min(5, interval_s * 5))
                 continue
             sent += 1
-            booked += answer.get("processed", 0)
+            booked += answer.get("accepted", 0)
             if sent % 20 == 0:
                 self.stdout.write(f"simulated gateway: {sent} requests, {booked} events booked")
             time.sleep(interval_s)

@@ -169,7 +169,7 @@ class CustomerTopUpsApi(APIView):
         "`checkout_url`; the wallet is credited when Stripe's webhook reports the payment "
         "(and, with `save_card_for_auto_topup`, the card is saved for auto top-up). "
         "Errors: invalid_topup, topup_amount_out_of_range, prepaid_only, "
-        "currency_not_supported, stripe_unavailable (502).",
+        "currency_not_supported, stripe_not_configured (503), stripe_unavailable (502).",
     )
     def post(self, request, external_id):
         customer = _customer(request, external_id, ADD_TOPUPS)
@@ -331,7 +331,8 @@ class CustomerAutoTopUpPaymentMethodApi(APIView):
         "customer (created on first use). Send the customer to `checkout_url`; nothing is "
         "charged. When Stripe's webhook reports the card saved, it becomes the card of auto "
         "top-up (settings are created disabled if there were none; GET auto-topup/ shows "
-        "it). Errors: prepaid_only, currency_not_supported, stripe_unavailable (502).",
+        "it). Errors: prepaid_only, currency_not_supported, stripe_not_configured (503), "
+        "stripe_unavailable (502).",
     )
     def post(self, request, external_id):
         customer = _customer(request, external_id, CHANGE_AUTO_TOPUP)

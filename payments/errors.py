@@ -36,8 +36,19 @@ class CurrencyNotSupported(PaymentsError):
     http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
+class StripeNotConfigured(PaymentsError):
+    """No STRIPE_API_KEY: Stripe features are off. Checked before anything is written, so
+    a refused top-up or card setup leaves no row."""
+
+    code = "stripe_not_configured"
+    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
 class StripeUnavailable(PaymentsError):
-    """Stripe refused or could not be reached; nothing was booked."""
+    """Stripe refused or could not be reached; nothing was booked. A top-up or card setup
+    whose Checkout session Stripe did not open is kept as `failed` with Stripe's error
+    (its row had to exist first: it carries the idempotency key and the webhook's
+    reference), never left `creating`."""
 
     code = "stripe_unavailable"
     http_status = status.HTTP_502_BAD_GATEWAY

@@ -35,7 +35,12 @@ from django.utils import timezone
 from config.stripe_client import stripe_client
 from payments import locks
 from payments.models import AutoTopUpSettings, CardSetup, StripeCustomer, TopUp
-from payments.stripe.checkout import checkout_session_open, metadata_uuid, stripe_id
+from payments.stripe.checkout import (
+    checkout_session_open,
+    metadata_uuid,
+    stripe_configured_check,
+    stripe_id,
+)
 from payments.topups import amounts as topup_amounts
 from payments.topups import services as topups
 from wallets.models import Customer
@@ -118,6 +123,7 @@ def card_setup_create(*, customer: Customer, actor: str) -> CardSetup:
     customer enters a card on `checkout_url`, nothing is charged. Like a top-up: our row
     is committed first, Stripe is asked outside any transaction with a key from the row."""
     topups.customer_payable_check(customer)
+    stripe_configured_check()
     with transaction.atomic():
         setup = CardSetup.objects.create(customer=customer, created_by=actor)
     reference = {METADATA_CARD_SETUP: str(setup.public_id), "customer": customer.external_id}

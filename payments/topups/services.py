@@ -50,7 +50,7 @@ from payments.postings import (
     TOPUP_PROCESSING_FEE_EVENT,
     TOPUP_REVERSAL_EVENT,
 )
-from payments.stripe.checkout import checkout_session_open
+from payments.stripe.checkout import checkout_session_open, stripe_configured_check
 from payments.topups import amounts as topup_amounts
 from wallets.lots import services as lots
 from wallets.models import Customer
@@ -235,11 +235,15 @@ def topup_checkout_create(
     Three steps, so the Stripe calls run outside any transaction of ours: the row is
     committed (state creating), Stripe is asked (idempotency key from the row, so a retry
     by the Stripe client cannot open two sessions), and the session id and URL are stored
-    (state open). Nothing is booked until Stripe's webhook says it was paid. With
-    `save_card`, Stripe keeps the card for off-session use and the webhook that reports
-    the payment stores it for auto top-up (payments.auto_topup.saved_cards).
+    (state open). Without Stripe configured nothing is written (503
+    stripe_not_configured); when Stripe refuses or cannot be reached the row is marked
+    failed (502 stripe_unavailable), never left creating. Nothing is booked until
+    Stripe's webhook says it was paid. With `save_card`, Stripe keeps the card for
+    off-session use and the webhook that reports the payment stores it for auto top-up
+    (payments.auto_topup.saved_cards).
     """
     amount_stripe = parse_topup_amount(customer=customer, amount=amount)
+    stripe_configured_check()
     with transaction.atomic():
         topup = topup_new(
             customer=customer,

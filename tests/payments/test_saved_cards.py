@@ -380,3 +380,21 @@ def test_stripe_unreachable_answers_502_and_the_setup_failed(world, alice, setti
     setup = CardSetup.objects.get(public_id=error["details"]["card_setup_id"])
     assert setup.state == CardSetup.State.FAILED and "APIConnectionError" in setup.error
     assert not StripeCustomer.objects.exists()
+    assert not CardSetup.objects.filter(state=CardSetup.State.CREATING).exists()
+
+
+def test_without_stripe_configured_a_card_setup_answers_503_and_writes_nothing(
+    world, stripe_api, settings
+):
+    settings.STRIPE_API_KEY = ""
+    client = member_client(world["acme"], "alice")
+    refused = client.post(SETUP_URL)
+    assert refused.status_code == 503 and refused["Content-Type"] == "application/json"
+    error = refused.json()["error"]
+    assert error["code"] == "stripe_not_configured" and "STRIPE_API_KEY" in error["message"]
+    assert not CardSetup.objects.exists() and not StripeCustomer.objects.exists()
+    assert not AutoTopUpSettings.objects.exists()
+    settings.STRIPE_API_KEY = "sk_test_123"
+    created = client.post(SETUP_URL)
+    assert created.status_code == 201 and created.json()["checkout_url"]
+    assert CardSetup.objects.get().state == CardSetup.State.OPEN

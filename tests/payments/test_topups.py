@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from ledger.models import Event
-from payments.models import TopUp
+from payments.models import StripeCustomer, TopUp
 from tests.wallets.factories import member_client, wallet
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +82,31 @@ def test_stripe_unreachable_answers_502_and_books_nothing(world, finance, settin
     topup = TopUp.objects.get(public_id=error["details"]["topup_id"])
     assert topup.state == TopUp.State.FAILED and "APIConnectionError" in topup.error
     assert not Event.objects.exists()
+    assert not TopUp.objects.filter(state=TopUp.State.CREATING).exists()
+
+
+@pytest.mark.parametrize("save_card", [False, True])
+def test_without_stripe_configured_a_top_up_answers_503_and_writes_nothing(
+    world, stripe_api, finance, settings, save_card
+):
+    settings.STRIPE_API_KEY = ""
+    url, body = "/api/wallets/customers/acme/topups/", {"amount": "10"}
+    body |= {"save_card_for_auto_topup": True} if save_card else {}
+    refused = finance.post(url, body, format="json")
+    assert refused.status_code == 503 and refused["Content-Type"] == "application/json"
+    error = refused.json()["error"]
+    assert error["code"] == "stripe_not_configured"
+    assert "STRIPE_API_KEY" in error["message"] and "nothing was created" in error["message"]
+    assert not TopUp.objects.exists() and not StripeCustomer.objects.exists()
+    assert not Event.objects.exists()
+    # A bad amount is still the client's error, whatever the server's Stripe settings.
+    invalid = finance.post(url, {"amount": "-1"}, format="json")
+    assert invalid.status_code == 400 and invalid.json()["error"]["code"] == "invalid_topup"
+    # Configured again (stripe-mock), the same request opens a session.
+    settings.STRIPE_API_KEY = "sk_test_123"
+    created = finance.post(url, body, format="json")
+    assert created.status_code == 201 and created.json()["state"] == "open"
+    assert TopUp.objects.get().state == TopUp.State.OPEN
 
 
 def test_tenants_top_up_and_list_only_their_own_customer(world, stripe_api):

@@ -60,3 +60,33 @@ def test_env_parsing_is_strict(monkeypatch):
     assert env_list("SOME_LIST", []) == ["a", "b", "c"]
     monkeypatch.setenv("SOME_FLAG", "Off")
     assert env_bool("SOME_FLAG", True) is False
+
+
+def test_local_settings_use_stripe_mock_and_a_demo_webhook_secret_the_key_from_the_env():
+    """`make run` (scripts/run.sh) exports stripe-mock's key once it runs; without one the
+    local settings leave Stripe off (top-ups answer 503 stripe_not_configured)."""
+    show = (
+        "from django.conf import settings as s; "
+        "print(repr(s.STRIPE_API_KEY), s.STRIPE_API_BASE, bool(s.STRIPE_WEBHOOK_SECRET))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", show],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["''", "http://127.0.0.1:12111", "True"]
+    given = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        show,
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        STRIPE_API_KEY="sk_test_123",
+    )
+    assert given.stdout.split()[0] == "'sk_test_123'"

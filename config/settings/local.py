@@ -1,9 +1,17 @@
-"""The embedded default: one machine, embedded PostgreSQL, no Kafka, Celery eager."""
+"""The embedded default: one machine, embedded PostgreSQL, no Kafka, Celery eager.
+
+Stripe is stripe-mock (`python -m devservices up stripe`), which scripts/run.sh starts and
+then sets STRIPE_API_KEY to its test key; without a key (stripe-mock could not be started)
+top-ups and card setups answer 503 stripe_not_configured and the rest runs. The webhook
+secret is the demo's own, so `manage.py stripe_demo_pay` can sign what Stripe would send.
+"""
 
 from config.settings.base import *  # noqa: F401,F403
-from config.settings.env import env_bool
+from config.settings.env import env_bool, env_str
 
 DEBUG = env_bool("DEBUG", True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 # A local run may post low-balance alerts to a receiver on this machine.
 WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:12111")  # stripe-mock
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_local_demo")

@@ -21,15 +21,13 @@ from django.test import Client
 
 from payments.auto_topup.saved_cards import METADATA_CARD_SETUP
 from payments.models import CardSetup, TopUp
+from payments.stripe.webhooks import webhook_signature
 from payments.topups.services import METADATA_TOPUP
 
 WEBHOOK_URL = "/v1/stripe/webhook"
 
 
-def signature(payload: bytes, secret: str, timestamp: int | None = None) -> str:
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+signature = webhook_signature
 
 
 def stripe_event(event_type: str, obj: dict, *, event_id: str | None = None) -> dict:

@@ -7,6 +7,7 @@ out of wallets.errors.
 from rest_framework import status
 
 from config.errors import DomainError, NotFound
+from config.stripe_client import StripeNotConfigured  # noqa: F401  (see below)
 
 
 class PaymentsError(DomainError):
@@ -36,12 +37,9 @@ class CurrencyNotSupported(PaymentsError):
     http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
-class StripeNotConfigured(PaymentsError):
-    """No STRIPE_API_KEY: Stripe features are off. Checked before anything is written, so
-    a refused top-up or card setup leaves no row."""
-
-    code = "stripe_not_configured"
-    http_status = status.HTTP_503_SERVICE_UNAVAILABLE
+# StripeNotConfigured (503 stripe_not_configured, config.stripe_client): no STRIPE_API_KEY;
+# a top-up or card setup is refused before its row is written, any other Stripe call
+# when it is made.
 
 
 class StripeUnavailable(PaymentsError):

@@ -32,15 +32,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.stripe_client import stripe_client
+from config.stripe_client import stripe_client, stripe_configured_check
 from payments import locks
 from payments.models import AutoTopUpSettings, CardSetup, StripeCustomer, TopUp
-from payments.stripe.checkout import (
-    checkout_session_open,
-    metadata_uuid,
-    stripe_configured_check,
-    stripe_id,
-)
+from payments.stripe.checkout import checkout_session_open, metadata_uuid, stripe_id
 from payments.topups import amounts as topup_amounts
 from payments.topups import services as topups
 from wallets.models import Customer

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import stripe
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from config.stripe_client import stripe_client
-from payments.errors import StripeNotConfigured, StripeUnavailable
+from payments.errors import StripeUnavailable
 from payments.models import CardSetup, StripeCustomer, TopUp
 from wallets.models import Customer
 
@@ -48,16 +47,6 @@ def metadata_uuid(obj: dict, key: str) -> uuid.UUID | None:
         return uuid.UUID(str(metadata.get(key)))
     except ValueError:
         return None
-
-
-def stripe_configured_check() -> None:
-    """Refuse (503 stripe_not_configured) before a row is written when Stripe is off:
-    config.stripe_client would only fail at the call, after the row was committed."""
-    if not settings.STRIPE_API_KEY:
-        raise StripeNotConfigured(
-            "Stripe is not configured on this server (STRIPE_API_KEY is not set); "
-            "nothing was created or charged"
-        )
 
 
 def _stored_stripe_customer_id(customer: Customer) -> str | None:

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.stripe_client import stripe_configured_check
 from ledger import services as ledger_services
 from ledger.amounts import InvalidAmount, from_minor_units
 from ledger.models import Account
@@ -50,7 +51,7 @@ from payments.postings import (
     TOPUP_PROCESSING_FEE_EVENT,
     TOPUP_REVERSAL_EVENT,
 )
-from payments.stripe.checkout import checkout_session_open, stripe_configured_check
+from payments.stripe.checkout import checkout_session_open
 from payments.topups import amounts as topup_amounts
 from wallets.lots import services as lots
 from wallets.models import Customer

@@ -300,6 +300,23 @@ def test_a_refund_event_is_retried_when_stripe_cannot_say_the_charge(world, stri
     assert not StripeEvent.objects.filter(event_id=event["id"]).exists()
     assert wallet(acme).balance == 1000 * CENT
     assert post_event(event).json()["outcome"] == "reversed"
+
+
+def test_an_event_that_must_read_stripe_answers_503_while_stripe_is_not_configured(
+    world, stripe_proxy, settings
+):
+    acme = world["acme"]
+    topup = _paid(acme)
+    event = stripe_event("charge.refunded", refunded(stripe_proxy, topup, 1055))
+    settings.STRIPE_API_KEY = ""
+    answer = post_event(event)
+    # A JSON 503, not a 500: not recorded, so Stripe's redelivery is processed in full.
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "stripe_not_configured"
+    assert not StripeEvent.objects.filter(event_id=event["id"]).exists()
+    assert wallet(acme).balance == 1000 * CENT
+    settings.STRIPE_API_KEY = "sk_test_123"
+    assert post_event(event).json()["outcome"] == "reversed"
     assert wallet(acme).balance == 0
 
 

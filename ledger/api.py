@@ -15,10 +15,11 @@ from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.errors import DomainError, InvalidInput
 from config.fields import DecimalString
 from ledger import selectors, services
-from ledger.amounts import amount_text, from_minor_units, to_minor_units
+from ledger.amounts import InvalidAmount, amount_text, from_minor_units, to_minor_units
 from ledger.errors import (
     AccountMismatch,
     AccountNotFound,
+    IdempotencyConflict,
     InvalidEvent,
     UnbalancedEntry,
     UnknownAccount,
@@ -190,6 +191,7 @@ class _Query(serializers.Serializer):
 
 
 class AccountBalanceApi(APIView):
+    api_errors = (AccountNotFound,)
     permission_classes = [CanReadLedger]
 
     @extend_schema(
@@ -242,6 +244,7 @@ StatementOutput = inline_serializer(
 
 
 class AccountStatementApi(APIView):
+    api_errors = (AccountNotFound,)
     permission_classes = [CanReadLedger]
 
     @extend_schema(
@@ -444,6 +447,7 @@ class BalancesCsvApi(APIView):
 
 
 class AccountStatementCsvApi(APIView):
+    api_errors = (AccountNotFound,)
     permission_classes = [CanReadLedger]
     renderer_classes = EXPORT_RENDERERS
 
@@ -530,6 +534,16 @@ def _unbalanced(exc: UnbalancedEntry, accounts) -> UnbalancedEntry:
 class AdjustmentCreateApi(APIView):
     """A manual, balanced adjustment. Requires an Idempotency-Key header."""
 
+    api_errors = (
+        MissingIdempotencyKey,
+        UnknownBook,
+        UnknownAccount,
+        AccountMismatch,
+        InvalidEvent,
+        InvalidAmount,
+        UnbalancedEntry,
+        IdempotencyConflict,
+    )
     permission_classes = [CanPostAdjustment]
 
     @extend_schema(

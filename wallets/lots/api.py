@@ -19,7 +19,15 @@ from rest_framework.views import APIView
 from config.fields import DecimalString
 from ledger.amounts import from_minor_units, to_minor_units
 from wallets import access, selectors
-from wallets.errors import IdempotencyKeyRequired, InvalidLotInput
+from wallets.errors import (
+    CustomerNotFound,
+    IdempotencyConflict,
+    IdempotencyKeyRequired,
+    InvalidLotInput,
+    LotEventAlreadyAllocated,
+    LotEventNotCredited,
+    WalletNotPrepaid,
+)
 from wallets.lots import services as lots
 from wallets.lots.allocation import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
 from wallets.models import Customer, Lot
@@ -97,6 +105,18 @@ def lot_body(lot: Lot, customer: Customer) -> dict:
 
 
 class CustomerLotsApi(APIView):
+    api_errors = {
+        "GET": (CustomerNotFound,),
+        "POST": (
+            CustomerNotFound,
+            IdempotencyKeyRequired,
+            InvalidLotInput,
+            LotEventNotCredited,
+            WalletNotPrepaid,
+            LotEventAlreadyAllocated,
+            IdempotencyConflict,
+        ),
+    }
     permission_classes = [IsAuthenticated, access.staff_only_for("POST", ADD_LOTS)]
 
     class LotGrantInput(serializers.Serializer):

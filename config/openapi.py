@@ -8,7 +8,8 @@ operation gets, beside its own responses, the error envelope of `config.errors`
 - 401 `not_authenticated` when it needs credentials,
 - 403 `permission_denied` where a permission class applies (or, for a login's session,
   the CSRF check of an unsafe method),
-- 404 when its path names an object, 415 when it takes a body, 429 when it is throttled,
+- 404 when its path names an object or it takes `?format=` (an unknown format),
+- 415 when it takes a body, 429 when it is throttled,
 - 503 `database_unavailable` always,
 
 plus the view's own errors: a view names the DomainError classes it can raise beyond
@@ -73,7 +74,8 @@ class ErrorsAutoSchema(AutoSchema):
     def _error_codes(self, operation: dict[str, Any]) -> dict[int, list[str]]:
         codes: dict[int, list[str]] = defaultdict(list)
         has_body = "requestBody" in operation
-        has_query = any(p.get("in") == "query" for p in operation.get("parameters", ()))
+        query_names = {p["name"] for p in operation.get("parameters", ()) if p.get("in") == "query"}
+        has_query = bool(query_names)
         if has_body or has_query:
             codes[400].append(errors.InvalidInput.code)
         if has_body:
@@ -89,7 +91,7 @@ class ErrorsAutoSchema(AutoSchema):
             guarded = any(not isinstance(p, (AllowAny, IsAuthenticated)) for p in permissions)
             if guarded or (session and self.method in UNSAFE_METHODS):
                 codes[403].append(errors.PermissionDenied.code)
-        if "{" in self.path:
+        if "{" in self.path or "format" in query_names:  # an unknown ?format= is a 404
             codes[404].append(errors.NotFound.code)
         if self.view.get_throttles():
             codes[429].append(errors.Throttled.code)

@@ -165,11 +165,14 @@ BalanceOutput = inline_serializer(
         "account": serializers.IntegerField(),
         "asset": serializers.CharField(),
         "balance": serializers.DictField(),
-        "available": serializers.DictField(),
-        "pending_debits": serializers.DictField(),
-        "pending_credits": serializers.DictField(),
-        "last_sequence": serializers.IntegerField(),
-        "as_of_sequence": serializers.IntegerField(required=False),
+        # The live balance only; a balance as of a sequence or time has none of these.
+        "available": serializers.DictField(required=False),
+        "pending_debits": serializers.DictField(required=False),
+        "pending_credits": serializers.DictField(required=False),
+        "last_sequence": serializers.IntegerField(required=False),
+        "as_of_sequence": serializers.IntegerField(
+            required=False, allow_null=True, help_text="as asked; null for a balance as_of a time"
+        ),
     },
 )
 

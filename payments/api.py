@@ -17,13 +17,13 @@ Stripe (public, authenticated by its signature):
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import DomainError
 from config.fields import DecimalString
+from config.pagination import BoundedLimitOffsetPagination
 from ledger.amounts import from_minor_units, to_minor_units
 from payments import selectors
 from payments.alerts import low_balance as alerts
@@ -103,7 +103,7 @@ def _time(value) -> str | None:
 
 
 def _paginated(request, view, queryset, body):
-    paginator = LimitOffsetPagination()
+    paginator = BoundedLimitOffsetPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response([body(item) for item in page])
 
@@ -161,6 +161,7 @@ def topup_body(topup: TopUp) -> dict:
 
 
 class CustomerTopUpsApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = {
         "GET": (CustomerNotFound,),
         "POST": (
@@ -412,6 +413,7 @@ def attempt_body(attempt: AutoTopUpAttempt) -> dict:
 
 
 class CustomerAutoTopUpAttemptsApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = (CustomerNotFound,)
 
     @extend_schema(responses=AutoTopUpAttemptOutput(many=True))
@@ -549,6 +551,7 @@ def delivery_body(delivery: AlertDelivery) -> dict:
 
 
 class CustomerAlertDeliveriesApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = (CustomerNotFound,)
 
     @extend_schema(responses=AlertDeliveryOutput(many=True))

@@ -18,12 +18,12 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.fields import DecimalString
+from config.pagination import BoundedLimitOffsetPagination
 from config.parsers import JSONParser
 from ledger.amounts import InvalidAmount, from_minor_units, to_minor_units
 from wallets import access, funding, selectors, services
@@ -306,6 +306,8 @@ class _KeyLimits(serializers.Serializer):
 
 
 class CustomerListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
+
     @extend_schema(
         responses=inline_serializer(
             "CustomerSummary",
@@ -322,7 +324,7 @@ class CustomerListApi(APIView):
         "its own for a customer's members.",
     )
     def get(self, request):
-        paginator = LimitOffsetPagination()
+        paginator = BoundedLimitOffsetPagination()
         visible = access.customers_visible(user=request.user, perm=VIEW_CUSTOMERS)
         page = paginator.paginate_queryset(visible.order_by("external_id"), request, view=self)
         return paginator.get_paginated_response(
@@ -484,6 +486,9 @@ class CustomerWalletApi(APIView):
 
 
 class AuthorizationListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
+    api_errors = (CustomerNotFound,)  # ?customer= names one this login cannot see
+
     @extend_schema(
         parameters=[OpenApiParameter("customer", str, description="customer external id")],
         responses=AuthorizationOutput(many=True),
@@ -500,6 +505,6 @@ class AuthorizationListApi(APIView):
             found = selectors.authorization_list(
                 customers=access.customers_visible(user=request.user, perm=VIEW_AUTHORIZATIONS)
             )
-        paginator = LimitOffsetPagination()
+        paginator = BoundedLimitOffsetPagination()
         page = paginator.paginate_queryset(found, request, view=self)
         return paginator.get_paginated_response([authorization_body(a) for a in page])

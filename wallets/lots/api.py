@@ -11,12 +11,12 @@ at customers/{external_id}/credit-limit/, are the credit app's: credit/api.py.)
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.fields import DecimalString
+from config.pagination import BoundedLimitOffsetPagination
 from ledger.amounts import from_minor_units, to_minor_units
 from wallets import access, selectors
 from wallets.errors import (
@@ -166,7 +166,7 @@ class CustomerLotsApi(APIView):
         status_filter = request.query_params.get("status")
         if status_filter is not None and status_filter not in LOT_STATUSES:
             raise InvalidLotInput(f"status must be one of {', '.join(LOT_STATUSES)}")
-        paginator = LimitOffsetPagination()
+        paginator = BoundedLimitOffsetPagination()
         page = paginator.paginate_queryset(
             selectors.lot_list(customer=customer, status=status_filter), request, view=self
         )

@@ -17,9 +17,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from credit import selectors, services
+from credit.errors import InvalidCreditLimit
 from ledger.amounts import from_minor_units
 from wallets import access
 from wallets.api import CustomerHeadOutput, customer_head
+from wallets.errors import CustomerNotFound
 from wallets.models import Customer
 from wallets.selectors import amount_display
 
@@ -76,6 +78,7 @@ def credit_body(customer: Customer) -> dict:
 
 
 class CustomerCreditLimitApi(APIView):
+    api_errors = {"GET": (CustomerNotFound,), "PUT": (CustomerNotFound, InvalidCreditLimit)}
     permission_classes = [IsAuthenticated, access.staff_only_for("PUT", CHANGE_CUSTOMERS)]
 
     class CreditLimitInput(serializers.Serializer):

@@ -15,10 +15,11 @@ from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.errors import DomainError, InvalidInput
 from config.fields import DecimalString
 from ledger import selectors, services
-from ledger.amounts import amount_text, from_minor_units, to_minor_units
+from ledger.amounts import InvalidAmount, amount_text, from_minor_units, to_minor_units
 from ledger.errors import (
     AccountMismatch,
     AccountNotFound,
+    IdempotencyConflict,
     InvalidEvent,
     UnbalancedEntry,
     UnknownAccount,
@@ -164,11 +165,14 @@ BalanceOutput = inline_serializer(
         "account": serializers.IntegerField(),
         "asset": serializers.CharField(),
         "balance": serializers.DictField(),
-        "available": serializers.DictField(),
-        "pending_debits": serializers.DictField(),
-        "pending_credits": serializers.DictField(),
-        "last_sequence": serializers.IntegerField(),
-        "as_of_sequence": serializers.IntegerField(required=False),
+        # The live balance only; a balance as of a sequence or time has none of these.
+        "available": serializers.DictField(required=False),
+        "pending_debits": serializers.DictField(required=False),
+        "pending_credits": serializers.DictField(required=False),
+        "last_sequence": serializers.IntegerField(required=False),
+        "as_of_sequence": serializers.IntegerField(
+            required=False, allow_null=True, help_text="as asked; null for a balance as_of a time"
+        ),
     },
 )
 
@@ -190,6 +194,7 @@ class _Query(serializers.Serializer):
 
 
 class AccountBalanceApi(APIView):
+    api_errors = (AccountNotFound,)
     permission_classes = [CanReadLedger]
 
     @extend_schema(
@@ -242,6 +247,7 @@ StatementOutput = inline_serializer(
 
 
 class AccountStatementApi(APIView):
+    api_errors = (AccountNotFound,)
     permission_classes = [CanReadLedger]
 
     @extend_schema(
@@ -444,6 +450,7 @@ class BalancesCsvApi(APIView):
 
 
 class AccountStatementCsvApi(APIView):
+    api_errors = (AccountNotFound,)
     permission_classes = [CanReadLedger]
     renderer_classes = EXPORT_RENDERERS
 
@@ -530,6 +537,16 @@ def _unbalanced(exc: UnbalancedEntry, accounts) -> UnbalancedEntry:
 class AdjustmentCreateApi(APIView):
     """A manual, balanced adjustment. Requires an Idempotency-Key header."""
 
+    api_errors = (
+        MissingIdempotencyKey,
+        UnknownBook,
+        UnknownAccount,
+        AccountMismatch,
+        InvalidEvent,
+        InvalidAmount,
+        UnbalancedEntry,
+        IdempotencyConflict,
+    )
     permission_classes = [CanPostAdjustment]
 
     @extend_schema(

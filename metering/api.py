@@ -33,6 +33,7 @@ from metering.selectors import (
     usage_summary_list,
 )
 from wallets import access
+from wallets.errors import CustomerNotFound
 from wallets.gateways.keys import GatewayKeyAuthentication
 
 USAGE_BATCH_MAX = 1_000
@@ -94,6 +95,7 @@ UsageResult = inline_serializer(
 
 
 class UsageIngestApi(APIView):
+    api_errors = (InvalidUsageRequest, NoUsageEvents, UsageBatchTooLarge)
     authentication_classes = [GatewayKeyAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
@@ -210,6 +212,7 @@ class CustomerUsageCsvApi(APIView):
     """Every usage record of a customer in a period, as CSV: the customer's members see
     their own (price only); finance sees any customer's, with wholesale, cost and margin."""
 
+    api_errors = (CustomerNotFound,)
     permission_classes = [IsAuthenticated]
     renderer_classes = EXPORT_RENDERERS
 

@@ -17,19 +17,35 @@ Stripe (public, authenticated by its signature):
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import DomainError
 from config.fields import DecimalString
+from config.pagination import BoundedLimitOffsetPagination
 from ledger.amounts import from_minor_units, to_minor_units
 from payments import selectors
 from payments.alerts import low_balance as alerts
 from payments.auto_topup import configuration as auto_topup_configuration
 from payments.auto_topup import saved_cards
-from payments.errors import AlertNotConfigured, AutoTopUpNotConfigured, StripeIdsFinanceOnly
+from payments.errors import (
+    AlertNotConfigured,
+    AutoTopUpNotConfigured,
+    CurrencyNotSupported,
+    InvalidAlertSettings,
+    InvalidAutoTopUpSettings,
+    InvalidStripePayload,
+    InvalidStripeSignature,
+    InvalidTopUp,
+    InvalidWebhookUrl,
+    PaymentMethodRequired,
+    PrepaidOnly,
+    StripeIdsFinanceOnly,
+    StripeUnavailable,
+    StripeWebhookNotConfigured,
+    TopUpAmountOutOfRange,
+)
 from payments.models import (
     AlertDelivery,
     AutoTopUpAttempt,
@@ -43,6 +59,7 @@ from payments.stripe import webhooks as stripe_webhooks
 from payments.topups import services as topups
 from payments.topups.amounts import stripe_exponent
 from wallets import access
+from wallets.errors import CustomerNotFound
 from wallets.models import Customer
 
 # The permissions' codenames are the models' (unchanged by the move from wallets; their
@@ -86,7 +103,7 @@ def _time(value) -> str | None:
 
 
 def _paginated(request, view, queryset, body):
-    paginator = LimitOffsetPagination()
+    paginator = BoundedLimitOffsetPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response([body(item) for item in page])
 
@@ -144,6 +161,19 @@ def topup_body(topup: TopUp) -> dict:
 
 
 class CustomerTopUpsApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
+    api_errors = {
+        "GET": (CustomerNotFound,),
+        "POST": (
+            CustomerNotFound,
+            InvalidTopUp,
+            TopUpAmountOutOfRange,
+            PrepaidOnly,
+            CurrencyNotSupported,
+            StripeUnavailable,
+        ),
+    }
+
     class TopUpCreateInput(serializers.Serializer):
         amount = DecimalString(
             max_length=32,
@@ -268,6 +298,16 @@ def _check_stripe_ids_allowed(request, customer, values: dict) -> None:
 
 
 class CustomerAutoTopUpApi(APIView):
+    api_errors = {
+        "GET": (CustomerNotFound, AutoTopUpNotConfigured),
+        "PUT": (
+            CustomerNotFound,
+            InvalidAutoTopUpSettings,
+            PaymentMethodRequired,
+            StripeIdsFinanceOnly,
+        ),
+    }
+
     @extend_schema(responses=AutoTopUpOutput)
     def get(self, request, external_id):
         customer = _customer(request, external_id, VIEW_AUTO_TOPUP)
@@ -324,6 +364,8 @@ def card_setup_body(setup: CardSetup) -> dict:
 
 
 class CustomerAutoTopUpPaymentMethodApi(APIView):
+    api_errors = (CustomerNotFound, StripeUnavailable)
+
     @extend_schema(
         request=None,
         responses={201: CardSetupOutput},
@@ -372,6 +414,9 @@ def attempt_body(attempt: AutoTopUpAttempt) -> dict:
 
 
 class CustomerAutoTopUpAttemptsApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
+    api_errors = (CustomerNotFound,)
+
     @extend_schema(responses=AutoTopUpAttemptOutput(many=True))
     def get(self, request, external_id):
         customer = _customer(request, external_id, VIEW_ATTEMPTS)
@@ -427,6 +472,11 @@ def alert_body(alert: LowBalanceAlert, new_secret: str | None = None) -> dict:
 
 
 class CustomerLowBalanceAlertApi(APIView):
+    api_errors = {
+        "GET": (CustomerNotFound, AlertNotConfigured),
+        "PUT": (CustomerNotFound, InvalidAlertSettings, InvalidWebhookUrl),
+    }
+
     @extend_schema(responses=LowBalanceAlertOutput)
     def get(self, request, external_id):
         customer = _customer(request, external_id, VIEW_ALERT)
@@ -502,6 +552,9 @@ def delivery_body(delivery: AlertDelivery) -> dict:
 
 
 class CustomerAlertDeliveriesApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
+    api_errors = (CustomerNotFound,)
+
     @extend_schema(responses=AlertDeliveryOutput(many=True))
     def get(self, request, external_id):
         customer = _customer(request, external_id, VIEW_DELIVERIES)
@@ -519,6 +572,7 @@ class CustomerAlertDeliveriesApi(APIView):
 class StripeWebhookApi(APIView):
     """Public: Stripe authenticates by signing the payload (no session, so no CSRF)."""
 
+    api_errors = (InvalidStripeSignature, InvalidStripePayload, StripeWebhookNotConfigured)
     authentication_classes: list = []
     permission_classes = [AllowAny]
 

@@ -18,17 +18,27 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.fields import DecimalString
+from config.pagination import BoundedLimitOffsetPagination
 from config.parsers import JSONParser
-from ledger.amounts import from_minor_units, to_minor_units
+from ledger.amounts import InvalidAmount, from_minor_units, to_minor_units
 from wallets import access, funding, selectors, services
-from wallets.batching import batcher
-from wallets.errors import AuthorizationNotFound, AuthorizationNotOpen
+from wallets.batching import AuthorizationsBusy, batcher
+from wallets.errors import (
+    ApiKeyNotFound,
+    AuthorizationNotFound,
+    AuthorizationNotOpen,
+    CaptureExceedsAuthorization,
+    CustomerNotFound,
+    IdempotencyConflict,
+    InvalidApiKeyInput,
+    InvalidAuthorizationRequest,
+    ModelNotPriced,
+)
 from wallets.gateways.keys import GatewayKeyAuthentication
 from wallets.models import ApiKey, Authorization, Customer
 
@@ -161,6 +171,13 @@ def _authorization_input(data) -> dict:
 
 
 class AuthorizationCreateApi(_GatewayApi):
+    api_errors = (
+        InvalidAuthorizationRequest,
+        ModelNotPriced,
+        IdempotencyConflict,
+        AuthorizationsBusy,
+    )
+
     @extend_schema(
         request=AuthorizationCreateInput,
         parameters=[
@@ -195,12 +212,21 @@ class AuthorizationCreateApi(_GatewayApi):
 
 
 class AuthorizationDetailApi(_GatewayApi):
+    api_errors = (AuthorizationNotFound,)
+
     @extend_schema(responses=AuthorizationOutput)
     def get(self, request, public_id):
         return Response(authorization_body(self._own(request, public_id)))
 
 
 class AuthorizationCaptureApi(_GatewayApi):
+    api_errors = (
+        AuthorizationNotFound,
+        AuthorizationNotOpen,
+        InvalidAmount,
+        CaptureExceedsAuthorization,
+    )
+
     class AuthorizationCaptureInput(serializers.Serializer):
         amount = DecimalString(help_text="decimal string in the authorization's currency")
 
@@ -219,6 +245,8 @@ class AuthorizationCaptureApi(_GatewayApi):
 
 
 class AuthorizationVoidApi(_GatewayApi):
+    api_errors = (AuthorizationNotFound, AuthorizationNotOpen)
+
     @extend_schema(request=None, responses=AuthorizationOutput)
     def post(self, request, public_id):
         authorization = self._own(request, public_id)
@@ -278,6 +306,8 @@ class _KeyLimits(serializers.Serializer):
 
 
 class CustomerListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
+
     @extend_schema(
         responses=inline_serializer(
             "CustomerSummary",
@@ -294,7 +324,7 @@ class CustomerListApi(APIView):
         "its own for a customer's members.",
     )
     def get(self, request):
-        paginator = LimitOffsetPagination()
+        paginator = BoundedLimitOffsetPagination()
         visible = access.customers_visible(user=request.user, perm=VIEW_CUSTOMERS)
         page = paginator.paginate_queryset(visible.order_by("external_id"), request, view=self)
         return paginator.get_paginated_response(
@@ -312,6 +342,8 @@ class CustomerListApi(APIView):
 
 
 class CustomerApiKeysApi(APIView):
+    api_errors = (CustomerNotFound, InvalidApiKeyInput)
+
     @extend_schema(responses=ApiKeyOutput(many=True))
     def get(self, request, external_id):
         customer = _customer(request, external_id, VIEW_KEYS)
@@ -339,6 +371,8 @@ class CustomerApiKeysApi(APIView):
 
 
 class ApiKeyDetailApi(APIView):
+    api_errors = (ApiKeyNotFound, InvalidApiKeyInput)
+
     @extend_schema(responses=ApiKeyOutput)
     def get(self, request, pk):
         return Response(
@@ -355,6 +389,8 @@ class ApiKeyDetailApi(APIView):
 
 
 class ApiKeyRevokeApi(APIView):
+    api_errors = (ApiKeyNotFound,)
+
     @extend_schema(request=None, responses=ApiKeyOutput)
     def post(self, request, pk):
         key = access.api_key_for_user(user=request.user, pk=pk, perm=CHANGE_KEYS)
@@ -364,6 +400,7 @@ class ApiKeyRevokeApi(APIView):
 
 
 class CustomerSuspensionApi(APIView):
+    api_errors = (CustomerNotFound,)
     permission_classes = [CanChangeCustomers]
 
     class CustomerSuspensionInput(serializers.Serializer):
@@ -422,6 +459,8 @@ class CustomerWalletOutput(CustomerHeadOutput):
 
 
 class CustomerWalletApi(APIView):
+    api_errors = (CustomerNotFound,)
+
     @extend_schema(
         responses=CustomerWalletOutput,
         description="The customer account's balance and what authorizations may still hold; "
@@ -447,6 +486,9 @@ class CustomerWalletApi(APIView):
 
 
 class AuthorizationListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
+    api_errors = (CustomerNotFound,)  # ?customer= names one this login cannot see
+
     @extend_schema(
         parameters=[OpenApiParameter("customer", str, description="customer external id")],
         responses=AuthorizationOutput(many=True),
@@ -463,6 +505,6 @@ class AuthorizationListApi(APIView):
             found = selectors.authorization_list(
                 customers=access.customers_visible(user=request.user, perm=VIEW_AUTHORIZATIONS)
             )
-        paginator = LimitOffsetPagination()
+        paginator = BoundedLimitOffsetPagination()
         page = paginator.paginate_queryset(found, request, view=self)
         return paginator.get_paginated_response([authorization_body(a) for a in page])

@@ -11,15 +11,23 @@ at customers/{external_id}/credit-limit/, are the credit app's: credit/api.py.)
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.fields import DecimalString
+from config.pagination import BoundedLimitOffsetPagination
 from ledger.amounts import from_minor_units, to_minor_units
 from wallets import access, selectors
-from wallets.errors import IdempotencyKeyRequired, InvalidLotInput
+from wallets.errors import (
+    CustomerNotFound,
+    IdempotencyConflict,
+    IdempotencyKeyRequired,
+    InvalidLotInput,
+    LotEventAlreadyAllocated,
+    LotEventNotCredited,
+    WalletNotPrepaid,
+)
 from wallets.lots import services as lots
 from wallets.lots.allocation import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
 from wallets.models import Customer, Lot
@@ -97,6 +105,18 @@ def lot_body(lot: Lot, customer: Customer) -> dict:
 
 
 class CustomerLotsApi(APIView):
+    api_errors = {
+        "GET": (CustomerNotFound,),
+        "POST": (
+            CustomerNotFound,
+            IdempotencyKeyRequired,
+            InvalidLotInput,
+            LotEventNotCredited,
+            WalletNotPrepaid,
+            LotEventAlreadyAllocated,
+            IdempotencyConflict,
+        ),
+    }
     permission_classes = [IsAuthenticated, access.staff_only_for("POST", ADD_LOTS)]
 
     class LotGrantInput(serializers.Serializer):
@@ -146,7 +166,7 @@ class CustomerLotsApi(APIView):
         status_filter = request.query_params.get("status")
         if status_filter is not None and status_filter not in LOT_STATUSES:
             raise InvalidLotInput(f"status must be one of {', '.join(LOT_STATUSES)}")
-        paginator = LimitOffsetPagination()
+        paginator = BoundedLimitOffsetPagination()
         page = paginator.paginate_queryset(
             selectors.lot_list(customer=customer, status=status_filter), request, view=self
         )

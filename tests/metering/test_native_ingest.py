@@ -7,17 +7,15 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from rest_framework.test import APIClient
 
 from ledger.integrity import verify_ledger
 from ledger.selectors import trial_balance_list
-from metering import ingest
 from metering.models import DeadLetter, UsageRecord
 from metering.pipeline import Pipeline, RawMessage
 from pricing import services as pricing_services
 from tests.metering.conftest import raw, usage
 from tests.metering.test_adapters import load
-from wallets.gateways.keys import gateway_key_create
+from tests.metering.test_api import fresh_direct_pipeline, gateway  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,19 +29,13 @@ OPENROUTER_QWEN = {
 
 
 @pytest.fixture(autouse=True)
-def fresh_direct_pipeline(settings):
+def embedded(settings):
     settings.KAFKA_BOOTSTRAP_SERVERS = ""
-    ingest.reset_direct_pipeline()
-    yield
-    ingest.reset_direct_pipeline()
 
 
 @pytest.fixture
-def client():
-    _key, secret = gateway_key_create(name="native", source="test-gw", actor="test")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
+def client(gateway):  # noqa: F811 (the imported fixture)
+    return gateway["client"]
 
 
 def openai_record() -> dict:

@@ -6,11 +6,14 @@ answer is 202 as soon as Kafka has them. In the embedded default, without Kafka,
 same pipeline books them directly and the answer is 200 with the counts.
 """
 
+import datetime as dt
 import json
+from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from pydantic import BaseModel, Field, RootModel
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -23,7 +26,8 @@ from config.parsers import JSONParser
 from ledger.amounts import from_minor_units
 from ledger.models import Asset
 from ledger.permissions import CanReadLedger
-from metering.ingest import ACCEPTED, DUPLICATE, REFUSED, ingest_events
+from metering.adapters.litellm import CUSTOMER_FIELDS
+from metering.ingest import ACCEPTED, DUPLICATE, REFUSED, ingest_events, ingest_native
 from metering.schema import GatewayId, UsageEvent
 from metering.selectors import (
     GROUPINGS,
@@ -146,6 +150,124 @@ class UsageIngestApi(APIView):
         )
         code = status.HTTP_202_ACCEPTED if outcome["mode"] == "kafka" else status.HTTP_200_OK
         return Response(outcome, status=code)
+
+
+class NativeUsageRequest(RootModel[dict[str, Any] | list[dict[str, Any]]]):
+    """Documentation only: one provider record (an object) or a JSON list of them."""
+
+
+# Header -> adapter argument, for providers whose record does not say whom it is for.
+_NATIVE_HEADERS = {
+    "X-Customer-Id": "customer",
+    "X-Api-Key-Id": "api_key",
+    "X-Authorization-Id": "authorization_id",
+    "X-Occurred-At": "occurred_at",
+}
+_HEADER_HELP = {
+    "customer": "the customer's external id, for every record of the request",
+    "api_key": "the customer's API key id the calls were made with",
+    "authorization_id": "the wallet hold the calls settle (one record per request)",
+    "occurred_at": "ISO 8601 with an offset; default: the record's own time, or for "
+    "Anthropic (whose Message carries none) the time of receipt",
+}
+
+
+class _NativeUsageIngestApi(APIView):
+    """A gateway reports usage in its provider's own format; `kind` names the adapter."""
+
+    api_errors = (InvalidUsageRequest, NoUsageEvents, UsageBatchTooLarge)
+    authentication_classes = [GatewayKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    kind: str = ""
+    takes_headers: tuple[str, ...] = ()  # the _NATIVE_HEADERS this provider takes
+
+    def post(self, request):
+        body = request.data
+        records = body if isinstance(body, list) else [body]
+        if not records or records == [{}]:
+            raise NoUsageEvents("no usage records: send one record object or a list of them")
+        if len(records) > USAGE_BATCH_MAX:
+            raise UsageBatchTooLarge(f"at most {USAGE_BATCH_MAX} records per request")
+        args = {"source": request.auth.source}
+        for header in self.takes_headers:
+            value = request.headers.get(header)
+            if value:
+                args[_NATIVE_HEADERS[header]] = value
+        if "occurred_at" in args:
+            try:
+                moment = dt.datetime.fromisoformat(args["occurred_at"])
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                raise InvalidUsageRequest("X-Occurred-At: an ISO 8601 timestamp with an offset")
+        elif self.kind == "anthropic":
+            args["occurred_at"] = timezone.now().isoformat()
+        customer_from = request.query_params.get("customer_from")
+        if self.kind == "litellm" and customer_from:
+            if customer_from not in CUSTOMER_FIELDS:
+                raise InvalidUsageRequest(f"customer_from: one of {', '.join(CUSTOMER_FIELDS)}")
+            args["customer_from"] = customer_from
+        outcome = ingest_native(
+            self.kind, records, args=args, kafka_servers=settings.KAFKA_BOOTSTRAP_SERVERS
+        )
+        code = status.HTTP_202_ACCEPTED if outcome["mode"] == "kafka" else status.HTTP_200_OK
+        return Response(outcome, status=code)
+
+
+def _native_view(kind: str, headers: tuple[str, ...], what: str, extra=()) -> type[APIView]:
+    parameters = [
+        OpenApiParameter(
+            header, str, OpenApiParameter.HEADER, description=_HEADER_HELP[_NATIVE_HEADERS[header]]
+        )
+        for header in headers
+    ]
+
+    def post(self, request):
+        return _NativeUsageIngestApi.post(self, request)
+
+    post = extend_schema(
+        request=NativeUsageRequest,
+        parameters=[*parameters, *extra],
+        responses={202: UsageResult, 200: UsageResult},
+        description=f"{what}: one record or a JSON list of 1 to {USAGE_BATCH_MAX}, answered "
+        "per item as POST /v1/usage is. A record the adapter refuses is `refused` with its "
+        "reason and kept as a dead letter; the others still book. Each event's metadata "
+        f'says `"adapter": "{kind}"`.',
+    )(post)
+    name = f"{kind.capitalize()}UsageIngestApi"
+    view = type(
+        name, (_NativeUsageIngestApi,), {"kind": kind, "takes_headers": headers, "post": post}
+    )
+    return view
+
+
+_ALL_HEADERS = tuple(_NATIVE_HEADERS)
+OpenAIUsageIngestApi = _native_view(
+    "openai", _ALL_HEADERS, "OpenAI-shaped response bodies (chat.completion or response)"
+)
+AnthropicUsageIngestApi = _native_view(
+    "anthropic", _ALL_HEADERS, "Anthropic Message bodies (type: message)"
+)
+OpenRouterUsageIngestApi = _native_view(
+    "openrouter",
+    ("X-Customer-Id", "X-Api-Key-Id", "X-Authorization-Id"),
+    "OpenRouter generation records (GET /api/v1/generation, whole or its data object)",
+)
+LiteLLMUsageIngestApi = _native_view(
+    "litellm",
+    ("X-Customer-Id",),
+    "LiteLLM StandardLoggingPayload records, as its generic_api callback sends them; the "
+    "customer is the field `customer_from` names unless X-Customer-Id says it",
+    extra=[
+        OpenApiParameter(
+            "customer_from",
+            str,
+            enum=list(CUSTOMER_FIELDS),
+            description="which payload field names the customer (default user_api_key_team_id)",
+        )
+    ],
+)
 
 
 class _SummaryQuery(serializers.Serializer):

@@ -208,7 +208,10 @@ class UsageConsumer:
             )
             for tp, messages in records.items():
                 batch.extend(
-                    RawMessage(tp.topic, tp.partition, m.offset, m.key, m.value) for m in messages
+                    RawMessage(
+                        tp.topic, tp.partition, m.offset, m.key, m.value, tuple(m.headers or ())
+                    )
+                    for m in messages
                 )
         return batch
 
@@ -220,6 +223,7 @@ class UsageConsumer:
                 key=row.message.key,
                 value=row.message.value,
                 headers=[
+                    *row.message.headers,  # a native record keeps its kind and arguments
                     ("reason_code", row.reason_code.encode()),
                     ("reason", row.reason.encode()[:2000]),
                     ("source_topic", row.message.topic.encode()),

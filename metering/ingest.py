@@ -7,11 +7,13 @@ produced, so the consumer dead-letters the refused ones exactly as the direct pa
 rating outcomes (unknown customer, no price) and duplicates are the consumer's to find.
 """
 
+import json
 import threading
 
 from kafka import KafkaProducer
 
-from metering.pipeline import Pipeline, RawMessage
+from metering.adapters import adapt_message
+from metering.pipeline import KIND_HEADER, Pipeline, RawMessage
 from metering.schema import NOT_BILLABLE, InvalidUsageEvent, not_billable_reason, parse_usage_event
 
 USAGE_TOPIC = "usage.events"
@@ -83,11 +85,42 @@ def _answer(mode: str, items: list[dict]) -> dict:
 
 
 def ingest_events(payloads: list[bytes], *, keys: list[str], kafka_servers: str) -> dict:
+    if not kafka_servers:
+        return _ingest(payloads, keys, (), None, kafka_servers)
+    edge = [_edge_check(index, payload) for index, payload in enumerate(payloads)]
+    return _ingest(payloads, keys, (), edge, kafka_servers)
+
+
+def ingest_native(kind: str, records: list, *, args: dict[str, str], kafka_servers: str) -> dict:
+    """Native records of one adapter `kind`, each with the same `args` (source, customer,
+    ...): produced with a `kind` header, or adapted by the direct pipeline. The record
+    itself is kept as sent, so a refused one is a dead letter in its provider's format."""
+    payloads = [json.dumps(record).encode() for record in records]
+    headers = ((KIND_HEADER, kind.encode()), *((n, v.encode()) for n, v in args.items()))
+    items, keys = [], []
+    for index, payload in enumerate(payloads):
+        try:
+            event = adapt_message(kind, payload, args)
+        except InvalidUsageEvent as exc:
+            items.append(_refused(index, exc.code, exc.reason))
+            keys.append(args.get("customer", ""))
+            continue
+        reason = not_billable_reason(event)
+        items.append(
+            _refused(index, NOT_BILLABLE, reason)
+            if reason is not None
+            else {"index": index, "status": ACCEPTED}
+        )
+        keys.append(event.customer)
+    return _ingest(payloads, keys, headers, items, kafka_servers)
+
+
+def _ingest(payloads, keys, headers, edge_items, kafka_servers) -> dict:
     if kafka_servers:
-        items = [_edge_check(index, payload) for index, payload in enumerate(payloads)]
+        items = edge_items
         producer = _kafka_producer(kafka_servers)
         futures = [
-            producer.send(USAGE_TOPIC, key=key.encode(), value=payload)
+            producer.send(USAGE_TOPIC, key=key.encode(), value=payload, headers=list(headers))
             for key, payload in zip(keys, payloads, strict=True)
         ]
         producer.flush(timeout=PRODUCE_TIMEOUT_S)
@@ -96,7 +129,7 @@ def ingest_events(payloads: list[bytes], *, keys: list[str], kafka_servers: str)
         return _answer("kafka", items)
     # No partition: the offset field carries the event's index in the request.
     messages = [
-        RawMessage("http", None, index, key.encode(), payload)
+        RawMessage("http", None, index, key.encode(), payload, headers)
         for index, (key, payload) in enumerate(zip(keys, payloads, strict=True))
     ]
     pipeline = _direct_pipeline()

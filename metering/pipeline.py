@@ -24,6 +24,7 @@ from config.fast_insert import insert_rows
 from ledger import services as ledger_services
 from ledger.posting_rules import entry_payload
 from ledger.services import AccountRef, NewEvent, ledger_errors
+from metering.adapters import adapt_message
 from metering.customers import CustomerDirectory
 from metering.models import ConsumerOffset, DeadLetter
 from metering.postings import USAGE_BATCH_EVENT, aggregate_legs, batch_entries
@@ -52,6 +53,8 @@ class RawMessage:
     offset: int | None
     key: bytes | None
     value: bytes
+    # Kafka headers: `kind` names the adapter of a native record (see adapt_message).
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(slots=True)
@@ -213,6 +216,20 @@ def _settle_authorizations(fresh: list[tuple[UsageEvent, RatedEvent]], actor: st
         authorizations_settle_by_usage(usages=captures, actor=actor)
 
 
+KIND_HEADER = "kind"
+
+
+def parse_message(message: RawMessage) -> UsageEvent:
+    """A `UsageEvent`, or with a `kind` header a native record its adapter turns into one."""
+    if not message.headers:
+        return parse_usage_event(message.value)
+    headers = {name: value.decode("utf-8", "replace") for name, value in message.headers}
+    kind = headers.pop(KIND_HEADER, None)
+    if kind is None:
+        return parse_usage_event(message.value)
+    return adapt_message(kind, message.value, headers)
+
+
 class Pipeline:
     """Holds the caches that make rating fast: customers, accounts and price versions."""
 
@@ -288,7 +305,7 @@ class Pipeline:
         seen: set[tuple[str, str]] = set()
         for message in messages:
             try:
-                event = parse_usage_event(message.value)
+                event = parse_message(message)
             except InvalidUsageEvent as exc:
                 result.dead_letters.append(DeadLetterRow(message, exc.code, exc.reason))
                 continue

@@ -8,11 +8,14 @@ provider's token semantics and how they map onto the disjoint counts of the sche
     adapt("litellm", standard_logging_payload, source="litellm-prod")
 """
 
-from collections.abc import Callable
+import datetime as dt
+import inspect
+import json
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from metering.adapters import anthropic, litellm, openai, openrouter, usage_event
-from metering.schema import UNKNOWN_ADAPTER, InvalidUsageEvent, UsageEvent
+from metering.schema import SCHEMA_VIOLATION, UNKNOWN_ADAPTER, InvalidUsageEvent, UsageEvent
 
 Adapter = Callable[..., UsageEvent]
 
@@ -41,4 +44,56 @@ def adapt(kind: str, payload: Any, **kwargs: Any) -> UsageEvent:
     return adapter(payload, **kwargs)
 
 
-__all__ = ["ADAPTERS", "Adapter", "adapt"]
+# The native endpoints and Kafka's `kind` header: the provider formats we accept as is.
+NATIVE_KINDS: Final = ("openai", "anthropic", "openrouter", "litellm")
+# What a message may say beside its record (Kafka headers; the native endpoints set them).
+MESSAGE_ARGS: Final = (
+    "source",
+    "customer",
+    "api_key",
+    "authorization_id",
+    "occurred_at",
+    "customer_from",
+)
+ADAPTER_METADATA_KEY: Final = "adapter"
+
+
+def _refused(reason: str, code: str = SCHEMA_VIOLATION) -> InvalidUsageEvent:
+    return InvalidUsageEvent(reason, code=code)
+
+
+def adapt_message(kind: str, value: bytes, args: Mapping[str, str]) -> UsageEvent:
+    """A native record as one message carries it (JSON bytes, plus `args` from its
+    headers: `source` required, the others as its adapter accepts them) -> an event whose
+    `metadata["adapter"]` names `kind`. `InvalidUsageEvent`, never anything else."""
+    adapter = ADAPTERS.get(kind)
+    if adapter is None or kind not in NATIVE_KINDS:
+        raise _refused(
+            f"unknown payload kind {kind[:64]!r}; known: {', '.join(NATIVE_KINDS)}",
+            UNKNOWN_ADAPTER,
+        )
+    accepted = inspect.signature(adapter).parameters
+    kwargs: dict[str, Any] = {}
+    for name, text in args.items():
+        if name not in MESSAGE_ARGS or name not in accepted:
+            raise _refused(f"header {name!r} is not one the {kind} adapter takes")
+        kwargs[name] = text
+    if not kwargs.get("source"):
+        raise _refused("header 'source': required with a 'kind' header")
+    if "occurred_at" in kwargs:
+        try:
+            kwargs["occurred_at"] = dt.datetime.fromisoformat(kwargs["occurred_at"])
+        except ValueError:
+            raise _refused("header 'occurred_at': must be an ISO 8601 timestamp") from None
+    if kwargs.get("customer_from") is not None and kwargs["customer_from"] not in (
+        litellm.CUSTOMER_FIELDS
+    ):
+        raise _refused(f"header 'customer_from': one of {', '.join(litellm.CUSTOMER_FIELDS)}")
+    try:
+        payload = json.loads(value)
+    except (ValueError, UnicodeDecodeError):
+        raise _refused("the record is not JSON") from None
+    return adapter(payload, extra_metadata={ADAPTER_METADATA_KEY: kind}, **kwargs)
+
+
+__all__ = ["ADAPTERS", "MESSAGE_ARGS", "NATIVE_KINDS", "Adapter", "adapt", "adapt_message"]

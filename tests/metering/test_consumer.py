@@ -213,3 +213,40 @@ def test_not_billable_events_are_dead_lettered_without_stopping_the_consumer(
     dead = consume_all(kafka_bootstrap, f"{kafka_topic}.dlq")
     assert {dict(m.headers)["reason_code"] for m in dead} == {b"not_billable"}
     assert verify_ledger().ok
+
+
+def test_native_records_go_through_kafka_with_their_kind_header(
+    world, kafka_bootstrap, kafka_topic, settings, monkeypatch
+):
+    from rest_framework.test import APIClient
+
+    from metering import ingest
+    from tests.metering.test_native_ingest import _without_usage, openai_record
+    from wallets.gateways.keys import gateway_key_create
+
+    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
+    monkeypatch.setattr(ingest, "USAGE_TOPIC", kafka_topic)  # a topic of this test's own
+    _key, secret = gateway_key_create(name="native", source="test-gw", actor="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    good, bad = openai_record(), _without_usage(openai_record())
+    response = client.post(
+        "/v1/usage/openai", [good, bad], format="json", HTTP_X_CUSTOMER_ID="acme"
+    )
+    body = response.json()
+    assert response.status_code == 202, body
+    assert [item["status"] for item in body["items"]] == ["accepted", "refused"]
+    assert UsageRecord.objects.count() == 0  # the consumer books it, not the request
+
+    counters = run_consumer(kafka_bootstrap, kafka_topic, f"metering-{uuid.uuid4().hex[:8]}")
+    assert (counters.processed, counters.rejected) == (1, 1)
+    record = UsageRecord.objects.get()
+    assert (record.event_id, record.customer) == (good["id"], "acme")
+    assert record.metadata["adapter"] == "openai"
+    [letter] = DeadLetter.objects.all()
+    assert letter.reason == body["items"][1]["reason"]
+    [dead] = consume_all(kafka_bootstrap, f"{kafka_topic}.dlq")
+    headers = dict(dead.headers)
+    assert headers["kind"] == b"openai" and headers["customer"] == b"acme"  # replayable
+    assert json.loads(dead.value) == bad
+    assert verify_ledger().ok

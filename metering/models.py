@@ -90,6 +90,9 @@ class DeadLetter(models.Model):
     offset = models.BigIntegerField(null=True)
     key = models.BinaryField(null=True)
     value = models.BinaryField()
+    # The message's Kafka headers as [name, text] pairs: a native record's `kind` and its
+    # arguments (the customer...), without which it could not be replayed.
+    headers = models.JSONField(default=list, blank=True)
     reason_code = models.CharField(max_length=64)
     reason = models.TextField()
     created_at = models.DateTimeField()

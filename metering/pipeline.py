@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.fast_insert import insert_rows
+from config.text import NUL
 from ledger import services as ledger_services
 from ledger.posting_rules import entry_payload
 from ledger.services import AccountRef, NewEvent, ledger_errors
@@ -364,9 +365,23 @@ class Pipeline:
                 offset=row.message.offset,
                 key=row.message.key,
                 value=row.message.value,
+                headers=_storable_headers(row.message.headers),
                 reason_code=row.reason_code,
                 reason=row.reason[:2000],
                 created_at=now,
             )
             for row in rows
         )
+
+
+def _storable_headers(headers: tuple[tuple[str, bytes], ...]) -> list[list[str]]:
+    """Headers as text PostgreSQL's jsonb can store whatever a producer sent: bytes that
+    are not UTF-8 are replaced, and NUL (which jsonb refuses, failing the whole batch) is
+    kept visible as the text \\u0000."""
+    return [
+        [
+            str(name).replace(NUL, "\\u0000"),
+            (value or b"").decode("utf-8", "replace").replace(NUL, "\\u0000"),
+        ]
+        for name, value in headers
+    ]

@@ -2,6 +2,7 @@
 `kind` header. Provider records (the adapters' samples) book through the same pipeline;
 a record the adapter refuses is a per-item refusal and a dead letter with its reason."""
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime
@@ -132,6 +133,24 @@ def test_one_record_object_and_its_resend_dedupe(world, client):
     assert first.json()["accepted"] == 1, first.json()["items"]
     assert again.json()["duplicates"] == 1 and again.json()["items"][0]["status"] == "duplicate"
     assert UsageRecord.objects.get().event_id == record["id"]
+
+
+def test_a_dead_letter_keeps_the_arguments_it_needs_to_be_replayed(world, client):
+    """The HTTP path's dead letter stores the record and its headers (kind, customer...)."""
+    spoiled = _without_usage(openai_record())
+    response = client.post("/v1/usage/openai", spoiled, format="json", HTTP_X_CUSTOMER_ID="acme")
+    assert response.json()["refused"] == 1, response.json()
+    headers = dict(DeadLetter.objects.get().headers)
+    assert (headers["kind"], headers["customer"]) == ("openai", "acme")
+
+
+def test_headers_postgresql_cannot_store_do_not_fail_the_batch(world):
+    """A producer's header with NUL or bytes that are not UTF-8 is stored visibly."""
+    odd = _native("openai", _without_usage(openai_record()), 0, source="test-gw")
+    odd = dataclasses.replace(odd, headers=(*odd.headers, ("note", b"a\x00b\xff")))
+    result = Pipeline().process([odd, raw(usage(), offset=1, partition=0)], group="odd")
+    assert result.processed == 1 and result.rejected == 1
+    assert dict(DeadLetter.objects.get().headers)["note"] == "a\\u0000b\ufffd"
 
 
 def test_without_a_customer_the_record_is_refused_not_booked(world, client):

@@ -141,14 +141,15 @@ def _check_accounts(prepared: list[_Prepared]) -> list[int]:
 
 
 def _unknown_account(prepared: list[_Prepared]) -> Exception:
-    """The error for the accounts `ledger_append` refused, now that they are cached."""
+    """The error for the accounts `ledger_append` refused, now that they are cached: a
+    foreign account is an AccountMismatch, one still uncached does not exist."""
     try:
-        if not _check_accounts(prepared):
-            raise AssertionError("ledger_append refused accounts that Python accepts")
+        missing = _check_accounts(prepared)
     except AccountMismatch as exc:
         return exc
-    missing = _check_accounts(prepared)[0]
-    return UnknownAccount(f"account {missing} does not exist")
+    if not missing:
+        raise AssertionError("ledger_append refused accounts that Python accepts")
+    return UnknownAccount(f"account {missing[0]} does not exist")
 
 
 def _dedupe_within_batch(prepared: list[_Prepared]) -> list[_Prepared]:

@@ -8,7 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# System packages (Pango for WeasyPrint, the Noto fonts, poppler-utils, gettext): checked on
+# every install, one dpkg-query when all are there; apt-get only for what is missing.
 install: $(STAMP)
+	$(PY) -m devservices system-packages
 
 # Reinstall only when the dependencies change; a warm run skips pip entirely.
 $(STAMP): pyproject.toml

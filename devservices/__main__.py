@@ -1,4 +1,4 @@
-"""Command line: python -m devservices {up,down,status,env} [SERVICE ...]"""
+"""Command line: python -m devservices {up,down,status,env} [SERVICE ...] | system-packages"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from . import SERVICES, DevServiceError, down, env, status, up
+from . import SERVICES, DevServiceError, down, env, status, system, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     commands.add_parser("status", help="show which services run and answer")
     commands.add_parser("env", help="print `export NAME=value` lines for the test-suite")
+    packages = commands.add_parser(
+        "system-packages", help="install the Debian packages that are missing (PDF, fonts)"
+    )
+    packages.add_argument("--check", action="store_true", help="only list what is missing")
     args = parser.parse_args(argv)
 
     try:
@@ -32,6 +36,15 @@ def main(argv: list[str] | None = None) -> int:
             up(args.services)
         elif args.command == "down":
             down(args.services)
+        elif args.command == "system-packages":
+            if args.check:
+                missing = system.missing_packages()
+                print(f"missing: {' '.join(missing)}" if missing else "all present")
+                return 1 if missing else 0
+            installed = system.ensure_packages()
+            print(
+                f"installed: {' '.join(installed)}" if installed else "system packages: all present"
+            )
         elif args.command == "status":
             for name, state in status().items():
                 print(f"{name}: {state}")

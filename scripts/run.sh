@@ -9,6 +9,7 @@ export DJANGO_SETTINGS_MODULE=config.settings.local
 HOST_PORT="${HOST_PORT:-127.0.0.1:8000}"
 SIMULATE="${SIMULATE:-1}"
 
+$PY -m devservices system-packages  # Pango and the fonts for invoice PDFs
 $PY -m devservices up postgres
 
 # Stripe: stripe-mock (installed with `go install` when missing), unless a key is given

@@ -23,6 +23,9 @@ for service in "${SERVICES[@]}"; do
     fi
 done
 
+echo "--- system packages"
+$PY -m devservices system-packages || exit 1
+
 echo "--- services"
 $PY -m devservices up "${SERVICES[@]}" || exit 1
 eval "$($PY -m devservices env)"

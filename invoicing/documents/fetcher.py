@@ -15,9 +15,7 @@ from urllib.request import url2pathname
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from .fonts import ResolvedFace, font_bytes
-
-FONT_SCHEME = "document-font"
-ASSETS_DIR = (Path(__file__).resolve().parent / "assets").resolve()
+from .paths import ASSETS_DIR, FONT_SCHEME
 
 _CONTENT_TYPES = {
     ".css": "text/css",

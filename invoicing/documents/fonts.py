@@ -18,6 +18,8 @@ from pathlib import Path
 
 from fontTools.ttLib import TTFont
 
+from .paths import FONT_SCHEME
+
 
 class FontMissing(RuntimeError):
     """A font the documents need is not installed; the message says which package has it."""
@@ -56,8 +58,8 @@ class ResolvedFace:
 
     @property
     def url(self) -> str:
-        # A name the URL fetcher answers from memory (fetcher.FONT_SCHEME); never a real URL.
-        return f"document-font:{self.face.postscript_name}"
+        # A name the URL fetcher answers from memory; never a real URL.
+        return f"{FONT_SCHEME}:{self.face.postscript_name}"
 
 
 def _fc_list(postscript_name: str) -> list[tuple[Path, int]]:

@@ -11,6 +11,7 @@ import gettext
 import http.server
 import io
 import subprocess
+import sys
 import threading
 from dataclasses import replace
 from datetime import date
@@ -21,9 +22,10 @@ import pytest
 from fontTools import subset
 from fontTools.ttLib import TTFont
 
+from devservices import system
 from invoicing.documents import fonts, formatting, render, samples
-from invoicing.documents.fetcher import ASSETS_DIR
 from invoicing.documents.model import DocumentInvalid, DocumentLine
+from invoicing.documents.paths import ASSETS_DIR
 
 from .pdf_inspect import glyph_problems, pdf_fonts, pdf_text
 
@@ -452,6 +454,24 @@ def test_the_committed_mo_is_the_compiled_po(tmp_path):
     assert committed_catalogue == fresh_catalogue, (
         "django.mo is stale: run `manage.py compilemessages` in invoicing/ and commit it"
     )
+
+
+# --- the system packages the project installs itself ------------------------------------------
+
+
+def test_system_packages_are_found_installed_and_a_missing_one_is_named():
+    assert system.missing_packages() == []  # `make install` / scripts/test.sh installed them
+    assert "libharfbuzz-subset0" in system.PACKAGES and "fonts-noto-cjk" in system.PACKAGES
+    probe = {"fonts-noto-cjk": "", "tokenledger-no-such-package": ""}
+    assert system.missing_packages(probe) == ["tokenledger-no-such-package"]
+
+
+def test_importing_render_does_not_load_weasyprint():
+    code = "import sys, invoicing.documents.render; print('weasyprint' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"
 
 
 # --- helpers -------------------------------------------------------------------------------

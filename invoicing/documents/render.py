@@ -163,6 +163,12 @@ def _font_setup(faces: tuple[FontFace, ...]) -> _FontSetup:
     return setup
 
 
+def warm_up(faces: tuple[FontFace, ...] = DEFAULT_FACES) -> None:
+    """Find, cut and register the fonts now (a worker's start) rather than on its first PDF."""
+    with _render_lock:
+        _font_setup(faces)
+
+
 def html_to_pdf(
     html: str, *, allowed_files: tuple[str, ...] = (), faces: tuple[FontFace, ...] = DEFAULT_FACES
 ) -> bytes:

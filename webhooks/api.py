@@ -40,7 +40,7 @@ def _actor(request) -> str:
 # --- serializers -----------------------------------------------------------------------
 
 
-class EndpointOutput(serializers.ModelSerializer):
+class WebhookEndpointOutput(serializers.ModelSerializer):
     book = serializers.SlugRelatedField(slug_field="code", read_only=True)
     secret_hint = serializers.SerializerMethodField(
         help_text="the signing secret's last 4 characters"
@@ -70,14 +70,14 @@ class EndpointOutput(serializers.ModelSerializer):
         return f"…{endpoint.secret[-4:]}"
 
 
-class EndpointWithSecretOutput(EndpointOutput):
+class WebhookEndpointWithSecretOutput(WebhookEndpointOutput):
     secret = serializers.CharField(help_text="the signing secret (whsec_…)")
 
-    class Meta(EndpointOutput.Meta):
-        fields = [*EndpointOutput.Meta.fields, "secret"]
+    class Meta(WebhookEndpointOutput.Meta):
+        fields = [*WebhookEndpointOutput.Meta.fields, "secret"]
 
 
-class EndpointInput(serializers.Serializer):
+class WebhookEndpointInput(serializers.Serializer):
     book = serializers.CharField(max_length=64, help_text="the seller's book code")
     url = serializers.CharField(
         max_length=2000, help_text="http(s); a public address in production"
@@ -94,12 +94,12 @@ class EndpointInput(serializers.Serializer):
     )
 
 
-class SecretOutput(serializers.Serializer):
+class WebhookSecretOutput(serializers.Serializer):
     id = serializers.IntegerField()
     secret = serializers.CharField()
 
 
-class EventOutput(serializers.ModelSerializer):
+class WebhookEventOutput(serializers.ModelSerializer):
     id = serializers.SerializerMethodField(help_text="evt_…, the body's `id`")
     book = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
@@ -111,7 +111,7 @@ class EventOutput(serializers.ModelSerializer):
         return f"evt_{event.public_id.hex}"
 
 
-class AttemptOutput(serializers.ModelSerializer):
+class WebhookDeliveryAttemptOutput(serializers.ModelSerializer):
     class Meta:
         model = DeliveryAttempt
         fields = [
@@ -124,12 +124,12 @@ class AttemptOutput(serializers.ModelSerializer):
         ]
 
 
-class DeliveryOutput(serializers.ModelSerializer):
+class WebhookDeliveryOutput(serializers.ModelSerializer):
     event = serializers.SerializerMethodField(help_text="evt_…")
     event_type = serializers.CharField(source="event.type")
     book = serializers.CharField(source="event.book.code")
     url = serializers.CharField(source="endpoint.url")
-    attempt_log = AttemptOutput(many=True)
+    attempt_log = WebhookDeliveryAttemptOutput(many=True)
 
     class Meta:
         model = WebhookDelivery
@@ -161,7 +161,7 @@ class EndpointListApi(generics.ListAPIView):
     permission_classes = [
         permissions.needs(GET=permissions.VIEW_ENDPOINTS, POST=permissions.ADD_ENDPOINTS)
     ]
-    serializer_class = EndpointOutput
+    serializer_class = WebhookEndpointOutput
     api_errors = {"POST": (UnknownBook, InvalidWebhookUrl, WebhookEndpointLimit)}
 
     @extend_schema(parameters=[OpenApiParameter("book", str, description="book code")])
@@ -172,14 +172,14 @@ class EndpointListApi(generics.ListAPIView):
         return selectors.endpoints_list(book_code=self.request.query_params.get("book"))
 
     @extend_schema(
-        request=EndpointInput,
-        responses={201: EndpointWithSecretOutput},
+        request=WebhookEndpointInput,
+        responses={201: WebhookEndpointWithSecretOutput},
         description="A new endpoint of a seller's book; the answer shows its signing secret. "
         f"Events are POSTed with `{SIGNATURE_HEADER}: t=<unix>,v1=<hex HMAC-SHA256(secret, "
         '"<t>.<body>")>` (Stripe\'s scheme).',
     )
     def post(self, request):
-        data = EndpointInput(data=request.data)
+        data = WebhookEndpointInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         endpoint = services.webhook_endpoint_create(
@@ -189,23 +189,25 @@ class EndpointListApi(generics.ListAPIView):
             description=values["description"],
             actor=_actor(request),
         )
-        return Response(EndpointWithSecretOutput(endpoint).data, status=status.HTTP_201_CREATED)
+        return Response(
+            WebhookEndpointWithSecretOutput(endpoint).data, status=status.HTTP_201_CREATED
+        )
 
 
 class EndpointDetailApi(APIView):
     permission_classes = [permissions.needs(GET=permissions.VIEW_ENDPOINTS)]
     api_errors = (WebhookEndpointNotFound,)
 
-    @extend_schema(responses=EndpointOutput)
+    @extend_schema(responses=WebhookEndpointOutput)
     def get(self, request, endpoint_id: int):
-        return Response(EndpointOutput(selectors.endpoint_get(endpoint_id=endpoint_id)).data)
+        return Response(WebhookEndpointOutput(selectors.endpoint_get(endpoint_id=endpoint_id)).data)
 
 
 class EndpointSecretApi(APIView):
     permission_classes = [permissions.needs(GET=permissions.CHANGE_ENDPOINTS)]
     api_errors = (WebhookEndpointNotFound,)
 
-    @extend_schema(responses=SecretOutput, description="The endpoint's signing secret.")
+    @extend_schema(responses=WebhookSecretOutput, description="The endpoint's signing secret.")
     def get(self, request, endpoint_id: int):
         endpoint = selectors.endpoint_get(endpoint_id=endpoint_id)
         return Response({"id": endpoint.pk, "secret": endpoint.secret})
@@ -217,7 +219,7 @@ class EndpointSecretRotateApi(APIView):
 
     @extend_schema(
         request=None,
-        responses=EndpointWithSecretOutput,
+        responses=WebhookEndpointWithSecretOutput,
         description="A new signing secret, used from the next attempt on; the old one "
         "stops at once.",
     )
@@ -226,7 +228,7 @@ class EndpointSecretRotateApi(APIView):
         endpoint = services.webhook_endpoint_secret_rotate(
             endpoint_id=endpoint_id, actor=_actor(request)
         )
-        return Response(EndpointWithSecretOutput(endpoint).data)
+        return Response(WebhookEndpointWithSecretOutput(endpoint).data)
 
 
 class _EndpointActivateApi(APIView):
@@ -239,19 +241,19 @@ class _EndpointActivateApi(APIView):
         endpoint = services.webhook_endpoint_activate(
             endpoint_id=endpoint_id, active=self.active, actor=_actor(request)
         )
-        return Response(EndpointOutput(endpoint).data)
+        return Response(WebhookEndpointOutput(endpoint).data)
 
 
 @extend_schema(
     request=None,
-    responses=EndpointOutput,
+    responses=WebhookEndpointOutput,
     description="Stop sending to it; its pending deliveries wait until it is enabled.",
 )
 class EndpointDisableApi(_EndpointActivateApi):
     active = False
 
 
-@extend_schema(request=None, responses=EndpointOutput, description="Send to it again.")
+@extend_schema(request=None, responses=WebhookEndpointOutput, description="Send to it again.")
 class EndpointEnableApi(_EndpointActivateApi):
     active = True
 
@@ -261,7 +263,7 @@ class EndpointEnableApi(_EndpointActivateApi):
 
 class EventListApi(generics.ListAPIView):
     permission_classes = [permissions.needs(GET=permissions.VIEW_EVENTS)]
-    serializer_class = EventOutput
+    serializer_class = WebhookEventOutput
 
     @extend_schema(
         parameters=[
@@ -277,7 +279,7 @@ class EventListApi(generics.ListAPIView):
         return selectors.events_list(book_code=params.get("book"), event_type=params.get("type"))
 
 
-class _DeliveryQuery(serializers.Serializer):
+class _WebhookDeliveryQuery(serializers.Serializer):
     book = serializers.CharField(required=False, max_length=64)
     state = serializers.ChoiceField(choices=WebhookDelivery.State.choices, required=False)
     endpoint = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
@@ -286,14 +288,14 @@ class _DeliveryQuery(serializers.Serializer):
 
 class DeliveryListApi(generics.ListAPIView):
     permission_classes = [permissions.needs(GET=permissions.VIEW_DELIVERIES)]
-    serializer_class = DeliveryOutput
+    serializer_class = WebhookDeliveryOutput
 
-    @extend_schema(parameters=[_DeliveryQuery])
+    @extend_schema(parameters=[_WebhookDeliveryQuery])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        query = _DeliveryQuery(data=self.request.query_params)
+        query = _WebhookDeliveryQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
         return selectors.deliveries_list(
@@ -308,9 +310,9 @@ class DeliveryDetailApi(APIView):
     permission_classes = [permissions.needs(GET=permissions.VIEW_DELIVERIES)]
     api_errors = (WebhookDeliveryNotFound,)
 
-    @extend_schema(responses=DeliveryOutput)
+    @extend_schema(responses=WebhookDeliveryOutput)
     def get(self, request, delivery_id: int):
-        return Response(DeliveryOutput(selectors.delivery_get(delivery_id=delivery_id)).data)
+        return Response(WebhookDeliveryOutput(selectors.delivery_get(delivery_id=delivery_id)).data)
 
 
 class DeliveryResendApi(APIView):
@@ -319,7 +321,7 @@ class DeliveryResendApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={202: DeliveryOutput},
+        responses={202: WebhookDeliveryOutput},
         description="Send a delivered or failed delivery again: a new round of attempts "
         "(the history stays). A pending one is refused (webhook_delivery_pending).",
     )
@@ -327,4 +329,4 @@ class DeliveryResendApi(APIView):
         selectors.delivery_get(delivery_id=delivery_id)
         services.webhook_delivery_resend(delivery_id=delivery_id, actor=_actor(request))
         delivery = selectors.delivery_get(delivery_id=delivery_id)
-        return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return Response(WebhookDeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

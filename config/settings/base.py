@@ -127,6 +127,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets whose field names other components share.
+    "ENUM_NAME_OVERRIDES": {"WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.nullable_instead_of_null_type",

@@ -224,7 +224,6 @@ class EndpointSecretRotateApi(APIView):
         "stops at once.",
     )
     def post(self, request, endpoint_id: int):
-        selectors.endpoint_get(endpoint_id=endpoint_id)
         endpoint = services.webhook_endpoint_secret_rotate(
             endpoint_id=endpoint_id, actor=_actor(request)
         )
@@ -237,7 +236,6 @@ class _EndpointActivateApi(APIView):
     active = True
 
     def post(self, request, endpoint_id: int):
-        selectors.endpoint_get(endpoint_id=endpoint_id)
         endpoint = services.webhook_endpoint_activate(
             endpoint_id=endpoint_id, active=self.active, actor=_actor(request)
         )
@@ -326,7 +324,6 @@ class DeliveryResendApi(APIView):
         "(the history stays). A pending one is refused (webhook_delivery_pending).",
     )
     def post(self, request, delivery_id: int):
-        selectors.delivery_get(delivery_id=delivery_id)
         services.webhook_delivery_resend(delivery_id=delivery_id, actor=_actor(request))
         delivery = selectors.delivery_get(delivery_id=delivery_id)
         return Response(WebhookDeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

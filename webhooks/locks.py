@@ -20,11 +20,12 @@ def book_endpoints_lock(*, book: Book) -> Book:
     return Book.objects.select_for_update(no_key=True).get(pk=book.pk)
 
 
-def endpoint_lock(*, endpoint_id: int) -> WebhookEndpoint:
+def endpoint_lock(*, endpoint_id: int) -> WebhookEndpoint | None:
     return (
         WebhookEndpoint.objects.select_for_update(of=("self",))
         .select_related("book")
-        .get(pk=endpoint_id)
+        .filter(pk=endpoint_id)
+        .first()
     )
 
 
@@ -48,10 +49,11 @@ def deliveries_due_claim(
     )
 
 
-def delivery_lock(*, delivery_id: int) -> WebhookDelivery:
+def delivery_lock(*, delivery_id: int) -> WebhookDelivery | None:
     """One delivery, waited for: to record an attempt's outcome or to re-send it."""
     return (
         WebhookDelivery.objects.select_for_update(of=("self",))
         .select_related("event", "endpoint")
-        .get(pk=delivery_id)
+        .filter(pk=delivery_id)
+        .first()
     )

@@ -36,9 +36,11 @@ from webhooks.errors import (
     InvalidWebhookEvent,
     InvalidWebhookPayload,
     UnknownWebhookEventType,
+    WebhookDeliveryNotFound,
     WebhookDeliveryPending,
     WebhookEndpointDisabled,
     WebhookEndpointLimit,
+    WebhookEndpointNotFound,
     WebhookIdempotencyConflict,
 )
 from webhooks.event_types import EVENT_TYPES
@@ -153,10 +155,17 @@ def webhook_endpoint_create(
     return endpoint
 
 
+def _endpoint_locked(endpoint_id: int) -> WebhookEndpoint:
+    endpoint = locks.endpoint_lock(endpoint_id=endpoint_id)
+    if endpoint is None:
+        raise WebhookEndpointNotFound(f"webhook endpoint {endpoint_id} does not exist")
+    return endpoint
+
+
 def webhook_endpoint_activate(*, endpoint_id: int, active: bool, actor: str) -> WebhookEndpoint:
     """Disable (its pending deliveries wait) or enable again (they are due)."""
     with transaction.atomic():
-        endpoint = locks.endpoint_lock(endpoint_id=endpoint_id)
+        endpoint = _endpoint_locked(endpoint_id)
         endpoint.active, endpoint.updated_by = bool(active), actor
         endpoint.save(update_fields=["active", "updated_by", "updated_at"])
     logger.info("webhook endpoint %s active=%s by %s", endpoint_id, active, actor)
@@ -166,7 +175,7 @@ def webhook_endpoint_activate(*, endpoint_id: int, active: bool, actor: str) -> 
 def webhook_endpoint_secret_rotate(*, endpoint_id: int, actor: str) -> WebhookEndpoint:
     """A new secret, in force for the next attempt (the old one stops signing at once)."""
     with transaction.atomic():
-        endpoint = locks.endpoint_lock(endpoint_id=endpoint_id)
+        endpoint = _endpoint_locked(endpoint_id)
         endpoint.secret, endpoint.updated_by = _new_secret(), actor
         endpoint.secret_rotated_at = timezone.now()
         endpoint.save(update_fields=["secret", "updated_by", "updated_at", "secret_rotated_at"])
@@ -350,12 +359,20 @@ class SendReport:
 
 
 def deliveries_send(
-    *, now: datetime | None = None, limit: int = 100, delivery_ids: list[int] | None = None
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    delivery_ids: list[int] | None = None,
+    budget_s: float | None = None,
 ) -> SendReport:
     """One attempt for each due delivery (of `delivery_ids`, if given), at most `limit`,
-    each claimed alone. `now` drives the schedule (tests pass it; default: the clock)."""
+    each claimed alone; no new claim after `budget_s` seconds. `now` drives the schedule
+    (tests pass it; default: the clock)."""
     report = SendReport()
+    started = time.monotonic()
     for _ in range(limit):
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            break
         at = now or timezone.now()
         claim = _claim_one(now=at, delivery_ids=delivery_ids)
         if claim is None:
@@ -373,6 +390,8 @@ def webhook_delivery_resend(
     now = now or timezone.now()
     with transaction.atomic():
         delivery = locks.delivery_lock(delivery_id=delivery_id)
+        if delivery is None:
+            raise WebhookDeliveryNotFound(f"webhook delivery {delivery_id} does not exist")
         if not delivery.endpoint.active:
             raise WebhookEndpointDisabled(
                 f"endpoint {delivery.endpoint_id} is disabled; enable it to re-send"

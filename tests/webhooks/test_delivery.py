@@ -296,3 +296,15 @@ def test_two_concurrent_runs_deliver_each_delivery_once(books):
     assert all(r["signature_valid"] for r in receiver.received)
     assert WebhookDelivery.objects.filter(state="delivered", attempts=1).count() == 20
     assert DeliveryAttempt.objects.count() == 20
+
+
+def test_a_run_stops_claiming_after_its_time_budget(books):
+    with Receiver(delay_s=0.3) as receiver:
+        endpoint_for(books["reseller"], receiver)
+        for key in "abc":
+            _event(books["reseller"], key=key)
+        now = timezone.now()
+        report = services.deliveries_send(now=now, budget_s=0.1)
+        assert report.attempts == 1  # the first took 0.3 s: past the budget
+        assert services.deliveries_send(now=now).delivered == 2
+    assert len(receiver.received) == 3

@@ -140,3 +140,20 @@ def test_events_and_attempts_are_append_only(books):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(statement, [event.pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_callers_racing_with_one_key_make_one_event(books, receiver):
+    from tests.webhooks.conftest import run_in_threads
+
+    endpoint_for(books["reseller"], receiver)
+
+    def caller():
+        # Started together: the second insert waits on the first's key until it commits,
+        # then finds its event.
+        with transaction.atomic():
+            return _enqueue(books["reseller"]).pk
+
+    first, second = run_in_threads(caller, caller)
+    assert first == second
+    assert WebhookEvent.objects.count() == 1 and WebhookDelivery.objects.count() == 1

@@ -24,6 +24,7 @@ APPS = (
     "invoicing",
     "settlement",
     "metering",
+    "webhooks",
 )
 # What other apps may use of the ledger, and why each is public:
 LEDGER_PUBLIC = {
@@ -53,10 +54,12 @@ MAY_IMPORT = {
     "pricing": {"ledger"},
     "wallets": {"ledger", "pricing"},
     "payments": {"wallets", "ledger", "pricing"},
-    "credit": {"wallets", "ledger", "pricing"},
-    "invoicing": {"credit", "wallets", "ledger", "pricing"},
+    "credit": {"wallets", "ledger", "pricing", "webhooks"},
+    "invoicing": {"credit", "wallets", "ledger", "pricing", "webhooks"},
     "settlement": {"wallets", "ledger", "pricing"},
     "metering": {"wallets", "ledger", "pricing"},
+    # Outbound webhooks to sellers: below every app that emits events, above the ledger.
+    "webhooks": {"ledger"},
 }
 
 

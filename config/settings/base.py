@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.settings.env import env_bool, env_int, env_list, env_str
+from config.settings.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "settlement",
     "pricing",
     "metering",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +127,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets whose field names other components share.
+    "ENUM_NAME_OVERRIDES": {"WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.nullable_instead_of_null_type",
@@ -186,6 +189,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.sweep_processing_fees",
         "schedule": 600.0,
     },
+    # Outbound webhooks due (retries, and first attempts whose enqueue was lost).
+    "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 60.0},
 }
 
 # Authorizations for gateways (wallets/). Batching decides concurrent requests of one
@@ -243,3 +248,12 @@ WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVAT
 # Credit lots close this many seconds after their expires_at; usage booked meanwhile still
 # consumes them (wallets/lots/services.py). 0: consumption booked after the breakage never does.
 WALLETS_LOT_EXPIRY_GRACE_S = env_int("WALLETS_LOT_EXPIRY_GRACE_S", 0)
+
+# Outbound webhooks to sellers (webhooks/): each POST's socket operations are bounded by
+# WEBHOOK_TIMEOUT_S (seconds, may be fractional); a delivery fails after
+# WEBHOOK_MAX_ATTEMPTS attempts (1 min, 5 min, 30 min, 2 h, 8 h, 24 h apart, then 24 h).
+# Endpoints must resolve to public addresses unless WEBHOOK_ALLOW_PRIVATE (local and test
+# settings allow loopback and private ones; production must not).
+WEBHOOK_TIMEOUT_S = env_float("WEBHOOK_TIMEOUT_S", 5.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)

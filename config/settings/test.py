@@ -19,3 +19,5 @@ DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_toke
 
 # Tests post low-balance alerts to a real HTTP server on 127.0.0.1.
 WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)
+# Tests post webhooks to real HTTP servers on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)

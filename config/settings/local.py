@@ -15,3 +15,5 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:12111")  # stripe-mock
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_local_demo")
+# One machine: /metrics answers without a token unless METRICS_TOKEN is set.
+METRICS_OPEN = env_bool("METRICS_OPEN", True)

@@ -19,3 +19,6 @@ DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_toke
 
 # Tests post low-balance alerts to a real HTTP server on 127.0.0.1.
 WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)
+
+# Tests scrape /metrics without a token unless they set METRICS_TOKEN.
+METRICS_OPEN = env_bool("METRICS_OPEN", True)

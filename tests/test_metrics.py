@@ -5,11 +5,16 @@ Counters live in the process for the whole run, so each test reads them before a
 after what it does and asserts the difference; the multiprocess test has a directory
 of its own."""
 
+import http.client
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
@@ -315,3 +320,114 @@ def test_metrics_access_with_and_without_a_token(settings):
     assert closed.status_code == 403 and b"METRICS_TOKEN" in closed.content
     settings.METRICS_OPEN = True
     assert client.get("/metrics").status_code == 200
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _http(port: int, method: str, path: str, body: dict | None = None, **headers):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_prepares_the_dir_and_sums_its_workers(tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    # What a process of an earlier run left: 1,000 declines, in a file of a pid now gone.
+    earlier = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os; from config import metrics; "
+            "metrics.AUTHORIZATION_DECISIONS.labels('declined', 'unknown_key').inc(1000); "
+            "print(os.getpid())",
+        ],
+        cwd=REPO_ROOT,
+        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert earlier.returncode == 0, earlier.stderr
+    stale = metrics_dir / f"counter_{int(earlier.stdout)}.db"
+    assert stale.exists()
+
+    _key, gateway_token = gateway_key("test-gw")
+    database = settings.DATABASES["default"]
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config=config/gunicorn.conf.py", "config.wsgi"],
+        cwd=REPO_ROOT,
+        env=dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="config.settings.test",
+            DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:"
+            f"{database['PORT']}/{database['NAME']}",
+            KAFKA_BOOTSTRAP_SERVERS="",
+            GUNICORN_BIND=f"127.0.0.1:{port}",
+            GUNICORN_WORKERS="2",
+            GUNICORN_THREADS="2",
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+            METRICS_TOKEN="scrape-secret",
+            LOG_LEVEL="WARNING",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    scrape_headers = {"Authorization": "Bearer scrape-secret"}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _ = _http(port, "GET", "/metrics", **scrape_headers)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+        assert not stale.exists()
+
+        requests = 24
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(
+                pool.map(
+                    lambda _: _http(
+                        port,
+                        "POST",
+                        "/v1/authorizations",
+                        authorization("sk_live_x_y"),
+                        Authorization=f"Bearer {gateway_token}",
+                    )[0],
+                    range(requests),
+                )
+            )
+        assert statuses == [201] * requests
+        assert _http(port, "GET", "/metrics")[0] == 401
+        status, text = _http(port, "GET", "/metrics", **scrape_headers)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        output = server.communicate(timeout=30)[0].decode()
+    assert server.returncode == 0 and "Traceback" not in output, output
+
+    summed = Scrape()
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            summed[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    # Whichever worker answered each request and whichever answered the scrape.
+    assert summed.value(DECISIONS, decision="declined", reason="unknown_key") == requests
+    assert summed.value(f"{AUTHORIZATION_SECONDS}_count") == requests

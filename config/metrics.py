@@ -10,8 +10,8 @@ the default registry. Under gunicorn (several workers) and beside the usage cons
 (`manage.py metering_consume`, separate processes), every process is started with the
 same PROMETHEUS_MULTIPROC_DIR: prometheus_client then keeps each process's values in a
 file there, and /metrics sums them (MultiProcessCollector). The variable must be in the
-environment before prometheus_client is imported, that is, when the process starts, and
-the directory must exist: config/gunicorn.conf.py creates and clears it.
+environment before prometheus_client is imported, that is, when the process starts;
+config/gunicorn.conf.py clears what dead processes left there.
 
 Access (settings METRICS_TOKEN, METRICS_OPEN): with a token, a scrape must send
 `Authorization: Bearer <token>` (401 otherwise); without one, /metrics answers only where
@@ -37,6 +37,10 @@ from prometheus_client import (
 )
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+if os.environ.get(MULTIPROC_DIR_VARIABLE):
+    # The declarations below open this process's files there: a consumer started before
+    # gunicorn (which prepares the directory) must not fail for want of it.
+    os.makedirs(os.environ[MULTIPROC_DIR_VARIABLE], exist_ok=True)
 
 # --- the metering consumer (metering/consumer.py) --------------------------------------
 
@@ -84,6 +88,9 @@ AUTHORIZATION_DURATION = Histogram(
     "Seconds the authorization view took, from the authenticated request to its answer.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+# The child per (decision, reason), found once: labels() validates and locks on each call
+# (a few microseconds of a request's budget). The codes are few, so the cache stays small.
+_authorization_decision = functools.cache(AUTHORIZATION_DECISIONS.labels)
 
 # --- usage reported over HTTP (/v1/usage, /v1/usage/<kind>; metering/ingest.py) --------
 
@@ -143,14 +150,12 @@ def authorization_observed(post):
         except Exception as exc:
             from config.errors import api_error_for  # Django's and DRF's, loaded by now
 
-            AUTHORIZATION_DECISIONS.labels("error", api_error_for(exc).code).inc()
+            _authorization_decision("error", api_error_for(exc).code).inc()
             raise
         finally:
             AUTHORIZATION_DURATION.observe(time.perf_counter() - started)
         if response.status_code == 201:  # 200 is a replay of an answer already counted
-            AUTHORIZATION_DECISIONS.labels(
-                response.data["decision"], response.data["reason"] or ""
-            ).inc()
+            _authorization_decision(response.data["decision"], response.data["reason"] or "").inc()
         return response
 
     return observed

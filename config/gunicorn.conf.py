@@ -71,6 +71,15 @@ def post_fork(server, worker):
     freeze_long_lived()
 
 
+def when_ready(server):
+    if server.cfg.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        server.log.warning(
+            "PROMETHEUS_MULTIPROC_DIR is not set: each of the %d workers answers /metrics "
+            "with its own counts only (see the README, Metrics)",
+            server.cfg.workers,
+        )
+
+
 def child_exit(server, worker):
     # A worker's counters stay in the sums; its live gauges would lie once it is gone.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -5,6 +5,7 @@ Counters live in the process for the whole run, so each test reads them before a
 after what it does and asserts the difference; the multiprocess test has a directory
 of its own."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -76,6 +77,23 @@ def produce(bootstrap: str, topic: str, messages: list[tuple[int, bytes]]) -> No
     producer.close()
 
 
+@contextlib.contextmanager
+def topics_with_dead_letters(bootstrap: str, partitions: int):
+    """A fresh topic and its dead-letter topic, made beforehand: left to Kafka's
+    auto-creation, two consumers' first dead letters race to create it."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    with fresh_topic(bootstrap, partitions=partitions) as topic:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tests")
+        dead_letters = f"{topic}.dlq"
+        admin.create_topics([NewTopic(dead_letters, num_partitions=1, replication_factor=1)])
+        try:
+            yield topic
+        finally:
+            admin.delete_topics([dead_letters])
+            admin.close()
+
+
 def usage_stream() -> tuple[list[tuple[int, bytes]], dict]:
     """Good events over two partitions, duplicates of some, and bad ones of four kinds;
     with what the consumer must count."""
@@ -108,7 +126,7 @@ def test_consumer_counts_lag_and_batch_latency(world, kafka_bootstrap):  # noqa:
     messages, expected = usage_stream()
     sent = {p: sum(1 for partition, _ in messages if partition == p) for p in (0, 1)}
     group = f"metrics-{uuid.uuid4().hex[:8]}"
-    with fresh_topic(kafka_bootstrap, partitions=2) as topic:
+    with topics_with_dead_letters(kafka_bootstrap, partitions=2) as topic:
         produce(kafka_bootstrap, topic, messages)
         before = scrape()
         config = ConsumerSettings(
@@ -118,20 +136,21 @@ def test_consumer_counts_lag_and_batch_latency(world, kafka_bootstrap):  # noqa:
             group=group,
             partitions=[0, 1],
             batch_size_max=10,
-            batch_timeout_ms=3000,
+            batch_timeout_ms=10_000,
             stall_timeout_s=60,
         )
         first = UsageConsumer(config)
         try:
-            assert first.run_once() == 10
+            read = first.run_once()  # 10 unless the broker is slower than the timeout
         finally:
             first.close()
+        assert 0 < read <= 10
         stored = dict(
             ConsumerOffset.objects.filter(group=group).values_list("partition", "next_offset")
         )
         mid = scrape()
-        # After one batch of 10: each partition it read is behind by what it has not read.
-        assert stored and sum(stored.values()) == 10
+        # After one batch: each partition it read is behind by what it has not read.
+        assert stored and sum(stored.values()) == read
         for partition, next_offset in stored.items():
             assert mid.value(LAG, partition=str(partition)) == sent[partition] - next_offset
 
@@ -270,9 +289,10 @@ def _consumer_process(topic: str, group: str, partition: int, metrics_dir) -> su
 def test_two_consumer_processes_sum_in_one_scrape(world, kafka_bootstrap, tmp_path, monkeypatch):  # noqa: F811
     messages, expected = usage_stream()
     group = f"metrics-{uuid.uuid4().hex[:8]}"
-    with fresh_topic(kafka_bootstrap, partitions=2) as topic:
+    metrics_dir = tmp_path / "metrics"  # not there yet: the first consumer creates it
+    with topics_with_dead_letters(kafka_bootstrap, partitions=2) as topic:
         produce(kafka_bootstrap, topic, messages)
-        processes = [_consumer_process(topic, group, p, tmp_path) for p in (0, 1)]
+        processes = [_consumer_process(topic, group, p, metrics_dir) for p in (0, 1)]
         outputs = []
         for process in processes:
             try:
@@ -284,13 +304,13 @@ def test_two_consumer_processes_sum_in_one_scrape(world, kafka_bootstrap, tmp_pa
             outputs.append(output)
             assert process.returncode == 0, output
 
-    written_by = {name.rsplit("_", 1)[-1] for name in os.listdir(tmp_path)}
-    assert written_by == {f"{process.pid}.db" for process in processes}, os.listdir(tmp_path)
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    written_by = {name.rsplit("_", 1)[-1] for name in os.listdir(metrics_dir)}
+    assert written_by == {f"{process.pid}.db" for process in processes}, os.listdir(metrics_dir)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     summed = scrape()
 
-    assert summed.value(PROCESSED) == expected["processed"]
-    assert summed.value(DUPLICATE) == expected["duplicates"]
+    assert summed.value(PROCESSED) == expected["processed"], outputs
+    assert summed.value(DUPLICATE) == expected["duplicates"], outputs
     for reason, count in expected["rejected"].items():
         assert summed.value(REJECTED, reason=reason) == count, (reason, outputs)
     batches = summed.value(BATCHES)

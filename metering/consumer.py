@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from django.db import close_old_connections, connections
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 
+from config import metrics
 from metering.pipeline import (
     BATCH_MESSAGES_MAX,
     DeadLetterRow,
@@ -129,6 +130,7 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked) -> None:
         # Nothing is buffered across batches, so there is nothing to flush here.
         logger.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+        metrics.metering_lag_forget(tp.partition for tp in revoked)
 
     def on_partitions_assigned(self, assigned) -> None:
         self.owner.seek_to_stored(assigned)
@@ -251,6 +253,7 @@ class UsageConsumer:
         batch = self._poll_batch()
         if not batch:
             return 0
+        read_at = time.perf_counter()
         close_old_connections()
 
         def before_commit(dead_letters: list[DeadLetterRow]) -> None:
@@ -264,6 +267,7 @@ class UsageConsumer:
         result = self.pipeline.process(
             batch, group=self.settings.group, before_commit=before_commit
         )
+        metrics.metering_batch_booked(result, time.perf_counter() - read_at)
         self._commit_to_kafka(batch)
         self.counters.batches += 1
         self.counters.processed += result.processed
@@ -288,7 +292,9 @@ class UsageConsumer:
                 {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in latest.items()},
             )
             end = self._bounded("end_offsets", self.consumer.end_offsets, list(latest))
-            self.counters.lag = sum(max(0, end[tp] - latest[tp]) for tp in latest)
+            lag = {tp.partition: max(0, end[tp] - latest[tp]) for tp in latest}
+            self.counters.lag = sum(lag.values())
+            metrics.metering_lag_set(lag)
         except ConsumerStalled:
             raise
         except Exception as exc:  # noqa: BLE001 - monitoring must not stop booking

@@ -12,6 +12,7 @@ import threading
 
 from kafka import KafkaProducer
 
+from config import metrics
 from metering.adapters import adapt_message
 from metering.pipeline import KIND_HEADER, Pipeline, RawMessage
 from metering.schema import NOT_BILLABLE, InvalidUsageEvent, not_billable_reason, parse_usage_event
@@ -75,6 +76,7 @@ def _answer(mode: str, items: list[dict]) -> dict:
     counts = {ACCEPTED: 0, DUPLICATE: 0, REFUSED: 0}
     for item in items:
         counts[item["status"]] += 1
+    metrics.usage_http_items_count(items)
     return {
         "mode": mode,
         "accepted": counts[ACCEPTED],

@@ -22,6 +22,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import metrics
 from config.fields import DecimalString
 from config.pagination import BoundedLimitOffsetPagination
 from config.parsers import JSONParser
@@ -194,6 +195,7 @@ class AuthorizationCreateApi(_GatewayApi):
         f"one of {', '.join(services.DECLINE_REASONS)}. 201 for a new answer, 200 for a "
         "replay of an Idempotency-Key.",
     )
+    @metrics.authorization_observed
     def post(self, request):
         data = _authorization_input(request.data)
         result = services.authorization_create(

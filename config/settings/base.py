@@ -155,6 +155,11 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
 # /healthz probes each dependency with this bound, so a hung one cannot hang the probe.
 HEALTHZ_TIMEOUT_S = env_int("HEALTHZ_TIMEOUT_S", 2)
 
+# GET /metrics (config/metrics.py): with a token, a scrape sends `Authorization: Bearer
+# <METRICS_TOKEN>`; without one it is answered only where METRICS_OPEN is on (local, test).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_OPEN = env_bool("METRICS_OPEN", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

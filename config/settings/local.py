@@ -17,3 +17,5 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:12111")  # stripe
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_local_demo")
 # A local run may post webhooks to a receiver on this machine.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)
+# One machine: /metrics answers without a token unless METRICS_TOKEN is set.
+METRICS_OPEN = env_bool("METRICS_OPEN", True)

@@ -20,6 +20,9 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Prometheus scrapes gunicorn directly, inside the network, over plain HTTP: /metrics is
+# not redirected to HTTPS. METRICS_TOKEN protects it (without one it answers 403).
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 
 # Decide concurrent gateway authorizations together (wallets.batching): production runs a
 # threaded server (gunicorn gthread). Off in the base settings because tests share one

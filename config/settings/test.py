@@ -21,3 +21,6 @@ DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_toke
 WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)
 # Tests post webhooks to real HTTP servers on 127.0.0.1.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)
+
+# Tests scrape /metrics without a token unless they set METRICS_TOKEN.
+METRICS_OPEN = env_bool("METRICS_OPEN", True)

@@ -91,3 +91,62 @@ def usage_records_iter(
         page = records.filter(
             Q(occurred_at__gt=last.occurred_at) | Q(occurred_at=last.occurred_at, id__gt=last.id)
         )
+
+
+# --- usage to invoice (invoicing.services calls this; metering owns the table) ----------
+
+# What an invoice line is made of: one model at one price version.
+_INVOICE_LINE_KEYS = ("provider", "model", "upstream_price_id")
+
+
+def usage_invoice_lines_list(
+    *,
+    seller_book_id: int,
+    customer: str | None = None,
+    until: datetime,
+    through_sequence: int,
+    after_until: datetime | None = None,
+    after_sequence: int | None = None,
+    wholesale: bool = False,
+) -> list[dict]:
+    """Usage to invoice, summed per model and price version: the records of the seller
+    book (of one customer, or of every customer when `customer` is None) that occurred
+    before `until` and were booked by an event up to `through_sequence`, less those the
+    previous invoice covered (before `after_until` and up to `after_sequence`).
+
+    `wholesale`: the distributor's price to the reseller whose book `seller_book_id` is
+    (wholesale_minor, by wholesale price book), instead of the customer's price
+    (price_minor, by retail price book and override). Each row: provider, model,
+    upstream_price_id, price_book_id, price_override_id, requests, the five token
+    counts, amount_minor.
+    """
+    records = UsageRecord.objects.filter(
+        seller_book_id=seller_book_id, occurred_at__lt=until, ledger_event_id__lte=through_sequence
+    )
+    if customer is not None:
+        records = records.filter(customer=customer)
+    if after_until is not None and after_sequence is not None:
+        records = records.exclude(
+            Q(occurred_at__lt=after_until) & Q(ledger_event_id__lte=after_sequence)
+        )
+    if wholesale:
+        keys = {"price_book_id": F("wholesale_price_book_id")}
+        amount = Sum("wholesale_minor")
+        values = records.values(*_INVOICE_LINE_KEYS, **keys)
+    else:
+        keys = {
+            "price_book_id": F("retail_price_book_id"),
+            "price_override_id": F("retail_override_id"),
+        }
+        amount = Sum("price_minor")
+        values = records.values(*_INVOICE_LINE_KEYS, **keys)
+    rows = values.annotate(
+        requests=Count("id"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        cache_read_tokens=Sum("cache_read_tokens"),
+        cache_write_tokens=Sum("cache_write_tokens"),
+        reasoning_tokens=Sum("reasoning_tokens"),
+        amount_minor=amount,
+    ).order_by("provider", "model", "upstream_price_id", *keys)
+    return [{"price_override_id": None, **row} for row in rows]

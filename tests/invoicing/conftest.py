@@ -118,7 +118,9 @@ def world(db, catalogue_subset):
     }
 
 
-def book_usage(customer: str, days=range(1, 31), month: int = 6, per_day: int = 3) -> int:
+def book_usage(
+    customer: str, days=range(1, 31), month: int = 6, per_day: int = 3, year: int = 2026
+) -> int:
     """A month of usage of one customer over the model mix, booked through metering's
     real pipeline in one batch; returns the ledger sequence of its batch."""
     events = []
@@ -133,7 +135,7 @@ def book_usage(customer: str, days=range(1, 31), month: int = 6, per_day: int = 
                     input=1000 + 37 * day + n,
                     output=250 + 11 * n + day,
                     cache_read=(day * 13) % 200,
-                    occurred_at=f"2026-{month:02d}-{day:02d}T{10 + n}:00:00+00:00",
+                    occurred_at=f"{year}-{month:02d}-{day:02d}T{10 + n}:00:00+00:00",
                 )
             )
     result = Pipeline().process([raw(event) for event in events])

@@ -6,9 +6,11 @@ Needs PostgreSQL (`python -m devservices up postgres`); works in a database of i
 (bench_invoicing, made afresh and dropped at the end unless --keep-db). It imports the
 real LiteLLM catalogue from ../shared/data, picks 100 models that rate, books a month of
 usage for each customer over a mix of them through metering's real pipeline in large
-batches, then drafts and finalizes every customer's invoice (the services, one
-transaction each, as the monthly Celery job and finance do) and prints invoices/s with
-the goal beside two floors measured in the same run and database:
+batches, then invoices every customer: the first 100 one by one (invoice_draft and
+invoice_finalize, one transaction each, as finance does by hand), the others as the
+monthly Celery job does (invoices_draft_period and invoices_finalize: chunks of
+customers per transaction, one ledger append per chunk). It prints invoices/s of both
+with the goal beside two floors measured in the same run and database:
   - the bare ledger append: 1,000 one-event appends, one transaction each (what every
     finalization does at least once);
   - the usage aggregation alone: the selector an invoice's draft runs, once per customer.
@@ -38,6 +40,7 @@ MODELS_IN_MIX = 100
 MODELS_PER_CUSTOMER = 20  # each customer uses a fifth of the mix
 BOOKING_BATCH = 5_000
 GOAL_INVOICES_PER_S = 50
+SINGLE_PATH_CUSTOMERS = 100  # invoiced one by one first, the rest by the period close
 
 
 def progress(text: str) -> None:
@@ -254,7 +257,12 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from invoicing.services import invoice_draft, invoice_finalize
+    from invoicing.services import (
+        invoice_draft,
+        invoice_finalize,
+        invoices_draft_period,
+        invoices_finalize,
+    )
     from wallets.models import Customer
 
     try:
@@ -277,7 +285,8 @@ def main() -> None:
         append_per_s = floor_ledger_append(book)
         aggregation_per_s = floor_aggregation(book, customers)
 
-        progress(f"drafting {customers_count:,} invoices")
+        singles = customers[:SINGLE_PATH_CUSTOMERS]
+        progress(f"one by one: drafting, then finalizing {len(singles)} invoices")
         started = time.monotonic()
         drafts = [
             invoice_draft(
@@ -288,27 +297,48 @@ def main() -> None:
                 actor="bench",
                 now=now,
             )
-            for customer in customers
+            for customer in singles
         ]
-        draft_s = time.monotonic() - started
-        progress(f"finalizing {customers_count:,} invoices")
+        single_draft_s = time.monotonic() - started
         started = time.monotonic()
         invoices = [invoice_finalize(invoice=draft, actor="bench", now=now) for draft in drafts]
+        single_finalize_s = time.monotonic() - started
+
+        rest = len(customers) - len(singles)
+        progress(f"closing the period: drafting, then finalizing the other {rest:,} invoices")
+        started = time.monotonic()
+        drafted = invoices_draft_period(
+            seller_book=book, period_start=PERIOD[0], period_end=PERIOD[1], actor="bench", now=now
+        )
+        draft_s = time.monotonic() - started
+        assert (drafted.done, drafted.skipped, drafted.failed) == (rest, len(singles), {})
+        started = time.monotonic()
+        finalized = invoices_finalize(invoices=drafted.invoices, actor="bench", now=now)
         finalize_s = time.monotonic() - started
+        assert (finalized.done, finalized.failed) == (rest, {})
+        invoices += finalized.invoices
         progress("checking every total against its ledger movement")
         check(book, invoices)
         lines = sum(invoice.lines.count() for invoice in invoices[:100]) / min(100, len(invoices))
 
-        total_s = draft_s + finalize_s
         count = len(invoices)
         print()
         print(f"invoicing {count:,} customers, {booked:,} usage records, ~{lines:.0f} lines each")
-        rate = count / total_s
         print(
-            f"  draft + finalize        {rate:10,.1f} invoices/s   (goal >= {GOAL_INVOICES_PER_S})"
+            f"  closing the period ({rest:,} invoices: invoices_draft_period + invoices_finalize)"
         )
-        print(f"    drafting alone        {count / draft_s:10,.1f} invoices/s")
-        print(f"    finalizing alone      {count / finalize_s:10,.1f} invoices/s")
+        rate = rest / (draft_s + finalize_s)
+        print(
+            f"    draft + finalize      {rate:10,.1f} invoices/s   (goal >= {GOAL_INVOICES_PER_S})"
+        )
+        print(f"      drafting            {rest / draft_s:10,.1f} invoices/s")
+        print(f"      finalizing          {rest / finalize_s:10,.1f} invoices/s")
+        n = len(singles)
+        print(f"  one by one ({n} invoices: invoice_draft + invoice_finalize, as finance does)")
+        rate = n / (single_draft_s + single_finalize_s)
+        print(f"    draft + finalize      {rate:10,.1f} invoices/s")
+        print(f"      drafting            {n / single_draft_s:10,.1f} invoices/s")
+        print(f"      finalizing          {n / single_finalize_s:10,.1f} invoices/s")
         print(f"  floor: ledger append    {append_per_s:10,.1f} events/s (1 event, 1 transaction)")
         print(
             f"  floor: aggregation      {aggregation_per_s:10,.1f} customers/s (the draft's query)"

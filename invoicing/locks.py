@@ -7,9 +7,12 @@ then the seller's document counter. Finalizations of one buyer are serialised by
 buyer's row; numbers of one seller's series by its counter row, held to commit.
 """
 
+from collections.abc import Sequence
+
 from invoicing.models import DocumentCounter, Invoice
 from ledger.models import Book
 from wallets.locks import customer_lock
+from wallets.models import Customer
 
 
 def invoice_lock(*, invoice_id: int) -> Invoice:
@@ -44,9 +47,30 @@ def buyer_lock(*, customer_id: int | None, book_id: int | None) -> None:
         Book.objects.select_for_update().get(pk=book_id)
 
 
-def document_number_take(*, seller_book_id: int, series: str) -> int:
-    """The next number of the seller's series, in the caller's transaction: the counter
-    row stays locked to commit, and a rollback gives the number back (no gap)."""
+def invoices_lock(*, invoice_ids: Sequence[int]) -> list[Invoice]:
+    """Many invoices in pk order (a batch finalization), as invoice_lock reads one."""
+    return list(
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("seller_book", "buyer_customer", "buyer_book", "currency")
+        .filter(pk__in=list(invoice_ids))
+        .order_by("pk")
+    )
+
+
+def customers_lock(*, customer_ids: Sequence[int]) -> None:
+    """Many buyers' customer rows in pk order (after their invoices, as buyer_lock)."""
+    list(
+        Customer.objects.select_for_update()
+        .filter(pk__in=list(customer_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def document_number_take(*, seller_book_id: int, series: str, count: int = 1) -> int:
+    """The next number of the seller's series (the first of `count` consecutive ones),
+    in the caller's transaction: the counter row stays locked to commit, and a rollback
+    gives the numbers back (no gap)."""
     DocumentCounter.objects.bulk_create(
         [DocumentCounter(seller_book_id=seller_book_id, series=series)], ignore_conflicts=True
     )
@@ -54,6 +78,6 @@ def document_number_take(*, seller_book_id: int, series: str) -> int:
         seller_book_id=seller_book_id, series=series
     )
     number = counter.next_number
-    counter.next_number = number + 1
+    counter.next_number = number + count
     counter.save(update_fields=["next_number"])
     return number

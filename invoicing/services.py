@@ -56,8 +56,15 @@ from ledger import selectors as ledger_selectors
 from ledger.locks import balances_lock
 from ledger.models import Asset, Book
 from ledger.posting_rules import entry_payload
-from ledger.services import AccountRef, accounts_ensure, event_record, ledger_errors
-from metering.selectors import usage_invoice_lines_list
+from ledger.services import (
+    AccountRef,
+    NewEvent,
+    accounts_ensure,
+    event_record,
+    events_record_batch,
+    ledger_errors,
+)
+from metering.selectors import usage_invoice_lines_by_customer, usage_invoice_lines_list
 from payments import locks as payments_locks
 from payments.models import TopUp
 from pricing.selectors import price_versions_named_list
@@ -282,23 +289,30 @@ def _details(buyer: Buyer) -> BuyerDetails:
     return found
 
 
-def _tax_rate(profile: BillingProfile, region: str, at: datetime) -> TaxRate:
-    """The rate in force for the region, else for its country (US-CA falls back to US);
-    none at all is an error, never a silent 0."""
-    candidates = [region] + ([region.split("-")[0]] if "-" in region else [])
-    rates = {
-        rate.region: rate
-        for rate in TaxRate.objects.filter(
-            profile=profile, region__in=candidates, effective_from__lte=at
-        ).order_by("effective_from")
-    }
-    for candidate in candidates:
+def _tax_rates(profile: BillingProfile, at: datetime) -> dict[str, TaxRate]:
+    """Per region, the seller's rate in force at `at`."""
+    rates = TaxRate.objects.filter(profile=profile, effective_from__lte=at).order_by(
+        "effective_from", "pk"
+    )
+    return {rate.region: rate for rate in rates}
+
+
+def _tax_rate_pick(
+    rates: dict[str, TaxRate], profile: BillingProfile, region: str, at: datetime
+) -> TaxRate:
+    """The rate for the region, else for its country (US-CA falls back to US); none at
+    all is an error, never a silent 0."""
+    for candidate in [region] + ([region.split("-")[0]] if "-" in region else []):
         if candidate in rates:
             return rates[candidate]
     raise TaxRegionUnknown(
         f"{profile.book.code} has no tax rate for region {region} in force at {at.isoformat()}",
         details={"region": region, "seller": profile.book.code},
     )
+
+
+def _tax_rate(profile: BillingProfile, region: str, at: datetime) -> TaxRate:
+    return _tax_rate_pick(_tax_rates(profile, at), profile, region, at)
 
 
 def _previous_invoice(buyer: Buyer, *, excluding: int | None = None) -> Invoice | None:
@@ -335,11 +349,19 @@ def _usage_lines(buyer: Buyer, invoice: Invoice, unit: int) -> list[InvoiceLine]
         after_sequence=invoice.after_watermark,
         wholesale=buyer.wholesale,
     )
-    prices = _unit_prices(rows, buyer.wholesale)
+    return _lines_from_rows(
+        invoice, rows, _unit_prices(rows, buyer.wholesale), buyer.wholesale, unit
+    )
+
+
+def _lines_from_rows(
+    invoice: Invoice, rows: list[dict], prices: dict, wholesale: bool, unit: int
+) -> list[InvoiceLine]:
+    """One line per model and price version, its amount rounded once, half-even."""
     lines = []
     for position, row in enumerate(rows, start=1):
         exact = int(row["amount_minor"] or 0)
-        key = (row["upstream_price_id"], row["price_book_id"], row["price_override_id"])
+        key = (row["upstream_price_id"], row["price_book_id"], row["price_override_id"], wholesale)
         lines.append(
             InvoiceLine(
                 invoice=invoice,
@@ -357,10 +379,7 @@ def _usage_lines(buyer: Buyer, invoice: Invoice, unit: int) -> list[InvoiceLine]
                 cache_read_tokens=row["cache_read_tokens"],
                 cache_write_tokens=row["cache_write_tokens"],
                 reasoning_tokens=row["reasoning_tokens"],
-                **{
-                    f"{kind}_price_atto": price
-                    for kind, price in prices[(*key, buyer.wholesale)].items()
-                },
+                **{f"{kind}_price_atto": price for kind, price in prices[key].items()},
                 exact_amount=exact,
                 amount=round_half_even(exact, unit),
             )
@@ -559,6 +578,14 @@ def _finalize_entry(invoice: Invoice, accounts: postings.InvoiceAccounts):
     )
 
 
+def _finalized_payload(invoice: Invoice, entry) -> dict:
+    return {
+        "entries": [entry_payload(entry)],
+        "invoice": str(invoice.public_id),
+        "number": invoice.number_text,
+    }
+
+
 def invoice_finalize(*, invoice: Invoice, actor: str, now: datetime | None = None) -> Invoice:
     """Number, issue and book the draft: receivable Dr, unbilled usage Cr, tax and
     rounding (invoicing.postings), in one transaction with the number taken. A draft
@@ -586,11 +613,7 @@ def invoice_finalize(*, invoice: Invoice, actor: str, now: datetime | None = Non
         entry = _finalize_entry(invoice, _accounts(buyer))
         appended = event_record(
             event_type=postings.INVOICE_FINALIZED_EVENT,
-            payload={
-                "entries": [entry_payload(entry)],
-                "invoice": str(invoice.public_id),
-                "number": invoice.number_text,
-            },
+            payload=_finalized_payload(invoice, entry),
             idempotency_key=f"invoicing:invoice:{invoice.public_id}:finalized",
             actor=actor,
         )
@@ -934,29 +957,196 @@ def month_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+# Buyers drafted or finalized together in one transaction by the period services: one
+# aggregation, one ledger append and a few bulk statements per chunk instead of ~15
+# statements per invoice. A chunk that fails is redone one invoice at a time.
+BATCH_SIZE = 200
+
+
+def _chunks(items: list, size: int = BATCH_SIZE):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _latest_invoices(seller_book: Book, keys: Sequence[str]) -> dict[str, Invoice]:
+    """Each buyer's last finalized invoice (as _previous_invoice), in one query."""
+    found = (
+        Invoice.objects.filter(
+            seller_book=seller_book,
+            buyer_key__in=list(keys),
+            state__in=(Invoice.State.FINALIZED, Invoice.State.PAID),
+        )
+        .order_by("buyer_key", "-period_end", "-usage_watermark", "-pk")
+        .distinct("buyer_key")
+    )
+    return {invoice.buyer_key: invoice for invoice in found}
+
+
+@dataclass
+class _SellerTerms:
+    """What every invoice of one seller needs, read once for a batch."""
+
+    profile: BillingProfile
+    rates: dict[str, TaxRate]
+    unit: int
+
+    @classmethod
+    def load(cls, seller_book: Book, now: datetime) -> "_SellerTerms":
+        profile = _profile(seller_book)
+        unit = document_unit(code=profile.currency.code, scale=profile.currency.scale)
+        return cls(profile, _tax_rates(profile, now), unit)
+
+
+def _customers_draft_batch(
+    *,
+    seller_book: Book,
+    customers: list[Customer],
+    period_start: datetime,
+    period_end: datetime,
+    actor: str,
+    now: datetime,
+    report: "RunReport",
+) -> list[Customer]:
+    """Draft the invoices of customers that have no draft for the period yet, a chunk per
+    transaction; returns those left to the one-by-one path (a draft to regenerate, or a
+    check that fails: invoice_draft gives their error)."""
+    terms = _SellerTerms.load(seller_book, now)
+    keys = [customer.external_id for customer in customers]
+    details = {
+        found.customer_id: found
+        for found in BuyerDetails.objects.filter(customer__in=[c.pk for c in customers])
+    }
+    drafted = set(
+        Invoice.objects.filter(
+            seller_book=seller_book,
+            buyer_key__in=keys,
+            state=Invoice.State.DRAFT,
+            period_start=period_start,
+            period_end=period_end,
+        ).values_list("buyer_key", flat=True)
+    )
+    latest = _latest_invoices(seller_book, keys)
+    ready, single = [], []
+    for customer in customers:
+        previous = latest.get(customer.external_id)
+        found = details.get(customer.pk)
+        try:
+            if customer.external_id in drafted or found is None:
+                raise InvoiceNotDraft("regenerated, or refused, one at a time")
+            if customer.currency_id != terms.profile.currency_id:
+                raise CurrencyMismatch("refused one at a time")
+            if previous is not None and period_end < previous.period_end:
+                raise PeriodBeforeLastInvoice("refused one at a time")
+            rate = _tax_rate_pick(terms.rates, terms.profile, found.region, now)
+        except DomainError:
+            single.append(customer)
+            continue
+        ready.append((customer, previous, rate))
+    for chunk in _chunks(ready):
+        with transaction.atomic():
+            head = ledger_selectors.head_sequence_get()
+            rows = usage_invoice_lines_by_customer(
+                seller_book_id=seller_book.id,
+                until=period_end,
+                through_sequence=head,
+                after={
+                    customer.external_id: (previous.period_end, previous.usage_watermark)
+                    if previous
+                    else None
+                    for customer, previous, _rate in chunk
+                },
+            )
+            prices = _unit_prices([row for found in rows.values() for row in found], False)
+            invoices, lines = [], []
+            for customer, previous, rate in chunk:
+                invoice = Invoice(
+                    seller_book=seller_book,
+                    buyer_customer=customer,
+                    buyer_key=customer.external_id,
+                    currency_id=customer.currency_id,
+                    period_start=period_start,
+                    period_end=period_end,
+                    usage_watermark=head,
+                    after_invoice=previous,
+                    after_period_end=previous.period_end if previous else None,
+                    after_watermark=previous.usage_watermark if previous else None,
+                    created_at=now,
+                    updated_at=now,
+                    created_by=actor,
+                )
+                own = _lines_from_rows(
+                    invoice, rows[customer.external_id], prices, False, terms.unit
+                )
+                try:
+                    _totals_apply(
+                        invoice,
+                        rate,
+                        terms.unit,
+                        [line.exact_amount for line in own],
+                        [line.amount for line in own],
+                    )
+                except InvoiceEmpty:
+                    report.skipped += 1
+                    continue
+                invoices.append(invoice)
+                lines += own
+            Invoice.objects.bulk_create(invoices)
+            for line in lines:
+                line.invoice_id = line.invoice.pk
+            InvoiceLine.objects.bulk_create(lines)
+            InvoiceStateChange.objects.bulk_create(
+                [
+                    InvoiceStateChange(
+                        invoice=invoice, from_state="", to_state=invoice.state, at=now, actor=actor
+                    )
+                    for invoice in invoices
+                ]
+            )
+        report.done += len(invoices)
+        report.invoices += invoices
+    return single
+
+
 def invoices_draft_period(
     *,
     seller_book: Book,
     period_start: datetime,
     period_end: datetime,
     actor: str,
+    now: datetime | None = None,
     progress=None,
 ) -> RunReport:
     """Draft (or regenerate) the invoice of every credit customer and every reseller of
-    the seller book for the period, each in its own transaction. Buyers with nothing to
-    bill are skipped; others that fail are reported by code and the rest go on."""
+    the seller book for the period: new drafts of customers in chunks (one transaction
+    each), the rest one by one. Buyers with nothing to bill are skipped; others that fail
+    are reported by code and the rest go on."""
+    _actor_check(actor)
+    now = now or timezone.now()
+    _period_check(period_start, period_end, now)
     report = RunReport()
-    customers = (
+    customers = list(
         Customer.objects.filter(book=seller_book, billing=Customer.Billing.CREDIT)
         .select_related("currency")
         .order_by("pk")
     )
-    buyers = [{"customer": customer} for customer in customers] + [
-        {"reseller_book": book}
-        for book in Book.objects.filter(
-            wholesale_from=seller_book, kind=Book.Kind.RESELLER
-        ).order_by("pk")
-    ]
+    resellers = Book.objects.filter(wholesale_from=seller_book, kind=Book.Kind.RESELLER)
+    total = len(customers) + resellers.count()
+    try:
+        customers = _customers_draft_batch(
+            seller_book=seller_book,
+            customers=customers,
+            period_start=period_start,
+            period_end=period_end,
+            actor=actor,
+            now=now,
+            report=report,
+        )
+    except DomainError:
+        pass  # no profile or currency trouble: each buyer says so below
+    if progress is not None:
+        progress(report, total)
+    buyers = [{"customer": customer} for customer in customers]
+    buyers += [{"reseller_book": book} for book in resellers.order_by("pk")]
     for buyer in buyers:
         name = buyer.get("customer") or buyer.get("reseller_book")
         try:
@@ -965,6 +1155,7 @@ def invoices_draft_period(
                 period_start=period_start,
                 period_end=period_end,
                 actor=actor,
+                now=now,
                 **buyer,
             )
             report.done += 1
@@ -974,25 +1165,175 @@ def invoices_draft_period(
         except DomainError as exc:
             report.failed[str(name)] = exc.code
         if progress is not None:
-            progress(report, len(buyers))
+            progress(report, total)
     return report
 
 
-def invoices_finalize_due(*, actor: str, now: datetime | None = None, progress=None) -> RunReport:
-    """Finalize every draft older than INVOICE_GRACE_DAYS (finance had that long to look
-    at it), each in its own transaction."""
+def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: "RunReport"):
+    """Finalize drafts of customers of one seller in one transaction: their rows and
+    buyers locked in pk order, the numbers taken together, one ledger append of one
+    event per invoice. Returns the invoices left to the one-by-one path (stale drafts,
+    failed checks: invoice_finalize gives their error)."""
+    seller_book = invoices[0].seller_book
+    terms = _SellerTerms.load(seller_book, now)
+    with ledger_errors(), transaction.atomic():
+        locked = locks.invoices_lock(invoice_ids=[invoice.pk for invoice in invoices])
+        candidates = [
+            invoice
+            for invoice in locked
+            if invoice.state == Invoice.State.DRAFT and invoice.buyer_customer_id is not None
+        ]
+        locks.customers_lock(customer_ids=[invoice.buyer_customer_id for invoice in candidates])
+        latest = _latest_invoices(seller_book, [invoice.buyer_key for invoice in candidates])
+        details = {
+            found.customer_id: found
+            for found in BuyerDetails.objects.filter(
+                customer__in=[invoice.buyer_customer_id for invoice in candidates]
+            )
+        }
+        amounts: dict[int, list[tuple[int, int]]] = {invoice.pk: [] for invoice in candidates}
+        for invoice_id, exact, rounded in InvoiceLine.objects.filter(
+            invoice__in=candidates
+        ).values_list("invoice_id", "exact_amount", "amount"):
+            amounts[invoice_id].append((exact, rounded))
+        ready, single = [], [invoice for invoice in locked if invoice not in candidates]
+        for invoice in candidates:
+            previous = latest.get(invoice.buyer_key)
+            found = details.get(invoice.buyer_customer_id)
+            try:
+                if (previous.pk if previous else None) != invoice.after_invoice_id:
+                    raise InvoiceNotDraft("stale: regenerated one at a time")
+                if found is None or invoice.currency_id != terms.profile.currency_id:
+                    raise BuyerDetailsMissing("refused one at a time")
+                rate = _tax_rate_pick(terms.rates, terms.profile, found.region, now)
+                pairs = amounts[invoice.pk]
+                _totals_apply(
+                    invoice, rate, terms.unit, [e for e, _ in pairs], [a for _, a in pairs]
+                )
+            except DomainError:
+                single.append(invoice)
+                continue
+            ready.append(invoice)
+        if not ready:
+            return single
+        first = locks.document_number_take(
+            seller_book_id=seller_book.id, series=Series.INVOICE, count=len(ready)
+        )
+        refs = {}
+        for invoice in ready:
+            for name, code in (
+                ("receivable", postings.receivable(invoice.buyer_key)),
+                ("unbilled", postings.unbilled(invoice.buyer_key)),
+                ("tax_payable", postings.TAX_PAYABLE),
+                ("rounding", postings.ROUNDING),
+                ("revenue", postings.REVENUE),
+            ):
+                refs[(invoice.pk, name)] = AccountRef(seller_book.id, invoice.currency_id, *code)
+        ids = accounts_ensure(refs=refs.values())
+        events = []
+        for offset, invoice in enumerate(ready):
+            invoice.number = first + offset
+            invoice.number_text = f"{terms.profile.invoice_prefix}{invoice.number:06d}"
+            invoice.issued_at = now
+            invoice.due_at = now + timedelta(days=terms.profile.payment_terms_days)
+            invoice.updated_at = now
+            accounts = postings.InvoiceAccounts(
+                seller_book.id,
+                invoice.currency_id,
+                **{
+                    name: ids[refs[(invoice.pk, name)]]
+                    for name in ("receivable", "unbilled", "tax_payable", "rounding", "revenue")
+                },
+            )
+            events.append(
+                NewEvent(
+                    postings.INVOICE_FINALIZED_EVENT,
+                    _finalized_payload(invoice, _finalize_entry(invoice, accounts)),
+                    f"invoicing:invoice:{invoice.public_id}:finalized",
+                )
+            )
+        appended = events_record_batch(events=events, actor=actor)
+        for invoice, result in zip(ready, appended, strict=True):
+            invoice.ledger_event_sequence = result.sequence
+            invoice.state = Invoice.State.FINALIZED
+        Invoice.objects.bulk_update(ready, fields=_FINALIZED_FIELDS)
+        InvoiceStateChange.objects.bulk_create(
+            [
+                InvoiceStateChange(
+                    invoice=invoice,
+                    from_state=Invoice.State.DRAFT,
+                    to_state=invoice.state,
+                    at=now,
+                    actor=actor,
+                )
+                for invoice in ready
+            ]
+        )
+    report.done += len(ready)
+    report.invoices += ready
+    return single
+
+
+_FINALIZED_FIELDS = [
+    "state",
+    "number",
+    "number_text",
+    "issued_at",
+    "due_at",
+    "updated_at",
+    "ledger_event_sequence",
+    "exact_subtotal",
+    "subtotal",
+    "tax",
+    "total",
+    "tax_region",
+    "tax_rate_bps",
+    "tax_inclusive",
+    "tax_kind",
+    "legal_note",
+]
+
+
+def invoices_finalize(
+    *, invoices: Sequence[Invoice], actor: str, now: datetime | None = None, progress=None
+) -> RunReport:
+    """Finalize many drafts: customers' drafts of one seller a chunk per transaction, the
+    rest (and a chunk that fails) one by one, each failure reported by its code."""
+    _actor_check(actor)
     now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.INVOICE_GRACE_DAYS)
     report = RunReport()
-    drafts = list(
-        Invoice.objects.filter(state=Invoice.State.DRAFT, created_at__lte=cutoff).order_by("pk")
-    )
-    for invoice in drafts:
+    by_seller: dict[int, list[Invoice]] = {}
+    for invoice in sorted(invoices, key=lambda invoice: invoice.pk):
+        by_seller.setdefault(invoice.seller_book_id, []).append(invoice)
+    single: list[Invoice] = []
+    for group in by_seller.values():
+        for chunk in _chunks(group):
+            try:
+                single += _finalize_batch(chunk, actor, now, report)
+            except DomainError:
+                single += chunk
+            if progress is not None:
+                progress(report, len(invoices))
+    for invoice in single:
         try:
             report.invoices.append(invoice_finalize(invoice=invoice, actor=actor, now=now))
             report.done += 1
         except DomainError as exc:
             report.failed[str(invoice.public_id)] = exc.code
         if progress is not None:
-            progress(report, len(drafts))
+            progress(report, len(invoices))
     return report
+
+
+def invoices_finalize_due(*, actor: str, now: datetime | None = None, progress=None) -> RunReport:
+    """Finalize every draft older than INVOICE_GRACE_DAYS (finance had that long to look
+    at it)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.INVOICE_GRACE_DAYS)
+    drafts = Invoice.objects.filter(state=Invoice.State.DRAFT, created_at__lte=cutoff)
+    return invoices_finalize(
+        invoices=list(drafts.select_related("seller_book").order_by("pk")),
+        actor=actor,
+        now=now,
+        progress=progress,
+    )

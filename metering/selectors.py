@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 
 from metering.models import UsageRecord
@@ -150,3 +151,63 @@ def usage_invoice_lines_list(
         amount_minor=amount,
     ).order_by("provider", "model", "upstream_price_id", *keys)
     return [{"price_override_id": None, **row} for row in rows]
+
+
+def usage_invoice_lines_by_customer(
+    *,
+    seller_book_id: int,
+    until: datetime,
+    through_sequence: int,
+    after: dict[str, tuple[datetime, int] | None],
+) -> dict[str, list[dict]]:
+    """usage_invoice_lines_list (retail prices) for many customers of one seller book in
+    one query: `after` maps each customer to the span its previous invoice covered
+    (period end, watermark), or None. Rows per customer, in the same order and shape."""
+    if not after:
+        return {}
+    names = sorted(after)
+    sql = (
+        "SELECT r.customer, r.provider, r.model, r.upstream_price_id,"
+        "       r.retail_price_book_id, r.retail_override_id, count(*),"
+        "       sum(r.input_tokens), sum(r.output_tokens), sum(r.cache_read_tokens),"
+        "       sum(r.cache_write_tokens), sum(r.reasoning_tokens), sum(r.price_minor)"
+        "  FROM metering_usagerecord r"
+        "  JOIN unnest(%s::text[], %s::timestamptz[], %s::bigint[])"
+        "       AS c(customer, after_until, after_sequence) ON r.customer = c.customer"
+        " WHERE r.seller_book_id = %s AND r.occurred_at < %s"
+        "   AND r.ledger_event_sequence <= %s"
+        "   AND NOT (c.after_until IS NOT NULL AND r.occurred_at < c.after_until"
+        "            AND r.ledger_event_sequence <= c.after_sequence)"
+        " GROUP BY 1, 2, 3, 4, 5, 6"
+        " ORDER BY 1, 2, 3, 4, 5, 6"
+    )
+    params = [
+        names,
+        [after[name][0] if after[name] else None for name in names],
+        [after[name][1] if after[name] else None for name in names],
+        seller_book_id,
+        until,
+        through_sequence,
+    ]
+    found: dict[str, list[dict]] = {name: [] for name in names}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for customer, *values in cursor.fetchall():
+            found[customer].append(dict(zip(_LINE_COLUMNS, values, strict=True)))
+    return found
+
+
+_LINE_COLUMNS = (
+    "provider",
+    "model",
+    "upstream_price_id",
+    "price_book_id",
+    "price_override_id",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "amount_minor",
+)

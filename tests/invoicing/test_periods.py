@@ -12,7 +12,9 @@ from django.utils import timezone
 from invoicing import services, tasks
 from invoicing.models import Invoice
 from ledger.integrity import verify_ledger
+from metering.models import UsageRecord
 from tests.invoicing.conftest import AFTER_JUNE, JUNE, book_usage
+from wallets.models import Customer
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +89,60 @@ def test_month_bounds():
         with pytest.raises(services.InvalidInvoicingInput):
             services.month_bounds(bad)
     assert tasks.previous_month(AFTER_JUNE) == "2026-06"
+
+
+def test_the_batch_path_ties_out_and_takes_late_usage_once(world):
+    from tests.invoicing.conftest import AFTER_JULY, JULY, late_usage
+    from tests.invoicing.test_invoices import ties_out
+
+    reseller = world["reseller"]
+    buyers = ["initech"]
+    for index in range(5):
+        customer = Customer.objects.create(
+            external_id=f"batch-{index}", book=reseller, currency=world["usd"], billing="credit"
+        )
+        services.buyer_details_set(
+            customer=customer, legal_name=f"B{index}", region="DE", actor="t"
+        )
+        buyers.append(customer.external_id)
+    services.buyer_details_set(
+        customer=Customer.objects.get(external_id="batch-4"),
+        legal_name="B4",
+        region="FR",
+        actor="t",
+    )
+    for buyer in buyers:
+        book_usage(buyer, days=range(1, 6))
+    june = services.invoices_draft_period(
+        seller_book=reseller, period_start=JUNE[0], period_end=JUNE[1], actor="t", now=AFTER_JUNE
+    )
+    assert june.done == 5 and june.failed == {"batch-4": "tax_region_unknown"}
+    finalized = services.invoices_finalize(invoices=june.invoices, actor="t", now=AFTER_JUNE)
+    assert (finalized.done, finalized.failed) == (5, {})
+    assert sorted(i.number for i in finalized.invoices) == [1, 2, 3, 4, 5]
+    for invoice in finalized.invoices:
+        ties_out(invoice)
+        records = UsageRecord.objects.filter(customer=invoice.buyer_key)
+        assert invoice.exact_subtotal == sum(r.price_minor for r in records)
+    for buyer in buyers[:4]:
+        late_usage(buyer, "2026-06-30T22:00:00+00:00")
+        book_usage(buyer, days=range(1, 3), month=7)
+    july = services.invoices_draft_period(
+        seller_book=reseller, period_start=JULY[0], period_end=JULY[1], actor="t", now=AFTER_JULY
+    )
+    assert july.done == 4 and july.skipped == 1  # batch-3 had nothing new
+    finalized = services.invoices_finalize(invoices=july.invoices, actor="t", now=AFTER_JULY)
+    assert sorted(i.number for i in finalized.invoices) == [6, 7, 8, 9]
+    for buyer in buyers[:4]:
+        records = UsageRecord.objects.filter(customer=buyer)
+        invoiced = Invoice.objects.filter(buyer_key=buyer).values_list("exact_subtotal", flat=True)
+        assert sum(invoiced) == sum(r.price_minor for r in records)
+    assert balance_zero()
+    report = verify_ledger()
+    assert report.ok, report.problems
+
+
+def balance_zero() -> bool:
+    from ledger.selectors import trial_balance_list
+
+    return all(row.difference == 0 for row in trial_balance_list())

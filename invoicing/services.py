@@ -547,18 +547,33 @@ def invoice_draft(
     return invoice
 
 
-def _accounts(buyer: Buyer) -> postings.InvoiceAccounts:
-    book, asset = buyer.seller_book.id, buyer.currency.id
-    wanted = {
-        "receivable": postings.receivable(buyer.key),
-        "unbilled": postings.unbilled(buyer.key),
+_INVOICE_ACCOUNTS = ("receivable", "unbilled", "tax_payable", "rounding", "revenue")
+
+
+def _account_refs(book_id: int, asset_id: int, buyer_key: str) -> dict[str, AccountRef]:
+    """The accounts a finalization moves, by their InvoiceAccounts names."""
+    codes = {
+        "receivable": postings.receivable(buyer_key),
+        "unbilled": postings.unbilled(buyer_key),
         "tax_payable": postings.TAX_PAYABLE,
         "rounding": postings.ROUNDING,
         "revenue": postings.REVENUE,
     }
-    refs = {name: AccountRef(book, asset, *code) for name, code in wanted.items()}
-    ids = accounts_ensure(refs=refs.values())
-    return postings.InvoiceAccounts(book, asset, **{name: ids[ref] for name, ref in refs.items()})
+    return {name: AccountRef(book_id, asset_id, *codes[name]) for name in _INVOICE_ACCOUNTS}
+
+
+def _invoice_accounts(
+    book_id: int, asset_id: int, refs: dict[str, AccountRef], ids: dict[AccountRef, int]
+) -> postings.InvoiceAccounts:
+    return postings.InvoiceAccounts(
+        book_id, asset_id, **{name: ids[ref] for name, ref in refs.items()}
+    )
+
+
+def _accounts(buyer: Buyer) -> postings.InvoiceAccounts:
+    book, asset = buyer.seller_book.id, buyer.currency.id
+    refs = _account_refs(book, asset, buyer.key)
+    return _invoice_accounts(book, asset, refs, accounts_ensure(refs=refs.values()))
 
 
 def _account_id(buyer: Buyer, code: tuple[str, str]) -> int:
@@ -1219,17 +1234,11 @@ def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: 
         first = locks.document_number_take(
             seller_book_id=seller_book.id, series=Series.INVOICE, count=len(ready)
         )
-        refs = {}
-        for invoice in ready:
-            for name, code in (
-                ("receivable", postings.receivable(invoice.buyer_key)),
-                ("unbilled", postings.unbilled(invoice.buyer_key)),
-                ("tax_payable", postings.TAX_PAYABLE),
-                ("rounding", postings.ROUNDING),
-                ("revenue", postings.REVENUE),
-            ):
-                refs[(invoice.pk, name)] = AccountRef(seller_book.id, invoice.currency_id, *code)
-        ids = accounts_ensure(refs=refs.values())
+        refs = {
+            invoice.pk: _account_refs(seller_book.id, invoice.currency_id, invoice.buyer_key)
+            for invoice in ready
+        }
+        ids = accounts_ensure(refs=[ref for own in refs.values() for ref in own.values()])
         events = []
         for offset, invoice in enumerate(ready):
             invoice.number = first + offset
@@ -1237,14 +1246,7 @@ def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: 
             invoice.issued_at = now
             invoice.due_at = now + timedelta(days=terms.profile.payment_terms_days)
             invoice.updated_at = now
-            accounts = postings.InvoiceAccounts(
-                seller_book.id,
-                invoice.currency_id,
-                **{
-                    name: ids[refs[(invoice.pk, name)]]
-                    for name in ("receivable", "unbilled", "tax_payable", "rounding", "revenue")
-                },
-            )
+            accounts = _invoice_accounts(seller_book.id, invoice.currency_id, refs[invoice.pk], ids)
             events.append(
                 NewEvent(
                     postings.INVOICE_FINALIZED_EVENT,

@@ -2,21 +2,17 @@
 distributor and a reseller with billing profiles and tax rates, customers on credit of
 both, and usage booked through metering's real pipeline."""
 
-import json
 from datetime import UTC, datetime
 
 import pytest
 
 from invoicing import services
-from ledger import services as ledger_services
-from ledger.models import Book
 from metering.pipeline import Pipeline
-from pricing import services as pricing_services
-from tests.metering.conftest import CATALOGUE_PATH, raw, usage
+from tests.metering.conftest import PRICES_FROM, catalogue_subset, raw, usage, world_create
+
+__all__ = ["catalogue_subset"]  # metering's session fixture, used by `world`
 from wallets.models import Customer
 
-MODELS = ["gpt-4o", "claude-sonnet-4-5", "deepseek/deepseek-chat", "gemini/gemini-2.5-pro"]
-PRICES_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 JUNE = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 JULY = (datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC))
 AFTER_JUNE = datetime(2026, 7, 2, tzinfo=UTC)  # "now" when June is invoiced
@@ -30,41 +26,19 @@ MIX = [
 ]
 
 
-@pytest.fixture(scope="session")
-def catalogue_subset() -> dict:
-    catalogue = json.loads(CATALOGUE_PATH.read_text())
-    return {key: catalogue[key] for key in MODELS}
-
-
 @pytest.fixture
 def world(db, catalogue_subset):
-    pricing_services.catalog_import(data=catalogue_subset, effective_from=PRICES_FROM, actor="test")
-    usd = ledger_services.asset_create(code="USD", scale=9)
-    distributor = ledger_services.book_create(code="distributor", name="Distributor")
-    reseller = ledger_services.book_create(code="apex", name="Apex", kind=Book.Kind.RESELLER)
-    reseller.wholesale_from = distributor
-    reseller.save(update_fields=["wholesale_from"])
-    kwargs = {"effective_from": PRICES_FROM, "actor": "test"}
-    pricing_services.retail_price_book_create(
-        book=distributor, name="list", markup_bps=2000, **kwargs
-    )
-    pricing_services.retail_price_book_create(
-        book=distributor, name="apex wholesale", customer="apex", markup_bps=550, **kwargs
-    )
-    pricing_services.retail_price_book_create(
-        book=reseller, name="apex list", markup_bps=3000, **kwargs
-    )
-    credit = Customer.Billing.CREDIT
+    """Metering's world (catalogue prices, the distributor, the reseller apex, their price
+    books), with initech on credit and more buyers, billing profiles and tax rates."""
+    metering_world = world_create(catalogue_subset)
+    usd, distributor, reseller = (metering_world[k] for k in ("usd", "distributor", "reseller"))
+    Customer.objects.filter(external_id="initech").update(billing=Customer.Billing.CREDIT)
     customers = {
-        "globex": Customer.objects.create(
-            external_id="globex", book=distributor, currency=usd, billing=credit
-        ),
-        "initech": Customer.objects.create(
-            external_id="initech", book=reseller, currency=usd, billing=credit
-        ),
-        "umbrella": Customer.objects.create(external_id="umbrella", book=reseller, currency=usd),
-        "acme": Customer.objects.create(external_id="acme", book=distributor, currency=usd),
+        name: Customer.objects.get(external_id=name) for name in ("acme", "globex", "initech")
     }
+    customers["umbrella"] = Customer.objects.create(
+        external_id="umbrella", book=reseller, currency=usd
+    )
     profiles = {
         "distributor": services.billing_profile_set(
             book=distributor,

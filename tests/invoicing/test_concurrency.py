@@ -5,7 +5,6 @@ number (and booking) leaves no gap."""
 import threading
 
 import pytest
-from django.db import connection
 
 from invoicing import services
 from invoicing.models import DocumentCounter, Invoice
@@ -15,6 +14,7 @@ from ledger.selectors import trial_balance_list
 from metering.pipeline import Pipeline
 from tests.invoicing.conftest import AFTER_JUNE, JUNE
 from tests.metering.conftest import raw, usage
+from tests.wallets.test_lots_concurrency import _in_thread
 from wallets.models import Customer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -24,20 +24,6 @@ THREADS = 64
 
 class Crash(Exception):
     """A failure after the number was taken and the event appended, before commit."""
-
-
-def _in_thread(work, failures: list, lock: threading.Lock, start: threading.Barrier):
-    def run() -> None:
-        try:
-            start.wait(timeout=60)
-            work()
-        except BaseException as exc:  # noqa: BLE001  (reported by the test)
-            with lock:
-                failures.append(exc)
-        finally:
-            connection.close()
-
-    return threading.Thread(target=run)
 
 
 def test_64_concurrent_finalizations_number_contiguously_and_a_rollback_leaves_no_gap(

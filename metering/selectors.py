@@ -174,7 +174,9 @@ def usage_invoice_lines_by_customer(
         "  FROM metering_usagerecord r"
         "  JOIN unnest(%s::text[], %s::timestamptz[], %s::bigint[])"
         "       AS c(customer, after_until, after_sequence) ON r.customer = c.customer"
-        " WHERE r.seller_book_id = %s AND r.occurred_at < %s"
+        # The ANY lets the planner read each customer's records by the (customer,
+        # occurred_at) index instead of the seller book's whole month.
+        " WHERE r.customer = ANY(%s) AND r.seller_book_id = %s AND r.occurred_at < %s"
         "   AND r.ledger_event_sequence <= %s"
         "   AND NOT (c.after_until IS NOT NULL AND r.occurred_at < c.after_until"
         "            AND r.ledger_event_sequence <= c.after_sequence)"
@@ -185,6 +187,7 @@ def usage_invoice_lines_by_customer(
         names,
         [after[name][0] if after[name] else None for name in names],
         [after[name][1] if after[name] else None for name in names],
+        names,
         seller_book_id,
         until,
         through_sequence,

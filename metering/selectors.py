@@ -133,23 +133,25 @@ def usage_invoice_lines_list(
     if wholesale:
         keys = {"price_book_id": F("wholesale_price_book_id")}
         amount = Sum("wholesale_minor")
-        values = records.values(*_INVOICE_LINE_KEYS, **keys)
     else:
         keys = {
             "price_book_id": F("retail_price_book_id"),
             "price_override_id": F("retail_override_id"),
         }
         amount = Sum("price_minor")
-        values = records.values(*_INVOICE_LINE_KEYS, **keys)
-    rows = values.annotate(
-        requests=Count("id"),
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
-        cache_read_tokens=Sum("cache_read_tokens"),
-        cache_write_tokens=Sum("cache_write_tokens"),
-        reasoning_tokens=Sum("reasoning_tokens"),
-        amount_minor=amount,
-    ).order_by("provider", "model", "upstream_price_id", *keys)
+    rows = (
+        records.values(*_INVOICE_LINE_KEYS, **keys)
+        .annotate(
+            requests=Count("id"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cache_read_tokens=Sum("cache_read_tokens"),
+            cache_write_tokens=Sum("cache_write_tokens"),
+            reasoning_tokens=Sum("reasoning_tokens"),
+            amount_minor=amount,
+        )
+        .order_by("provider", "model", "upstream_price_id", *keys)
+    )
     return [{"price_override_id": None, **row} for row in rows]
 
 

@@ -199,3 +199,35 @@ def test_a_finalized_invoice_and_its_lines_never_change(world):
         InvoiceStateChange.objects.filter(invoice=invoice).delete()
     invoice.refresh_from_db()
     ties_out(invoice)
+
+
+def test_an_inclusive_tax_is_carved_out_of_the_rounded_subtotal(world):
+    from tests.invoicing.conftest import PRICES_FROM
+
+    services.tax_rate_add(
+        profile=world["profiles"]["apex"],
+        region="AT",
+        rate_bps=2000,
+        inclusive=True,
+        effective_from=PRICES_FROM,
+        actor="t",
+    )
+    services.buyer_details_set(
+        customer=world["initech"], legal_name="Initech GmbH", region="AT", actor="t"
+    )
+    book_usage("initech")
+    revenue_before = balance(world["reseller"], "revenue:usage")
+    invoice = finalize(draft(world, customer=world["initech"]))
+    assert invoice.tax_inclusive and invoice.total == invoice.subtotal
+    net = (Decimal(invoice.subtotal) / Decimal("1.2") / UNIT).quantize(1, ROUND_HALF_EVEN)
+    assert invoice.tax == invoice.subtotal - int(net) * UNIT and invoice.tax > 0
+    ties_out(invoice)
+    reseller = world["reseller"]
+    assert balance(reseller, "tax:payable") == invoice.tax
+    assert balance(reseller, "revenue:usage") == revenue_before - invoice.tax
+    document = invoice_document_get(invoice)
+    assert "Prices include tax." in document["notes"]
+    note = services.credit_note_issue(invoice=invoice, reason="other", actor="finance")
+    assert (note.total, note.tax) == (invoice.total, invoice.tax)
+    assert balance(reseller, "tax:payable") == 0
+    assert verify_ledger().ok

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 
 from metering.models import UsageRecord
@@ -91,3 +92,127 @@ def usage_records_iter(
         page = records.filter(
             Q(occurred_at__gt=last.occurred_at) | Q(occurred_at=last.occurred_at, id__gt=last.id)
         )
+
+
+# --- usage to invoice (invoicing.services calls this; metering owns the table) ----------
+
+# What an invoice line is made of: one model at one price version.
+_INVOICE_LINE_KEYS = ("provider", "model", "upstream_price_id")
+
+
+def usage_invoice_lines_list(
+    *,
+    seller_book_id: int,
+    customer: str | None = None,
+    until: datetime,
+    through_sequence: int,
+    after_until: datetime | None = None,
+    after_sequence: int | None = None,
+    wholesale: bool = False,
+) -> list[dict]:
+    """Usage to invoice, summed per model and price version: the records of the seller
+    book (of one customer, or of every customer when `customer` is None) that occurred
+    before `until` and were booked by an event up to `through_sequence`, less those the
+    previous invoice covered (before `after_until` and up to `after_sequence`).
+
+    `wholesale`: the distributor's price to the reseller whose book `seller_book_id` is
+    (wholesale_minor, by wholesale price book), instead of the customer's price
+    (price_minor, by retail price book and override). Each row: provider, model,
+    upstream_price_id, price_book_id, price_override_id, requests, the five token
+    counts, amount_minor.
+    """
+    records = UsageRecord.objects.filter(
+        seller_book_id=seller_book_id, occurred_at__lt=until, ledger_event_id__lte=through_sequence
+    )
+    if customer is not None:
+        records = records.filter(customer=customer)
+    if after_until is not None and after_sequence is not None:
+        records = records.exclude(
+            Q(occurred_at__lt=after_until) & Q(ledger_event_id__lte=after_sequence)
+        )
+    if wholesale:
+        keys = {"price_book_id": F("wholesale_price_book_id")}
+        amount = Sum("wholesale_minor")
+    else:
+        keys = {
+            "price_book_id": F("retail_price_book_id"),
+            "price_override_id": F("retail_override_id"),
+        }
+        amount = Sum("price_minor")
+    rows = (
+        records.values(*_INVOICE_LINE_KEYS, **keys)
+        .annotate(
+            requests=Count("id"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cache_read_tokens=Sum("cache_read_tokens"),
+            cache_write_tokens=Sum("cache_write_tokens"),
+            reasoning_tokens=Sum("reasoning_tokens"),
+            amount_minor=amount,
+        )
+        .order_by("provider", "model", "upstream_price_id", *keys)
+    )
+    return [{"price_override_id": None, **row} for row in rows]
+
+
+def usage_invoice_lines_by_customer(
+    *,
+    seller_book_id: int,
+    until: datetime,
+    through_sequence: int,
+    after: dict[str, tuple[datetime, int] | None],
+) -> dict[str, list[dict]]:
+    """usage_invoice_lines_list (retail prices) for many customers of one seller book in
+    one query: `after` maps each customer to the span its previous invoice covered
+    (period end, watermark), or None. Rows per customer, in the same order and shape."""
+    if not after:
+        return {}
+    names = sorted(after)
+    sql = (
+        "SELECT r.customer, r.provider, r.model, r.upstream_price_id,"
+        "       r.retail_price_book_id, r.retail_override_id, count(*),"
+        "       sum(r.input_tokens), sum(r.output_tokens), sum(r.cache_read_tokens),"
+        "       sum(r.cache_write_tokens), sum(r.reasoning_tokens), sum(r.price_minor)"
+        "  FROM metering_usagerecord r"
+        "  JOIN unnest(%s::text[], %s::timestamptz[], %s::bigint[])"
+        "       AS c(customer, after_until, after_sequence) ON r.customer = c.customer"
+        # The ANY lets the planner read each customer's records by the (customer,
+        # occurred_at) index instead of the seller book's whole month.
+        " WHERE r.customer = ANY(%s) AND r.seller_book_id = %s AND r.occurred_at < %s"
+        "   AND r.ledger_event_sequence <= %s"
+        "   AND NOT (c.after_until IS NOT NULL AND r.occurred_at < c.after_until"
+        "            AND r.ledger_event_sequence <= c.after_sequence)"
+        " GROUP BY 1, 2, 3, 4, 5, 6"
+        " ORDER BY 1, 2, 3, 4, 5, 6"
+    )
+    params = [
+        names,
+        [after[name][0] if after[name] else None for name in names],
+        [after[name][1] if after[name] else None for name in names],
+        names,
+        seller_book_id,
+        until,
+        through_sequence,
+    ]
+    found: dict[str, list[dict]] = {name: [] for name in names}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for customer, *values in cursor.fetchall():
+            found[customer].append(dict(zip(_LINE_COLUMNS, values, strict=True)))
+    return found
+
+
+_LINE_COLUMNS = (
+    "provider",
+    "model",
+    "upstream_price_id",
+    "price_book_id",
+    "price_override_id",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "amount_minor",
+)

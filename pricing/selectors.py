@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from pricing.catalogue import SERVICE_TIERS, price_slots
 from pricing.errors import (
@@ -535,3 +535,47 @@ def negative_margin_report(*, at: datetime) -> list[NegativeMargin]:
                                 )
                             )
     return found
+
+
+def price_versions_named_list(
+    *, named: Iterable[tuple[int, int | None, int | None, bool]]
+) -> dict[tuple[int, int | None, int | None, bool], PriceVersion]:
+    """The price a buyer paid, composed again from the versions a usage record names:
+    (upstream price id, price book id, override id, find_override). `find_override` is
+    for wholesale prices, whose override the record does not name: it is looked up in
+    the price book by model (the catalogue's spelling), as rating does. A record with no
+    price book was rated at cost. Three queries whatever the number of versions."""
+    named = set(named)
+    upstream = {
+        row.id: row.price_version()
+        for row in UpstreamPrice.objects.filter(id__in={key[0] for key in named})
+    }
+    books = RetailPriceBook.objects.in_bulk({key[1] for key in named if key[1] is not None})
+    overrides = list(
+        RetailPriceOverride.objects.filter(
+            Q(id__in={key[2] for key in named if key[2] is not None})
+            | Q(price_book_id__in={key[1] for key in named if key[3]})
+        )
+    )
+    by_id = {override.id: override for override in overrides}
+    by_model = {(o.price_book_id, o.provider, o.model): o for o in overrides}
+    versions = {}
+    for key in named:
+        upstream_id, book_id, override_id, find_override = key
+        cost = upstream[upstream_id]
+        book = books.get(book_id)
+        if book is None:
+            versions[key] = cost
+            continue
+        override = by_id.get(override_id)
+        if override is None and find_override:
+            override = by_model.get((book_id, cost.provider, cost.model)) or by_model.get(
+                (book_id, "", cost.model)
+            )
+        versions[key] = compose_retail(
+            cost,
+            markup_bps=book.markup_bps,
+            override=override.terms() if override is not None else None,
+            effective_from=max(cost.effective_from, book.effective_from),
+        )
+    return versions

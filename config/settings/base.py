@@ -7,6 +7,7 @@ Every value below can be overridden by an environment variable of the same name.
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from config.settings.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -100,6 +101,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Uploaded files (billing profiles' logos): local files under var/, never remote URLs.
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.openapi.ErrorsAutoSchema",  # documents the errors
@@ -196,7 +200,21 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Outbound webhooks due (retries, and first attempts whose enqueue was lost).
     "webhooks-deliver-due": {"task": "webhooks.deliver_due", "schedule": 60.0},
+    # Invoicing (invoicing/tasks.py): on the 1st, close the month before and draft its
+    # invoices; every day, finalize drafts past the grace period and issue receipts.
+    "invoicing-close-previous-month": {
+        "task": "invoicing.close_previous_month",
+        "schedule": crontab(minute=15, hour=0, day_of_month=1),
+    },
+    "invoicing-finalize-due": {
+        "task": "invoicing.finalize_due",
+        "schedule": crontab(minute=30, hour=1),
+    },
+    "invoicing-issue-receipts": {"task": "invoicing.issue_receipts", "schedule": 600.0},
 }
+# Drafts are finalized automatically this many days after they were made (finance may
+# review, regenerate or finalize them by hand before).
+INVOICE_GRACE_DAYS = env_int("INVOICE_GRACE_DAYS", 3)
 
 # Authorizations for gateways (wallets/). Batching decides concurrent requests of one
 # process together in one transaction (see wallets/batching.py).

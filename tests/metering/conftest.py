@@ -28,6 +28,11 @@ def catalogue_subset() -> dict:
 
 @pytest.fixture
 def world(db, catalogue_subset):
+    return world_create(catalogue_subset)
+
+
+def world_create(catalogue_subset: dict) -> dict:
+    """The books, price books and customers of `world` (invoicing's tests build on it)."""
     pricing_services.catalog_import(data=catalogue_subset, effective_from=PRICES_FROM, actor="test")
     usd = ledger_services.asset_create(code="USD", scale=9)
     distributor = ledger_services.book_create(code="distributor", name="Distributor")

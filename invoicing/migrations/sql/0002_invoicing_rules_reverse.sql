@@ -1,0 +1,12 @@
+DROP TRIGGER IF EXISTS invoicing_taxrate_append_only ON invoicing_taxrate;
+DROP TRIGGER IF EXISTS invoicing_invoicestatechange_append_only ON invoicing_invoicestatechange;
+DROP TRIGGER IF EXISTS invoicing_receipt_append_only ON invoicing_receipt;
+DROP TRIGGER IF EXISTS invoicing_invoicepayment_append_only ON invoicing_invoicepayment;
+DROP TRIGGER IF EXISTS invoicing_creditnoteline_append_only ON invoicing_creditnoteline;
+DROP TRIGGER IF EXISTS invoicing_creditnote_append_only ON invoicing_creditnote;
+DROP TRIGGER IF EXISTS invoicing_invoice_no_truncate ON invoicing_invoice;
+DROP TRIGGER IF EXISTS invoicing_invoiceline_no_truncate ON invoicing_invoiceline;
+DROP TRIGGER IF EXISTS invoicing_invoiceline_immutable ON invoicing_invoiceline;
+DROP FUNCTION IF EXISTS invoicing_line_guard();
+DROP TRIGGER IF EXISTS invoicing_invoice_immutable ON invoicing_invoice;
+DROP FUNCTION IF EXISTS invoicing_invoice_guard();

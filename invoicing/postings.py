@@ -1,0 +1,145 @@
+"""Invoicing's posting rules and the entries its services book (pure: no database).
+
+Each action is one ledger event whose entry is carried explicitly in the payload (built
+here from the document's own amounts and account ids), so its registered rule is a
+transfer's pure parse and ledger_verify replays it exactly. In the seller's book:
+
+  finalize (tax exclusive):  Dr receivable:<buyer> total / Cr unbilled:<buyer> exact
+                             / Cr tax:payable tax / rounding: Cr (rounded up) or Dr (down)
+  finalize (tax inclusive):  the same without Cr tax:payable, and the tax carved out of
+                             revenue: Dr revenue:usage tax / Cr tax:payable tax
+  void:                      the mirror image of the finalization
+  credit note:               Dr revenue:usage net / Dr tax:payable tax
+                             / Cr receivable:<buyer> (what is open) / Cr wallet:<buyer> (rest)
+  payment:                   Dr cash:stripe | cash:bank | wallet:<buyer> amount
+                             / Cr receivable:<buyer> applied / Cr wallet:<buyer> overpaid
+
+<buyer> is a customer's external id, or `reseller:<book code>` for a reseller buying
+from the distributor (metering books its wholesale usage to unbilled:reseller:<R>).
+"""
+
+from dataclasses import dataclass
+
+from ledger.posting_rules import CREDIT, DEBIT, EntrySpec, PostingSpec, posting_rule, transfer
+
+INVOICE_FINALIZED_EVENT = "invoicing.invoice.finalized"
+INVOICE_VOIDED_EVENT = "invoicing.invoice.voided"
+CREDIT_NOTE_ISSUED_EVENT = "invoicing.credit_note.issued"
+PAYMENT_RECORDED_EVENT = "invoicing.payment.recorded"
+for _event_type in (
+    INVOICE_FINALIZED_EVENT,
+    INVOICE_VOIDED_EVENT,
+    CREDIT_NOTE_ISSUED_EVENT,
+    PAYMENT_RECORDED_EVENT,
+):
+    posting_rule(_event_type)(transfer)
+
+# Account codes in the seller's book (see DESIGN.md's chart of accounts).
+TAX_PAYABLE = ("tax:payable", "liability")
+ROUNDING = ("rounding", "expense")
+REVENUE = ("revenue:usage", "revenue")
+CASH = {"stripe": ("cash:stripe", "asset"), "bank_transfer": ("cash:bank", "asset")}
+
+
+def receivable(buyer_key: str) -> tuple[str, str]:
+    return (f"receivable:{buyer_key}", "asset")
+
+
+def unbilled(buyer_key: str) -> tuple[str, str]:
+    """The same code as wallets.accounts.customer_account (credit) and metering's
+    unbilled:reseller:<R>."""
+    return (f"unbilled:{buyer_key}", "asset")
+
+
+def wallet(buyer_key: str) -> tuple[str, str]:
+    return (f"wallet:{buyer_key}", "liability")
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceAccounts:
+    book_id: int
+    asset_id: int
+    receivable: int
+    unbilled: int
+    tax_payable: int
+    rounding: int
+    revenue: int
+
+
+def _entry(book_id: int, asset_id: int, legs, memo: str) -> EntrySpec:
+    """Legs (account, side, amount) with zero amounts left out."""
+    postings = tuple(
+        PostingSpec(account, asset_id, side, amount) for account, side, amount in legs if amount
+    )
+    return EntrySpec(book_id, postings, memo)
+
+
+def finalize_entry(
+    accounts: InvoiceAccounts,
+    *,
+    exact: int,
+    subtotal: int,
+    tax: int,
+    total: int,
+    inclusive: bool,
+    memo: str,
+) -> EntrySpec:
+    rounding = subtotal - exact  # > 0: the lines were rounded up, a gain
+    assert total == (subtotal if inclusive else subtotal + tax)
+    legs = [
+        (accounts.receivable, DEBIT, total),
+        (accounts.unbilled, CREDIT, exact),
+        (accounts.rounding, CREDIT if rounding > 0 else DEBIT, abs(rounding)),
+        (accounts.tax_payable, CREDIT, tax),
+    ]
+    if inclusive:
+        legs.append((accounts.revenue, DEBIT, tax))
+    return _entry(accounts.book_id, accounts.asset_id, legs, memo)
+
+
+def mirror_entry(entry: EntrySpec, memo: str) -> EntrySpec:
+    """The exact reversal of an entry (a void)."""
+    postings = tuple(
+        PostingSpec(p.account_id, p.asset_id, CREDIT if p.side == DEBIT else DEBIT, p.amount)
+        for p in entry.postings
+    )
+    return EntrySpec(entry.book_id, postings, memo)
+
+
+def credit_note_entry(
+    accounts: InvoiceAccounts,
+    *,
+    wallet_account: int,
+    net: int,
+    tax: int,
+    to_receivable: int,
+    to_wallet: int,
+    memo: str,
+) -> EntrySpec:
+    assert net + tax == to_receivable + to_wallet
+    legs = [
+        (accounts.revenue, DEBIT, net),
+        (accounts.tax_payable, DEBIT, tax),
+        (accounts.receivable, CREDIT, to_receivable),
+        (wallet_account, CREDIT, to_wallet),
+    ]
+    return _entry(accounts.book_id, accounts.asset_id, legs, memo)
+
+
+def payment_entry(
+    *,
+    book_id: int,
+    asset_id: int,
+    paid_from: int,
+    receivable_account: int,
+    wallet_account: int,
+    applied: int,
+    to_wallet: int,
+    memo: str,
+) -> EntrySpec:
+    legs = [
+        (paid_from, DEBIT, applied + to_wallet),
+        (receivable_account, CREDIT, applied),
+        (wallet_account, CREDIT, to_wallet),
+    ]
+    return _entry(book_id, asset_id, legs, memo)

@@ -16,6 +16,7 @@ urlpatterns = [
     # Payments' customer API keeps the /api/wallets/customers/... paths it had in wallets.
     path("api/wallets/", include("payments.urls")),
     path("api/metering/", include("metering.report_urls")),
+    path("api/settlement/", include("settlement.urls")),
     path("v1/", include("metering.urls")),
     path("v1/", include("wallets.gateways.urls")),
     path("v1/stripe/", include("payments.stripe.urls")),

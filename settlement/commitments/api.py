@@ -108,6 +108,7 @@ def contract_body(contract: Contract) -> dict:
 
 
 class ContractListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = {
         "POST": (
             UnknownBook,
@@ -255,6 +256,7 @@ def _int_param(request, name: str) -> int | None:
 
 
 class CommitmentListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = {
         "GET": (InvalidCommitment,),
         "POST": (
@@ -367,6 +369,7 @@ class DrawdownOutput(serializers.Serializer):
 
 
 class CommitmentDrawdownsApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = (CommitmentNotFound,)
     permission_classes = [CanReadLedger]
 

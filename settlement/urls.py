@@ -20,6 +20,7 @@ urlpatterns = [
         api.CommitmentDrawdownsApi.as_view(),
         name="settlement-commitment-drawdowns",
     ),
+    path("commitments.csv", api.CommitmentsCsvApi.as_view(), name="settlement-commitments-csv"),
     path("forecast/", api.ForecastApi.as_view(), name="settlement-forecast"),
     path("forecast.csv", api.ForecastCsvApi.as_view(), name="settlement-forecast-csv"),
 ]

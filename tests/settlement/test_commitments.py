@@ -325,6 +325,21 @@ def test_the_forecast_projects_run_out_and_breakage_from_the_burn_rate(world, co
         seconds=-(-forecast.remaining_minor * 86400 // per_day)
     )
 
+    # Three days after its start, the rate is over those three days, not seven.
+    early_days = selectors.commitment_forecast(
+        commitment=big, days=7, now=datetime(2026, 6, 4, 12, tzinfo=UTC)
+    )
+    assert (early_days.window_days, early_days.burn_per_day_minor) == (3, per_day)
+    # Not started yet: nothing burns, all of it would break.
+    pending = buy(contract, "pending", starts_at=JULY, expires_at=JULY + timedelta(days=30))
+    forecast = selectors.commitment_forecast(commitment=pending, now=now)
+    assert (forecast.status, forecast.run_out_at, forecast.burn_per_day_minor) == (
+        "pending",
+        None,
+        0,
+    )
+    assert forecast.expected_breakage_minor == 2 * USD
+
     small = buy(contract, "small", amount_minor=1 * USD, priority=0)
     book_day(datetime(2026, 6, 8, tzinfo=UTC))
     commitments_draw_down()

@@ -164,7 +164,9 @@ def read_floor(run_size: int) -> float:
     splits = [JUNE, JUNE + timedelta(days=15), JUNE + timedelta(days=30)]
     while True:
         with transaction.atomic():
-            sequences = selectors.usage_batch_sequences_list(after_sequence=after, limit=run_size)
+            sequences = selectors.usage_batch_sequences_list(
+                after_sequence=after, through_sequence=2**62, limit=run_size
+            )
             if not sequences:
                 break
             selectors.usage_batch_costs_list(

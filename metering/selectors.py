@@ -100,15 +100,18 @@ def usage_records_iter(
 # --- upstream cost per usage batch (settlement's draw-down) ----------------------------
 
 
-def usage_batch_sequences_list(*, after_sequence: int, limit: int) -> list[int]:
-    """The ledger sequences of the next `limit` usage batches after `after_sequence`, in
-    order. Sequences commit in order (the chain lock), so a reader that has seen batch N
-    will never see a batch before N appear later."""
+def usage_batch_sequences_list(
+    *, after_sequence: int, through_sequence: int, limit: int
+) -> list[int]:
+    """The ledger sequences of the first `limit` usage batches in (after_sequence,
+    through_sequence], in order. Sequences commit in order (the chain lock), so a reader
+    that has seen batch N will never see a batch before N appear later."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT ledger_event_sequence FROM metering_usagerecord"
-            " WHERE ledger_event_sequence > %s ORDER BY 1 LIMIT %s",
-            [after_sequence, limit],
+            " WHERE ledger_event_sequence > %s AND ledger_event_sequence <= %s"
+            " ORDER BY 1 LIMIT %s",
+            [after_sequence, through_sequence, limit],
         )
         return [sequence for (sequence,) in cursor.fetchall()]
 

@@ -49,6 +49,10 @@ BATCHES_PER_RUN_DEFAULT = 500
 BREAKAGE_GRACE_HOURS_DEFAULT = 24
 BREAKAGES_PER_RUN_MAX = 1000
 CATCH_UP_RUNS_MAX = 1000  # before breakage: 500,000 batches at the default run size
+# A run reads usage records of at most this many ledger events per batch it may draw:
+# one index range, however long the log after the watermark (holds, top-ups and other
+# events sit between usage batches), and the next run goes on from there.
+SEQUENCES_PER_BATCH_SCANNED = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,7 @@ class DrawdownRun:
     cost_minor: int  # their upstream cost
     drawn_minor: int  # of which commitments covered
     through_sequence: int  # the watermark after the run
+    caught_up: bool  # the watermark reached the log's head as this run saw it
 
 
 @dataclass(slots=True)
@@ -117,11 +122,19 @@ def commitments_draw_down(
     )
     with ledger_services.ledger_errors(), transaction.atomic():
         cursor = drawdown_cursor_lock()
+        after = cursor.through_sequence
+        # Every event up to the head is committed (sequences commit in order), so the
+        # watermark may move to it even past events that are not usage batches.
+        head = ledger_selectors.head_sequence_get()
+        scan_to = min(head, after + batches_max * SEQUENCES_PER_BATCH_SCANNED)
         sequences = metering_selectors.usage_batch_sequences_list(
-            after_sequence=cursor.through_sequence, limit=batches_max
+            after_sequence=after, through_sequence=scan_to, limit=batches_max
         )
+        through = sequences[-1] if len(sequences) == batches_max else scan_to
         if not sequences:
-            return DrawdownRun(0, 0, 0, 0, cursor.through_sequence)
+            if through > after:
+                _advance(cursor, through)
+            return DrawdownRun(0, 0, 0, 0, max(through, after), through >= head)
         open_commitments = _open_commitments()
         boundaries = {o.commitment.starts_at for o in open_commitments} | {
             o.commitment.expires_at for o in open_commitments
@@ -198,12 +211,16 @@ def commitments_draw_down(
                 )
             ]
         )
-        cursor.through_sequence = sequences[-1]
-        cursor.updated_at = timezone.now()
-        cursor.save(update_fields=["through_sequence", "updated_at"])
+        _advance(cursor, through)
         return DrawdownRun(
-            len(sequences), len(events), total_cost, total_drawn, cursor.through_sequence
+            len(sequences), len(events), total_cost, total_drawn, through, through >= head
         )
+
+
+def _advance(cursor, through: int) -> None:
+    cursor.through_sequence = through
+    cursor.updated_at = timezone.now()
+    cursor.save(update_fields=["through_sequence", "updated_at"])
 
 
 def _drawdown_event(sequence: int, lines, open_commitments: list[_Open], payables) -> NewEvent:
@@ -246,11 +263,12 @@ def commitments_draw_down_all(
     runs = []
     for _ in range(runs_max):
         run = commitments_draw_down(batches_max=batches_max)
-        if run.batches == 0:
+        if run.batches:
+            runs.append(run)
+            if progress is not None:
+                progress(run)
+        if run.caught_up:
             break
-        runs.append(run)
-        if progress is not None:
-            progress(run)
     return runs
 
 

@@ -217,6 +217,22 @@ def test_batches_are_drawn_once_even_before_any_commitment_exists(world, contrac
     assert DrawdownBatch.objects.get().drawn_minor == 0
 
 
+def test_runs_go_past_long_stretches_of_other_events(world, contract):
+    """A run scans a bounded range of the log; events that are not usage batches (here,
+    purchases) only move the watermark, and the next run goes on."""
+    commitment = buy(contract, "first", amount_minor=10 * USD)
+    book_day(JUNE, requests=1)
+    for n in range(50):  # more than one run's range at one batch per run
+        buy(contract, f"filler-{n}", amount_minor=1, priority=900)
+    last = book_day(JUNE + timedelta(days=1), requests=1)
+    runs = commitments_draw_down_all(batches_max=1)
+    assert [run.batches for run in runs] == [1, 1]
+    assert runs[-1].through_sequence == last
+    assert drawn(commitment) == 2 * GPT_4O_COST
+    # Past it lie only the draw-down's own events: the next run moves over them.
+    assert commitments_draw_down(batches_max=1).caught_up
+
+
 def test_the_command_draws_everything_and_prints_progress(world, contract, capsys):
     buy(contract, "k")
     for day in range(3):

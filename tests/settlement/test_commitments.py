@@ -367,3 +367,23 @@ def test_the_forecast_projects_run_out_and_breakage_from_the_burn_rate(world, co
         seconds=-(-(1 * USD - per_day) * 86400 // per_day)
     )
     assert forecast.shortfall_at < small.expires_at
+
+
+def test_the_celery_tasks_draw_and_break_and_beat_runs_them_every_minute(world, contract, settings):
+    from settlement.tasks import draw_down_commitments, expire_commitments
+
+    settings.SETTLEMENT_BREAKAGE_GRACE_HOURS = 0
+    expired = buy(contract, "k", expires_at=datetime(2026, 6, 2, tzinfo=UTC))
+    book_day(JUNE, requests=2)
+    assert draw_down_commitments.apply().get() == 1
+    assert drawn(expired) == 2 * GPT_4O_COST
+    # Long expired (the test runs after June 2026): no grace, closed now, once.
+    assert expire_commitments.apply().get() == 1
+    assert expire_commitments.apply().get() == 0
+    assert Breakage.objects.get().amount_minor == 2 * USD - 2 * GPT_4O_COST
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    for name, task in (
+        ("settlement-draw-down-commitments", "settlement.draw_down_commitments"),
+        ("settlement-expire-commitments", "settlement.expire_commitments"),
+    ):
+        assert (schedule[name]["task"], schedule[name]["schedule"]) == (task, 60.0)

@@ -387,3 +387,14 @@ def test_the_celery_tasks_draw_and_break_and_beat_runs_them_every_minute(world, 
         ("settlement-expire-commitments", "settlement.expire_commitments"),
     ):
         assert (schedule[name]["task"], schedule[name]["schedule"]) == (task, 60.0)
+
+
+def test_usage_metered_after_the_breakage_stays_on_payable(world, contract):
+    only = buy(contract, "only", expires_at=datetime(2026, 6, 2, tzinfo=UTC))
+    assert commitments_expire(now=datetime(2026, 6, 3, 1, tzinfo=UTC)).closed == 1
+    payable_before = balance(world["distributor"], "payable:openai")
+    book_day(JUNE, requests=2)  # occurred while it was active, metered after its breakage
+    commitments_draw_down()
+    assert drawn(only) == 0 and DrawdownBatch.objects.get().drawn_minor == 0
+    assert balance(world["distributor"], "payable:openai") == payable_before + openai_cost()
+    assert verify_ledger().ok

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/wallets/", include("payments.urls")),
     path("api/metering/", include("metering.report_urls")),
     path("api/webhooks/", include("webhooks.urls")),
+    path("api/settlement/", include("settlement.urls")),
     path("v1/", include("metering.urls")),
     path("v1/", include("wallets.gateways.urls")),
     path("v1/stripe/", include("payments.stripe.urls")),

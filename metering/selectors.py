@@ -1,6 +1,9 @@
-"""Reads of metered usage: margin per model, customer or seller book over a period."""
+"""Reads of metered usage: margin per model, customer or seller book over a period; the
+upstream cost of each usage batch (settlement's draw-down)."""
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
@@ -216,3 +219,62 @@ _LINE_COLUMNS = (
     "reasoning_tokens",
     "amount_minor",
 )
+# --- upstream cost per usage batch (settlement's draw-down) ----------------------------
+
+
+def usage_batch_sequences_list(
+    *, after_sequence: int, through_sequence: int, limit: int
+) -> list[int]:
+    """The ledger sequences of the first `limit` usage batches in (after_sequence,
+    through_sequence], in order. Sequences commit in order (the chain lock), so a reader
+    that has seen batch N will never see a batch before N appear later."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ledger_event_sequence FROM metering_usagerecord"
+            " WHERE ledger_event_sequence > %s AND ledger_event_sequence <= %s"
+            " ORDER BY 1 LIMIT %s",
+            [after_sequence, through_sequence, limit],
+        )
+        return [sequence for (sequence,) in cursor.fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchUsageCost:
+    """The upstream cost of a batch's records of one seller book, currency, provider,
+    model, UTC day and period between two `split_at` instants."""
+
+    ledger_sequence: int
+    seller_book_id: int
+    currency: str
+    provider: str
+    model: str
+    usage_day: date
+    first_occurred_at: datetime  # every record of the group is on its side of each split
+    records: int
+    cost_minor: int
+
+
+def usage_batch_costs_list(
+    *, after_sequence: int, through_sequence: int, split_at: Sequence[datetime] = ()
+) -> list[BatchUsageCost]:
+    """Upstream cost of the usage batches in (after_sequence, through_sequence], summed
+    per batch, seller book, currency, provider, model and day, and split at each instant
+    of `split_at` (a commitment's start or expiry), so that a group's records all lie on
+    the same side of each: the caller can judge a whole group by its first record."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ledger_event_sequence, seller_book_id, currency, provider, model,"
+            "       (occurred_at AT TIME ZONE 'UTC')::date,"
+            "       min(occurred_at), count(*), sum(cost_minor)"
+            "  FROM metering_usagerecord"
+            " WHERE ledger_event_sequence > %s AND ledger_event_sequence <= %s"
+            " GROUP BY ledger_event_sequence, seller_book_id, currency, provider, model,"
+            "          (occurred_at AT TIME ZONE 'UTC')::date,"
+            "          width_bucket(occurred_at, %s::timestamptz[])"
+            " ORDER BY 1, 2, 3, 4, 5, 7",
+            [after_sequence, through_sequence, sorted(set(split_at))],
+        )
+        return [
+            BatchUsageCost(seq, book, currency, provider, model, day, first, n, int(cost))
+            for seq, book, currency, provider, model, day, first, n, cost in cursor.fetchall()
+        ]

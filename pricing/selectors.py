@@ -45,6 +45,12 @@ _UPSTREAM_COLUMNS = (
 )
 
 
+def provider_known(*, provider: str) -> bool:
+    """Whether the upstream catalogue prices any model of this provider (as usage records
+    and LiteLLM's litellm_provider name it): settlement refuses contracts with others."""
+    return UpstreamPrice.objects.filter(provider=provider).exists()
+
+
 def _check_at(at: datetime) -> None:
     if not isinstance(at, datetime) or at.tzinfo is None:
         raise PricingError(f"`at` must be a timezone-aware datetime, not {at!r}")

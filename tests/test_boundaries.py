@@ -59,7 +59,7 @@ MAY_IMPORT = {
     "credit": {"invoicing", "wallets", "ledger", "pricing", "webhooks"},
     # invoicing reads metering's usage (through metering.selectors) and payments' top-ups.
     "invoicing": {"metering", "payments", "wallets", "ledger", "pricing", "webhooks"},
-    "settlement": {"wallets", "ledger", "pricing"},
+    "settlement": {"metering", "wallets", "ledger", "pricing"},
     "metering": {"wallets", "ledger", "pricing"},
     # Outbound webhooks to sellers: below every app that emits events, above the ledger.
     "webhooks": {"ledger"},

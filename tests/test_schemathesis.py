@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from config.wsgi import application
 from ledger.models import Account, Entry, Event
 from metering import demo, ingest
+from settlement.commitments.models import Commitment, Contract
 from wallets import selectors as wallets_selectors
 from wallets.models import ApiKey, Authorization
 
@@ -84,6 +85,8 @@ def _path_parameters() -> dict[str, dict[str, object]]:
         "account_id": account.id,
         "public_id": str(Authorization.objects.get(state=Authorization.State.OPEN).public_id),
         "sequence": Event.objects.order_by("-sequence").values_list("sequence", flat=True)[0],
+        "contract_id": Contract.objects.order_by("id")[0].id,
+        "commitment_id": Commitment.objects.order_by("id")[0].id,
     }
     return {
         "/api/ledger/entries/": {**common, "id": Entry.objects.order_by("id")[0].id},

@@ -211,10 +211,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=30, hour=1),
     },
     "invoicing-issue-receipts": {"task": "invoicing.issue_receipts", "schedule": 600.0},
+    # Every minute: draw upstream commitments down by the usage batches booked since the
+    # last run, and book the breakage of expired ones (settlement/commitments/drawdown.py).
+    "settlement-draw-down-commitments": {
+        "task": "settlement.draw_down_commitments",
+        "schedule": 60.0,
+    },
+    "settlement-expire-commitments": {"task": "settlement.expire_commitments", "schedule": 60.0},
 }
 # Drafts are finalized automatically this many days after they were made (finance may
 # review, regenerate or finalize them by hand before).
 INVOICE_GRACE_DAYS = env_int("INVOICE_GRACE_DAYS", 3)
+
+# Settlement (settlement/). Usage batches one draw-down run draws (one transaction), and
+# how long after a commitment's expiry its remainder is written off: usage that occurred
+# before the expiry but is metered within the grace still draws from it.
+SETTLEMENT_DRAWDOWN_BATCHES_PER_RUN = env_int("SETTLEMENT_DRAWDOWN_BATCHES_PER_RUN", 500)
+SETTLEMENT_BREAKAGE_GRACE_HOURS = env_int("SETTLEMENT_BREAKAGE_GRACE_HOURS", 24)
 
 # Authorizations for gateways (wallets/). Batching decides concurrent requests of one
 # process together in one transaction (see wallets/batching.py).

@@ -1,0 +1,237 @@
+"""Settlement draw-down benchmark: how fast commitments are drawn down by usage batches.
+
+    .venv/bin/python benchmarks/settlement_bench.py [--batches 500] [--records 100]
+
+Needs PostgreSQL (`python -m devservices up postgres`). Self-contained: it creates a
+private database (`bench_settlement`, dropped at the end unless --keep-db), migrates it,
+imports real catalogue prices for four models, makes a distributor, a reseller and 200
+customers, three commitments with OpenAI (two priorities, one covering one model only),
+and books --batches usage batches of --records records each through the real metering
+pipeline (a realistic mix of providers and models over a month). It times:
+  metering: the pipeline booking those batches (what the draw-down follows);
+  floor:    the draw-down's reads alone over the same batches (the batch list and the
+            per batch x provider x model cost sums), in runs of the same size: no job
+            reading these batches can beat it;
+  drawdown: commitments_draw_down_all, every batch, 500 per run (the beat task's size);
+  again:    a second run that finds nothing new (the idempotent case).
+It prints batches/s and records/s for each. The job runs every minute: it keeps up while
+its batches/s exceed metering's.
+"""
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+BENCH_DB = "bench_settlement"
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
+BENCH_DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+CATALOGUE = (REPO_ROOT / "../shared/data/model_prices_litellm.json").resolve()
+MODELS = {  # catalogue key: (provider, model as usage names it, share of traffic)
+    "gpt-4o": ("openai", "gpt-4o", 5),
+    "claude-sonnet-4-5": ("anthropic", "claude-sonnet-4-5", 3),
+    "deepseek/deepseek-chat": ("deepseek", "deepseek-chat", 1),
+    "gemini/gemini-2.5-pro": ("gemini", "gemini-2.5-pro", 1),
+}
+JUNE = datetime(2026, 6, 1, tzinfo=UTC)
+CUSTOMERS = 200
+
+
+def progress(text: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def recreate_database(drop_only: bool = False) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        if not drop_only:
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def build_world() -> None:
+    from django.core.management import call_command
+
+    from ledger import services as ledger_services
+    from ledger.models import Book
+    from pricing import services as pricing_services
+    from settlement.commitments.services import commitment_purchase, contract_create
+    from wallets.models import Customer
+
+    call_command("migrate", verbosity=0)
+    catalogue = json.loads(CATALOGUE.read_text())
+    subset = {key: catalogue[key] for key in MODELS}
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    pricing_services.catalog_import(data=subset, effective_from=since, actor="bench")
+    usd = ledger_services.asset_create(code="USD", scale=9)
+    distributor = ledger_services.book_create(code="distributor", name="Distributor")
+    reseller = ledger_services.book_create(code="apex", name="Apex", kind=Book.Kind.RESELLER)
+    reseller.wholesale_from = distributor
+    reseller.save(update_fields=["wholesale_from"])
+    kwargs = {"effective_from": since, "actor": "bench"}
+    pricing_services.retail_price_book_create(
+        book=distributor, name="list", markup_bps=2000, **kwargs
+    )
+    pricing_services.retail_price_book_create(
+        book=distributor, name="apex", customer="apex", markup_bps=550, **kwargs
+    )
+    pricing_services.retail_price_book_create(book=reseller, name="apex", markup_bps=3000, **kwargs)
+    Customer.objects.bulk_create(
+        [
+            Customer(
+                external_id=f"c{i}",
+                book=reseller if i % 5 == 0 else distributor,
+                currency=usd,
+                billing=Customer.Billing.CREDIT,
+            )
+            for i in range(CUSTOMERS)
+        ]
+    )
+    contract = contract_create(
+        book=distributor, provider="openai", name="bench", currency=usd, actor="bench"
+    )
+    for key, days, priority, models in (
+        ("a", 15, 10, []),
+        ("b", 30, 20, ["gpt-4o"]),
+        ("c", 30, 30, []),
+    ):
+        commitment_purchase(
+            contract=contract,
+            amount_minor=10**9 * 1_000,
+            currency="USD",
+            starts_at=JUNE,
+            expires_at=JUNE + timedelta(days=days),
+            funded_from="cash",
+            covered_models=models,
+            priority=priority,
+            idempotency_key=key,
+            actor="bench",
+        )
+
+
+def book_usage(batches: int, records: int) -> float:
+    from metering.pipeline import Pipeline, RawMessage
+
+    rng = random.Random(13)
+    choices = [value for value in MODELS.values() for _ in range(value[2])]
+    pipeline = Pipeline()
+    started = time.perf_counter()
+    for index in range(batches):
+        messages = []
+        # The batches walk through June: a month of usage, a few per hour.
+        at = JUNE + timedelta(seconds=index * 30 * 86_400 // batches)
+        for n in range(records):
+            provider, model, _share = rng.choice(choices)
+            event = {
+                "event_id": uuid.uuid4().hex,
+                "source": "bench",
+                "occurred_at": (at + timedelta(seconds=n)).isoformat(),
+                "customer": f"c{rng.randrange(CUSTOMERS)}",
+                "model": model,
+                "provider": provider,
+                "tokens": {
+                    "input": rng.randint(100, 5000),
+                    "output": rng.randint(10, 800),
+                    "cache_read": 0,
+                    "cache_write": 0,
+                    "reasoning": 0,
+                },
+            }
+            messages.append(
+                RawMessage("usage.events", 0, index * records + n, b"k", json.dumps(event).encode())
+            )
+        pipeline.process(messages)
+        if index and index % 100 == 0:
+            progress(f"{index} batches booked")
+    return time.perf_counter() - started
+
+
+def read_floor(run_size: int) -> float:
+    from django.db import transaction
+
+    from metering import selectors
+
+    started = time.perf_counter()
+    after = 0
+    splits = [JUNE, JUNE + timedelta(days=15), JUNE + timedelta(days=30)]
+    while True:
+        with transaction.atomic():
+            sequences = selectors.usage_batch_sequences_list(
+                after_sequence=after, through_sequence=2**62, limit=run_size
+            )
+            if not sequences:
+                break
+            selectors.usage_batch_costs_list(
+                after_sequence=after, through_sequence=sequences[-1], split_at=splits
+            )
+        after = sequences[-1]
+    return time.perf_counter() - started
+
+
+def line(label: str, seconds: float, batches: int, records: int) -> None:
+    print(
+        f"{label:9} {seconds:8.2f} s  {batches / seconds:10,.0f} batches/s  "
+        f"{records / seconds:12,.0f} records/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=500)
+    parser.add_argument("--records", type=int, default=100)
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+    recreate_database()
+    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = ""
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from settlement.commitments.drawdown import BATCHES_PER_RUN_DEFAULT, commitments_draw_down_all
+    from settlement.commitments.models import DrawdownBatch, DrawdownLine
+
+    try:
+        progress("building the world: catalogue, books, customers, three commitments")
+        build_world()
+        progress(f"booking {args.batches} batches of {args.records} records through metering")
+        records = args.batches * args.records
+        metering_s = book_usage(args.batches, args.records)
+        print(f"\n{args.batches} usage batches, {records} records")
+        line("metering", metering_s, args.batches, records)
+        line("floor", read_floor(BATCHES_PER_RUN_DEFAULT), args.batches, records)
+        started = time.perf_counter()
+        runs = commitments_draw_down_all()
+        drawdown_s = time.perf_counter() - started
+        line("drawdown", drawdown_s, sum(run.batches for run in runs), records)
+        started = time.perf_counter()
+        again = commitments_draw_down_all()
+        print(f"again     {time.perf_counter() - started:8.2f} s  ({len(again)} runs with batches)")
+        drawn = sum(run.drawn_minor for run in runs)
+        cost = sum(run.cost_minor for run in runs)
+        print(
+            f"{DrawdownBatch.objects.count()} batches drawn, {DrawdownLine.objects.count()} lines,"
+            f" {drawn / 10**9:,.2f} of {cost / 10**9:,.2f} USD upstream cost covered"
+        )
+        call_command("ledger_verify", "--no-progress")  # raises if the ledger does not tie out
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep_db:
+            recreate_database(drop_only=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Reads of contracts and commitments: live balances (from the ledger), draw-downs, the
+forecast of each commitment's run-out against its expiry."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from ledger import selectors as ledger_selectors
+from settlement.commitments.models import Commitment, Contract, DrawdownLine
+from settlement.errors import CommitmentNotFound, ContractNotFound
+
+FORECAST_DAYS_DEFAULT = 7
+FORECAST_STATUSES = ("pending", "active", "expired", "closed")
+FORECAST_DAYS_MAX = 366
+_DAY_S = 86_400
+
+
+def contract_list() -> QuerySet[Contract]:
+    return Contract.objects.select_related("book", "currency").order_by("provider", "pk")
+
+
+def contract_get(*, contract_id: int) -> Contract:
+    contract = contract_list().filter(pk=contract_id).first()
+    if contract is None:
+        raise ContractNotFound(f"contract {contract_id} does not exist")
+    return contract
+
+
+def commitment_list(
+    *, contract_id: int | None = None, provider: str | None = None
+) -> QuerySet[Commitment]:
+    commitments = Commitment.objects.select_related(
+        "contract__currency", "contract__book", "breakage"
+    ).order_by("contract__provider", "priority", "expires_at", "pk")
+    if contract_id is not None:
+        commitments = commitments.filter(contract_id=contract_id)
+    if provider is not None:
+        commitments = commitments.filter(contract__provider=provider)
+    return commitments
+
+
+def commitment_get(*, commitment_id: int) -> Commitment:
+    commitment = commitment_list().filter(pk=commitment_id).first()
+    if commitment is None:
+        raise CommitmentNotFound(f"commitment {commitment_id} does not exist")
+    return commitment
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentBalance:
+    amount_minor: int  # bought
+    drawn_minor: int  # covered usage
+    breakage_minor: int  # written off at expiry
+    remaining_minor: int  # the ledger's balance of prepaid_capacity:<p>:<id>
+
+
+def commitment_balance_get(*, commitment: Commitment) -> CommitmentBalance:
+    drawn = commitment.draws.aggregate(total=Sum("amount_minor"))["total"] or 0
+    breakage = commitment.breakage if _has_breakage(commitment) else None
+    remaining = (
+        ledger_selectors.account_balance_get(account_id=commitment.account_id).balance
+        if commitment.account_id
+        else 0
+    )
+    return CommitmentBalance(
+        commitment.amount_minor, drawn, breakage.amount_minor if breakage else 0, remaining
+    )
+
+
+def commitment_drawdowns_list(*, commitment: Commitment) -> QuerySet[DrawdownLine]:
+    """What the commitment covered, per metering batch, model and usage day, newest first."""
+    return (
+        DrawdownLine.objects.filter(commitment=commitment)
+        .select_related("batch")
+        .order_by("-batch__metering_sequence", "pk")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    commitment: Commitment
+    status: str  # "pending" (not started), "active", "expired", "closed" (breakage booked)
+    remaining_minor: int
+    window_days: int
+    drawn_in_window_minor: int
+    burn_per_day_minor: int  # the window's draw-down per day, rounded down
+    run_out_at: datetime | None  # at this burn rate; None when nothing burns
+    expected_breakage_minor: int  # left at expiry at this burn rate
+    shortfall_at: datetime | None  # run-out before expiry: usage then goes to payable
+
+
+def commitment_forecast(
+    *, commitment: Commitment, days: int = FORECAST_DAYS_DEFAULT, now: datetime | None = None
+) -> Forecast:
+    """Burn rate from the last `days` whole UTC days of draw-down (by the day the usage
+    occurred, today excluded; fewer when the commitment started since), projected from
+    now: the run-out date, and against the expiry either the expected breakage or the
+    date of the shortfall. Integer arithmetic on minor units throughout."""
+    assert days >= 1, "a burn rate needs a window of at least one day"
+    now = now or timezone.now()
+    today = now.astimezone(UTC).date()
+    # Not before the commitment started: a young commitment's rate is over its own days.
+    window_start: date = max(
+        today - timedelta(days=days), commitment.starts_at.astimezone(UTC).date()
+    )
+    window_days = (today - window_start).days
+    drawn = (
+        DrawdownLine.objects.filter(
+            commitment=commitment, usage_day__gte=window_start, usage_day__lt=today
+        ).aggregate(total=Sum("amount_minor"))["total"]
+        or 0
+    )
+    balance = commitment_balance_get(commitment=commitment)
+    remaining = balance.remaining_minor
+    window_s = max(window_days, 1) * _DAY_S
+    if _has_breakage(commitment):
+        status = "closed"
+    elif now >= commitment.expires_at:
+        status = "expired"
+    elif now < commitment.starts_at:
+        status = "pending"
+    else:
+        status = "active"
+    run_out_at = shortfall_at = None
+    expected_breakage = remaining if status in ("pending", "active", "expired") else 0
+    if status in ("pending", "active"):
+        start = max(now, commitment.starts_at)
+        usable_s = int((commitment.expires_at - start).total_seconds())
+        if drawn > 0 and window_days > 0:
+            run_out_at = start + timedelta(seconds=-(-remaining * window_s // drawn))
+            burned_by_expiry = drawn * usable_s // window_s
+            expected_breakage = max(0, remaining - burned_by_expiry)
+            if run_out_at < commitment.expires_at:
+                shortfall_at = run_out_at
+    return Forecast(
+        commitment,
+        status,
+        remaining,
+        window_days,
+        drawn,
+        drawn // window_days if window_days > 0 else 0,
+        run_out_at,
+        expected_breakage,
+        shortfall_at,
+    )
+
+
+def commitment_closed(commitment: Commitment) -> bool:
+    """Breakage was booked: the commitment draws no more."""
+    return _has_breakage(commitment)
+
+
+def _has_breakage(commitment: Commitment) -> bool:
+    try:
+        return commitment.breakage is not None
+    except Commitment.breakage.RelatedObjectDoesNotExist:
+        return False
+
+
+def commitment_forecasts_list(
+    *, days: int = FORECAST_DAYS_DEFAULT, provider: str | None = None, now: datetime | None = None
+) -> list[Forecast]:
+    return [
+        commitment_forecast(commitment=commitment, days=days, now=now)
+        for commitment in commitment_list(provider=provider)
+    ]

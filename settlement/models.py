@@ -1,0 +1,3 @@
+"""The settlement app's tables, kept per domain in its sub-packages."""
+
+from settlement.commitments.models import *  # noqa: F403

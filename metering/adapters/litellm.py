@@ -120,6 +120,10 @@ def to_usage_event(
         raise refuse("status: not a successful call", "status", code=NOT_BILLABLE)
     logged_metadata = optional_mapping(record, "metadata", "metadata")
     counts = _counts(record, logged_metadata)
+    provider = normalise_provider(
+        text(record, "custom_llm_provider", "custom_llm_provider", required=True),
+        "custom_llm_provider",
+    )
     response_id = text(record, "id", "id", required=event_id is None)
     return build(
         event_id=event_id if event_id is not None else response_id,
@@ -129,11 +133,8 @@ def to_usage_event(
             customer if customer is not None else _customer(record, logged_metadata, customer_from)
         ),
         api_key=api_key if api_key is not None else _hash(logged_metadata),
-        model=text(record, "model", "model", required=True),
-        provider=normalise_provider(
-            text(record, "custom_llm_provider", "custom_llm_provider", required=True),
-            "custom_llm_provider",
-        ),
+        model=_model(record, provider),
+        provider=provider,
         upstream_request_id=None if record.get("cache_hit") is True else response_id,
         authorization_id=(
             authorization_id if authorization_id is not None else _authorization_id(logged_metadata)
@@ -189,6 +190,35 @@ def _counts(record: Mapping[str, Any], logged_metadata: Mapping[str, Any]) -> di
         ),
         "reasoning_tokens": reasoning,
     }
+
+
+def _model(record: Mapping[str, Any], provider: str) -> str:
+    """The price-map entry LiteLLM priced the call with, else the model as logged.
+
+    The logged `model` is the deployment's: through a Router or the proxy it carries the
+    provider prefix ("anthropic/claude-sonnet-4-5") or is a deployment's own name
+    ("azure/my-gpt4o"). `model_map_information` says what LiteLLM priced
+    (`get_model_cost_information` in litellm/litellm_core_utils/litellm_logging.py):
+    `model_map_key` is the name it looked up (the base_model when a deployment names
+    one) and `model_map_value` the entry `litellm.get_model_info` found for it, whose
+    `key` is the entry's own key in the map, which is our catalogue's key too. So the
+    entry's key, else the looked-up name, else the logged model without a leading
+    "<custom_llm_provider>/" (the resolver puts a prefix back where the catalogue spells
+    the model with one: PriceResolver.catalogue_model).
+    """
+    model_map = mapping_or_empty(record.get("model_map_information"))
+    entry = mapping_or_empty(model_map.get("model_map_value"))
+    for container, key, path in (
+        (entry, "key", "model_map_information.model_map_value.key"),
+        (model_map, "model_map_key", "model_map_information.model_map_key"),
+    ):
+        found = text(container, key, path, required=False)
+        if found is not None:
+            return found
+    logged = text(record, "model", "model", required=True)
+    assert logged is not None
+    prefix = f"{provider}/"
+    return logged.removeprefix(prefix) if len(logged) > len(prefix) else logged
 
 
 def _same(top_path: str, top: int | None, detail_path: str, detail: int) -> None:
@@ -294,6 +324,7 @@ def _context(record: Mapping[str, Any], logged_metadata: Mapping[str, Any]) -> d
     model_map = mapping_or_empty(record.get("model_map_information"))
     return {
         "call_type": record.get("call_type"),
+        "litellm_model": record.get("model"),
         "model_group": record.get("model_group"),
         "model_id": record.get("model_id"),
         "litellm_model_map_key": model_map.get("model_map_key"),

@@ -40,7 +40,12 @@ from litellm.types.utils import (  # isort: skip
     Usage,
 )
 
-pytestmark = pytest.mark.django_db
+# LiteLLM's pydantic models warn about their own ReadOnly TypedDicts as they are built.
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.timeout(300),
+    pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning"),
+]
 
 IMPORTED_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 # LiteLLM prices DeepSeek's off-peak hours at their own rates (`off_peak_pricing`) and

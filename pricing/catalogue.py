@@ -201,8 +201,10 @@ def price_slots(
     """The price columns for one service tier, from the raw catalogue prices.
 
     A service tier's price overlays the standard one field by field (LiteLLM falls back to
-    the standard price when a tier has none). Of several thresholds (…_above_128k_tokens,
-    …_above_256k_tokens) the lowest is the tier; the others stay in raw_prices only.
+    the standard price when a tier has none), except that a tier with its own output
+    price and no reasoning price of its own bills reasoning as that output. Of several
+    thresholds (…_above_128k_tokens, …_above_256k_tokens) the lowest is the tier; the
+    others stay in raw_prices only.
     `provider` brings in LiteLLM's provider defaults (`provider_defaults`).
     """
     prices = _token_prices(raw)
@@ -212,13 +214,16 @@ def price_slots(
         (slot, threshold): atto for (slot, threshold, tier), atto in prices.items() if not tier
     }
     if service_tier:
-        merged.update(
-            {
-                (slot, threshold): atto
-                for (slot, threshold, tier), atto in prices.items()
-                if tier == service_tier
-            }
-        )
+        overlay = {
+            (slot, threshold): atto
+            for (slot, threshold, tier), atto in prices.items()
+            if tier == service_tier
+        }
+        if ("output", None) in overlay and ("reasoning", None) not in overlay:
+            # A tier that prices its own output bills reasoning at that output price, not
+            # at the standard reasoning price (LiteLLM's _resolve_reasoning_token_cost).
+            merged.pop(("reasoning", None), None)
+        merged.update(overlay)
     thresholds = [threshold for (_, threshold) in merged if threshold is not None]
     lowest = min(thresholds, default=None)
     slots: dict[str, int | None] = {

@@ -63,7 +63,12 @@ Whom and what the event is for:
   team's call to a user is worse than dead-lettering it.
 - `api_key`: `metadata.user_api_key_hash` (LiteLLM's SHA-256 of the virtual key, never
   the key itself).
-- `provider`: `custom_llm_provider`, LiteLLM's own provider id; `model` as logged.
+- `provider`: `custom_llm_provider`, LiteLLM's own provider id; `model`: the price-map
+  entry LiteLLM priced the call with (`model_map_information.model_map_value.key`, else
+  `model_map_key`), else the logged `model` without its provider prefix: a Router or the
+  proxy logs the deployment's model ("anthropic/claude-sonnet-4-5", or a deployment's
+  own name), which is not how the catalogue spells it (see `_model`). The logged model
+  is kept in `metadata["litellm_model"]`.
 - `authorization_id`: the keyword argument, else `metadata.spend_logs_metadata.
   authorization_id` (a gateway passes it per request in LiteLLM's `spend_logs_metadata`).
 - `occurred_at`: `startTime`, converted exactly via `Decimal(str(x))`.

@@ -29,7 +29,7 @@ from metering.rating import Rater
 from pricing import services as pricing_services
 from pricing.errors import PriceMissing
 from pricing.models import UpstreamPrice
-from pricing.rating import ATTO_PER_UNIT, PriceVersion, TokenCounts, rate
+from pricing.rating import ATTO_PER_UNIT, PRICE_FIELDS, PriceVersion, TokenCounts, rate
 from pricing.selectors import PriceResolver
 from tests.litellm_support import load_catalogue, our_catalogue_in_litellm
 
@@ -164,6 +164,7 @@ def theirs(litellm, tokens: TokenCounts, version: PriceVersion) -> Decimal | str
                 model=version.model,
                 custom_llm_provider=version.provider,
                 usage_object=litellm_usage(tokens),
+                service_tier=version.service_tier or None,
             )
     except Exception as exc:  # noqa: BLE001 (LiteLLM raises bare Exceptions)
         return f"{type(exc).__name__}: {exc}"[:200]
@@ -212,6 +213,53 @@ def test_rating_agrees_with_litellm_on_every_imported_chat_model(catalogue):
         "these listed models agree now; take them off the list: "
         f"{sorted(set(EXPECTED_DIFFERENCES) - set(differing))}"
     )
+
+
+# Service tiers LiteLLM prices per token on a chat call ("batches" go through its batch
+# cost calculator, "decisions" are a call type of their own).
+CHAT_SERVICE_TIERS = ("flex", "priority", "balanced", "ultrafast")
+EXPECTED_TIER_DIFFERENCES = {
+    ("fireworks_ai", "priority"): (
+        "LiteLLM's Fireworks calculator (llms/fireworks_ai/cost_calculator.py) takes no "
+        "service_tier and bills a priority request at the standard prices; we bill the "
+        "priority prices the entry states"
+    ),
+}
+
+
+def _prices(version: PriceVersion) -> tuple:
+    return tuple(getattr(version, name) for name in PRICE_FIELDS)
+
+
+def test_service_tier_prices_agree_with_litellm(catalogue):
+    """The same comparison for every chat model's stated service tiers."""
+    pricing_services.catalog_import(data=catalogue, effective_from=IMPORTED_FROM, actor="test")
+    chat = UpstreamPrice.objects.filter(mode="chat").values_list(
+        "provider", "model", "service_tiers"
+    )
+    prices = PriceResolver.load()
+    fast = Rater()
+    compared, differing, listed = 0, {}, set()
+    with our_catalogue_in_litellm(catalogue) as litellm:
+        for provider, model, tiers in chat:
+            if model in EXPECTED_DIFFERENCES:
+                continue  # they differ in their standard prices already
+            for tier in set(tiers) & set(CHAT_SERVICE_TIERS):
+                version = prices.resolve(provider, model, PRICED_AT, service_tier=tier)
+                standard = prices.resolve(provider, model, PRICED_AT)
+                if (provider, tier) in EXPECTED_TIER_DIFFERENCES and _prices(version) != _prices(
+                    standard
+                ):
+                    listed.add((model, tier))
+                for tokens in mixes(version, "tiered_pricing" in catalogue[model]):
+                    compared += 1
+                    mine, other = ours(tokens, version, fast), theirs(litellm, tokens, version)
+                    if not agree(mine, other):
+                        differing.setdefault((model, tier), []).append((tokens, mine, other))
+    assert compared > 500
+    unexplained = {key: found for key, found in differing.items() if key not in listed}
+    assert not unexplained, unexplained
+    assert set(differing) == listed, sorted(listed - set(differing))
 
 
 def test_a_stated_zero_is_zero_and_only_a_missing_price_falls_back(catalogue):

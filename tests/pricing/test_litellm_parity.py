@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 
 from metering.rating import Rater
 from pricing import services as pricing_services
@@ -41,6 +42,8 @@ from litellm.types.utils import (  # isort: skip
 )
 
 # LiteLLM's pydantic models warn about their own ReadOnly TypedDicts as they are built.
+# django_db also makes pytest-django set the test database up for this module's tests
+# (it creates only the databases marked tests use), which the module fixture imports into.
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.timeout(300),
@@ -185,21 +188,34 @@ def catalogue() -> dict:
     return load_catalogue()
 
 
-def test_rating_agrees_with_litellm_on_every_imported_chat_model(catalogue):
-    result = pricing_services.catalog_import(
-        data=catalogue, effective_from=IMPORTED_FROM, actor="test"
-    )
-    chat = set(
-        UpstreamPrice.objects.filter(catalog_import=result.catalog_import, mode="chat").values_list(
-            "provider", "model"
+@pytest.fixture(scope="module")
+def imported(django_db_setup, django_db_blocker, catalogue) -> tuple[PriceResolver, list]:
+    """The whole catalogue through pricing_import_catalog's service, once per module:
+    the versions it stored, loaded in memory as the consumer loads them, and the
+    (provider, model, service tiers) of its chat entries. The import is rolled back
+    once read, so nothing outlives this module."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        assert connection.settings_dict["NAME"].startswith("test_")  # never the dev database
+        result = pricing_services.catalog_import(
+            data=catalogue, effective_from=IMPORTED_FROM, actor="test"
         )
-    )
-    prices = PriceResolver.load()
+        chat = list(
+            UpstreamPrice.objects.filter(catalog_import=result.catalog_import, mode="chat")
+            .order_by("provider", "model")
+            .values_list("provider", "model", "service_tiers")
+        )
+        prices = PriceResolver.load()
+        transaction.set_rollback(True)
+    return prices, chat
+
+
+def test_rating_agrees_with_litellm_on_every_imported_chat_model(catalogue, imported):
+    prices, chat = imported
     fast = Rater()
     differing: dict[str, list] = {}
     compared = 0
     with our_catalogue_in_litellm(catalogue) as litellm:
-        for provider, model in sorted(chat):
+        for provider, model, _ in chat:
             version = prices.resolve(provider, model, PRICED_AT)
             for tokens in mixes(version, "tiered_pricing" in catalogue[model]):
                 compared += 1
@@ -231,13 +247,9 @@ def _prices(version: PriceVersion) -> tuple:
     return tuple(getattr(version, name) for name in PRICE_FIELDS)
 
 
-def test_service_tier_prices_agree_with_litellm(catalogue):
+def test_service_tier_prices_agree_with_litellm(catalogue, imported):
     """The same comparison for every chat model's stated service tiers."""
-    pricing_services.catalog_import(data=catalogue, effective_from=IMPORTED_FROM, actor="test")
-    chat = UpstreamPrice.objects.filter(mode="chat").values_list(
-        "provider", "model", "service_tiers"
-    )
-    prices = PriceResolver.load()
+    prices, chat = imported
     fast = Rater()
     compared, differing, listed = 0, {}, set()
     with our_catalogue_in_litellm(catalogue) as litellm:
@@ -262,7 +274,7 @@ def test_service_tier_prices_agree_with_litellm(catalogue):
     assert set(differing) == listed, sorted(listed - set(differing))
 
 
-def test_a_stated_zero_is_zero_and_only_a_missing_price_falls_back(catalogue):
+def test_a_stated_zero_is_zero_and_only_a_missing_price_falls_back(catalogue, imported):
     """deepseek/deepseek-chat states cache_creation_input_token_cost: 0.0 (DeepSeek does
     not charge cache writes): a write there costs 0, not the input price. A Fireworks
     model without a cache-read price bills reads at half its input price, as LiteLLM
@@ -271,12 +283,7 @@ def test_a_stated_zero_is_zero_and_only_a_missing_price_falls_back(catalogue):
     stated = "fireworks_ai/accounts/fireworks/models/deepseek-v4-pro-0813"
     assert catalogue["deepseek/deepseek-chat"]["cache_creation_input_token_cost"] == 0.0
     assert "cache_read_input_token_cost" not in catalogue[fireworks]
-    pricing_services.catalog_import(
-        data={key: catalogue[key] for key in ("deepseek/deepseek-chat", fireworks, stated)},
-        effective_from=IMPORTED_FROM,
-        actor="test",
-    )
-    prices = PriceResolver.load()
+    prices, _ = imported
     deepseek = prices.resolve("deepseek", "deepseek/deepseek-chat", PRICED_AT)
     writes = rate(TokenCounts(cache_write=1_000_000), deepseek)
     assert deepseek.cache_write_per_token_atto == 0 and writes.amount_atto == 0

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 
 from metering.rating import Rater
 from pricing import services as pricing_services
+from pricing.catalogue import CURRENCY, parse_entry, prices_sha256
 from pricing.errors import PriceMissing
 from pricing.models import UpstreamPrice
 from pricing.rating import ATTO_PER_UNIT, PRICE_FIELDS, PriceVersion, TokenCounts, rate
@@ -289,6 +290,10 @@ def test_a_stated_zero_is_zero_and_only_a_missing_price_falls_back(catalogue, im
     assert deepseek.cache_write_per_token_atto == 0 and writes.amount_atto == 0
     yi = prices.resolve("fireworks_ai", fireworks, PRICED_AT)
     assert yi.cache_read_per_token_atto * 2 == yi.input_per_token_atto
+    # The default is part of the version's fingerprint: a database that imported this
+    # entry before the default existed gets a new version from its next import.
+    parsed = parse_entry(fireworks, catalogue[fireworks])
+    assert parsed.prices_sha256 != prices_sha256(CURRENCY, parsed.raw_prices)
     priced = prices.resolve("fireworks_ai", stated, PRICED_AT)
     assert priced.cache_read_per_token_atto == Decimal(
         str(catalogue[stated]["cache_read_input_token_cost"])

@@ -22,7 +22,9 @@ Where the field names come from (checked, not guessed):
 - `Usage` in `litellm/types/utils.py` (what `usage_object` is a dump of):
   `prompt_tokens_details.cached_tokens` (also fed from Anthropic's
   `cache_read_input_tokens` and DeepSeek's `prompt_cache_hit_tokens`),
-  `prompt_tokens_details.cache_creation_tokens` and top-level
+  `prompt_tokens_details.cache_creation_tokens` (litellm 1.110 logs it also as
+  `prompt_tokens_details.cache_write_tokens`, checked against a real Router's payload in
+  tests/metering/test_litellm_client.py) and top-level
   `cache_creation_input_tokens` / `cache_read_input_tokens` (Anthropic mapping),
   `completion_tokens_details.reasoning_tokens`;
 - `calculate_usage()` in `litellm/llms/anthropic/chat/transformation.py`:
@@ -252,6 +254,14 @@ def _details(usage: Mapping[str, Any], prefix: str) -> tuple[int, int, int]:
             prompt_details,
             "cache_creation_tokens",
             f"{prefix}.prompt_tokens_details.cache_creation_tokens",
+        ),
+        # The spelling some OpenAI-compatible providers use (kimi-k2); LiteLLM's Usage
+        # mirrors the two, and its cost calculator reads either
+        # (parse_prompt_tokens_details in litellm_core_utils/llm_cost_calc/utils.py).
+        (
+            prompt_details,
+            "cache_write_tokens",
+            f"{prefix}.prompt_tokens_details.cache_write_tokens",
         ),
         (usage, "cache_creation_input_tokens", f"{prefix}.cache_creation_input_tokens"),
     )

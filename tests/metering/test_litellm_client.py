@@ -32,6 +32,7 @@ from ledger.selectors import trial_balance_list
 from metering import ingest
 from metering.adapters.litellm import to_usage_event
 from metering.models import DeadLetter, UsageRecord
+from metering.schema import InvalidUsageEvent
 from pricing import services as pricing_services
 from pricing.rating import ATTO_PER_UNIT
 from tests.litellm_support import load_catalogue, our_catalogue_in_litellm
@@ -233,3 +234,19 @@ def test_the_adapter_names_the_entry_litellm_priced(model_map_information, model
     event = to_usage_event(payload, source="litellm-router")
     assert event.model == model
     assert event.metadata["litellm_model"] == "anthropic/claude-sonnet-4-5"
+
+
+def test_cache_writes_spelled_cache_write_tokens_are_read_and_must_agree():
+    usage = {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105}
+    only = {**usage, "prompt_tokens_details": {"cache_write_tokens": 40}}
+    payload = _payload(prompt_tokens=100, total_tokens=105)
+    payload["metadata"] = {"user_api_key_team_id": "acme"}
+    payload["metadata"]["usage_object"] = only
+    event = to_usage_event(payload, source="litellm-router")
+    assert (event.tokens.cache_write, event.tokens.input) == (40, 60)
+    payload["metadata"]["usage_object"] = {
+        **usage,
+        "prompt_tokens_details": {"cache_write_tokens": 40, "cache_creation_tokens": 41},
+    }
+    with pytest.raises(InvalidUsageEvent, match="disagree"):
+        to_usage_event(payload, source="litellm-router")

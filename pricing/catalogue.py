@@ -11,6 +11,15 @@ with kind one of input_cost_per_token, output_cost_per_token, cache_read_input_t
 cache_creation_input_token_cost, output_cost_per_reasoning_token. These are rated. Every
 other price field (per image, per second, per query, audio tokens, 1-hour cache writes,
 Databricks DBUs, ...) is kept as an exact decimal string in `raw_prices` but not rated.
+
+A price the catalogue states is that price, 0 included: `cache_creation_input_token_cost:
+0.0` is a cache write billed at 0. Only a price the entry leaves out falls back, and
+to what LiteLLM's cost calculator bills it at (litellm 1.110,
+`litellm_core_utils/llm_cost_calc/utils.py`, `_get_token_base_cost` and
+`_resolve_reasoning_token_cost`): a missing cache-read or cache-write price is the input
+price, a missing reasoning price the output price (both applied in `pricing.rating`, so
+the column stays null), except where LiteLLM has a provider default, which the import
+makes explicit (`PROVIDER_CACHE_READ_RATIO`).
 """
 
 import hashlib
@@ -42,6 +51,12 @@ _TOKEN_PRICE_FIELD = re.compile(
 )
 # The slots a tier can change; LiteLLM has no above-tier reasoning price.
 _TIERED_SLOTS = ("input", "output", "cache_read", "cache_write")
+# Providers whose missing cache-read price LiteLLM bills at a share of the standard input
+# price instead of the whole of it: `with_default_cache_read_rate` in
+# litellm/llms/fireworks_ai/cache_pricing.py (FIREWORKS_AI_DEFAULT_CACHE_READ_RATE_RATIO,
+# litellm/constants.py), applied before any tier, so above-tier and service-tier requests
+# without their own cache-read price inherit it too.
+PROVIDER_CACHE_READ_RATIO = {"fireworks_ai": Decimal("0.5")}
 
 
 class Skip:
@@ -168,25 +183,47 @@ def service_tiers_of(raw: Mapping[str, Any]) -> list[str]:
     return sorted(tiers)
 
 
-def price_slots(raw: Mapping[str, Any], service_tier: str = "") -> dict[str, int | None]:
+def provider_defaults(raw: Mapping[str, Any], provider: str) -> dict[str, int]:
+    """The standard prices the entry leaves out that LiteLLM fills in for its provider
+    (slot -> atto per token); empty for most providers."""
+    ratio = PROVIDER_CACHE_READ_RATIO.get(provider)
+    if ratio is None or "cache_read_input_token_cost" in raw:
+        return {}
+    input_text = raw.get("input_cost_per_token")
+    if not isinstance(input_text, str):
+        return {}
+    return {"cache_read": to_atto(Decimal(input_text) * ratio, "cache_read_input_token_cost")}
+
+
+def price_slots(
+    raw: Mapping[str, Any], service_tier: str = "", *, provider: str = ""
+) -> dict[str, int | None]:
     """The price columns for one service tier, from the raw catalogue prices.
 
     A service tier's price overlays the standard one field by field (LiteLLM falls back to
-    the standard price when a tier has none). Of several thresholds (…_above_128k_tokens,
-    …_above_256k_tokens) the lowest is the tier; the others stay in raw_prices only.
+    the standard price when a tier has none), except that a tier with its own output
+    price and no reasoning price of its own bills reasoning as that output. Of several
+    thresholds (…_above_128k_tokens, …_above_256k_tokens) the lowest is the tier; the
+    others stay in raw_prices only.
+    `provider` brings in LiteLLM's provider defaults (`provider_defaults`).
     """
     prices = _token_prices(raw)
+    for slot, atto in provider_defaults(raw, provider).items():
+        prices[(slot, None, "")] = atto
     merged = {
         (slot, threshold): atto for (slot, threshold, tier), atto in prices.items() if not tier
     }
     if service_tier:
-        merged.update(
-            {
-                (slot, threshold): atto
-                for (slot, threshold, tier), atto in prices.items()
-                if tier == service_tier
-            }
-        )
+        overlay = {
+            (slot, threshold): atto
+            for (slot, threshold, tier), atto in prices.items()
+            if tier == service_tier
+        }
+        if ("output", None) in overlay and ("reasoning", None) not in overlay:
+            # A tier that prices its own output bills reasoning at that output price, not
+            # at the standard reasoning price (LiteLLM's _resolve_reasoning_token_cost).
+            merged.pop(("reasoning", None), None)
+        merged.update(overlay)
     thresholds = [threshold for (_, threshold) in merged if threshold is not None]
     lowest = min(thresholds, default=None)
     slots: dict[str, int | None] = {
@@ -200,10 +237,16 @@ def price_slots(raw: Mapping[str, Any], service_tier: str = "") -> dict[str, int
     return slots
 
 
-def prices_sha256(currency: str, raw: Mapping[str, Any]) -> str:
-    canonical = json.dumps(
-        {"currency": currency, "prices": raw}, sort_keys=True, separators=(",", ":")
-    )
+def prices_sha256(
+    currency: str, raw: Mapping[str, Any], defaults: Mapping[str, int] | None = None
+) -> str:
+    """The fingerprint of what a version bills: its prices and, when there are any, the
+    provider defaults the import filled in (so adding a default makes a new version of
+    exactly the entries it changes, and no other)."""
+    document: dict[str, Any] = {"currency": currency, "prices": raw}
+    if defaults:
+        document["provider_defaults"] = dict(defaults)
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -233,23 +276,24 @@ def _parse_entry(key: str, entry: Any) -> ParsedEntry:
     provider = entry.get("litellm_provider")
     if not isinstance(provider, str) or not provider.strip():
         raise _Refused(Skip.MISSING_PROVIDER, "missing litellm_provider")
+    provider = provider.strip().lower()
     raw = _raw_prices(entry)
-    slots = price_slots(raw)
+    slots = price_slots(raw, provider=provider)
     if slots["input_per_token_atto"] is None and slots["output_per_token_atto"] is None:
         raise _Refused(Skip.NOT_TOKEN_PRICED, _describe_unpriced(entry, raw))
     tiers = service_tiers_of(raw)
     for tier in tiers:  # every tier's prices must convert too, or none is stored
-        price_slots(raw, tier)
+        price_slots(raw, tier, provider=provider)
     mode = entry.get("mode")
     return ParsedEntry(
-        provider=provider.strip().lower(),
+        provider=provider,
         model=key,
         mode=mode if isinstance(mode, str) else "",
         currency=CURRENCY,
         slots=slots,
         raw_prices=raw,
         service_tiers=tiers,
-        prices_sha256=prices_sha256(CURRENCY, raw),
+        prices_sha256=prices_sha256(CURRENCY, raw, provider_defaults(raw, provider)),
     )
 
 

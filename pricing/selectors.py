@@ -83,7 +83,8 @@ def service_tier_version(
     if not service_tier:
         return base
     _check_service_tier(service_tier)
-    return replace(base, service_tier=service_tier, **price_slots(raw_prices, service_tier))
+    slots = price_slots(raw_prices, service_tier, provider=base.provider)
+    return replace(base, service_tier=service_tier, **slots)
 
 
 # --- upstream cost ---------------------------------------------------------------------

@@ -15,6 +15,10 @@ from rest_framework.test import APIClient
 
 import devservices
 
+# LiteLLM (a dev dependency, tests/litellm_support.py) fetches its price map from the
+# network when first imported unless told to use its bundled one: never from a test.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
 # Connection settings for the services come from devservices unless already given.
 for _name, _value in devservices.env().items():
     os.environ.setdefault(_name, _value)

@@ -22,7 +22,9 @@ Where the field names come from (checked, not guessed):
 - `Usage` in `litellm/types/utils.py` (what `usage_object` is a dump of):
   `prompt_tokens_details.cached_tokens` (also fed from Anthropic's
   `cache_read_input_tokens` and DeepSeek's `prompt_cache_hit_tokens`),
-  `prompt_tokens_details.cache_creation_tokens` and top-level
+  `prompt_tokens_details.cache_creation_tokens` (litellm 1.110 logs it also as
+  `prompt_tokens_details.cache_write_tokens`, checked against a real Router's payload in
+  tests/metering/test_litellm_client.py) and top-level
   `cache_creation_input_tokens` / `cache_read_input_tokens` (Anthropic mapping),
   `completion_tokens_details.reasoning_tokens`;
 - `calculate_usage()` in `litellm/llms/anthropic/chat/transformation.py`:
@@ -63,7 +65,12 @@ Whom and what the event is for:
   team's call to a user is worse than dead-lettering it.
 - `api_key`: `metadata.user_api_key_hash` (LiteLLM's SHA-256 of the virtual key, never
   the key itself).
-- `provider`: `custom_llm_provider`, LiteLLM's own provider id; `model` as logged.
+- `provider`: `custom_llm_provider`, LiteLLM's own provider id; `model`: the price-map
+  entry LiteLLM priced the call with (`model_map_information.model_map_value.key`, else
+  `model_map_key`), else the logged `model` without its provider prefix: a Router or the
+  proxy logs the deployment's model ("anthropic/claude-sonnet-4-5", or a deployment's
+  own name), which is not how the catalogue spells it (see `_model`). The logged model
+  is kept in `metadata["litellm_model"]`.
 - `authorization_id`: the keyword argument, else `metadata.spend_logs_metadata.
   authorization_id` (a gateway passes it per request in LiteLLM's `spend_logs_metadata`).
 - `occurred_at`: `startTime`, converted exactly via `Decimal(str(x))`.
@@ -120,6 +127,10 @@ def to_usage_event(
         raise refuse("status: not a successful call", "status", code=NOT_BILLABLE)
     logged_metadata = optional_mapping(record, "metadata", "metadata")
     counts = _counts(record, logged_metadata)
+    provider = normalise_provider(
+        text(record, "custom_llm_provider", "custom_llm_provider", required=True),
+        "custom_llm_provider",
+    )
     response_id = text(record, "id", "id", required=event_id is None)
     return build(
         event_id=event_id if event_id is not None else response_id,
@@ -129,11 +140,8 @@ def to_usage_event(
             customer if customer is not None else _customer(record, logged_metadata, customer_from)
         ),
         api_key=api_key if api_key is not None else _hash(logged_metadata),
-        model=text(record, "model", "model", required=True),
-        provider=normalise_provider(
-            text(record, "custom_llm_provider", "custom_llm_provider", required=True),
-            "custom_llm_provider",
-        ),
+        model=_model(record, provider),
+        provider=provider,
         upstream_request_id=None if record.get("cache_hit") is True else response_id,
         authorization_id=(
             authorization_id if authorization_id is not None else _authorization_id(logged_metadata)
@@ -191,6 +199,35 @@ def _counts(record: Mapping[str, Any], logged_metadata: Mapping[str, Any]) -> di
     }
 
 
+def _model(record: Mapping[str, Any], provider: str) -> str:
+    """The price-map entry LiteLLM priced the call with, else the model as logged.
+
+    The logged `model` is the deployment's: through a Router or the proxy it carries the
+    provider prefix ("anthropic/claude-sonnet-4-5") or is a deployment's own name
+    ("azure/my-gpt4o"). `model_map_information` says what LiteLLM priced
+    (`get_model_cost_information` in litellm/litellm_core_utils/litellm_logging.py):
+    `model_map_key` is the name it looked up (the base_model when a deployment names
+    one) and `model_map_value` the entry `litellm.get_model_info` found for it, whose
+    `key` is the entry's own key in the map, which is our catalogue's key too. So the
+    entry's key, else the looked-up name, else the logged model without a leading
+    "<custom_llm_provider>/" (the resolver puts a prefix back where the catalogue spells
+    the model with one: PriceResolver.catalogue_model).
+    """
+    model_map = mapping_or_empty(record.get("model_map_information"))
+    entry = mapping_or_empty(model_map.get("model_map_value"))
+    for container, key, path in (
+        (entry, "key", "model_map_information.model_map_value.key"),
+        (model_map, "model_map_key", "model_map_information.model_map_key"),
+    ):
+        found = text(container, key, path, required=False)
+        if found is not None:
+            return found
+    logged = text(record, "model", "model", required=True)
+    assert logged is not None
+    prefix = f"{provider}/"
+    return logged.removeprefix(prefix) if len(logged) > len(prefix) else logged
+
+
 def _same(top_path: str, top: int | None, detail_path: str, detail: int) -> None:
     if top is not None and top != detail:
         raise refuse(
@@ -217,6 +254,14 @@ def _details(usage: Mapping[str, Any], prefix: str) -> tuple[int, int, int]:
             prompt_details,
             "cache_creation_tokens",
             f"{prefix}.prompt_tokens_details.cache_creation_tokens",
+        ),
+        # The spelling some OpenAI-compatible providers use (kimi-k2); LiteLLM's Usage
+        # mirrors the two, and its cost calculator reads either
+        # (parse_prompt_tokens_details in litellm_core_utils/llm_cost_calc/utils.py).
+        (
+            prompt_details,
+            "cache_write_tokens",
+            f"{prefix}.prompt_tokens_details.cache_write_tokens",
         ),
         (usage, "cache_creation_input_tokens", f"{prefix}.cache_creation_input_tokens"),
     )
@@ -294,6 +339,7 @@ def _context(record: Mapping[str, Any], logged_metadata: Mapping[str, Any]) -> d
     model_map = mapping_or_empty(record.get("model_map_information"))
     return {
         "call_type": record.get("call_type"),
+        "litellm_model": record.get("model"),
         "model_group": record.get("model_group"),
         "model_id": record.get("model_id"),
         "litellm_model_map_key": model_map.get("model_map_key"),

@@ -62,6 +62,7 @@ def litellm_record() -> dict:
         **record,
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "model": "claude-sonnet-4-5",
+        "model_map_information": {"model_map_key": "claude-sonnet-4-5", "model_map_value": None},
         "metadata": metadata,
         "startTime": JUNE_2026 + 0.25,
         "endTime": JUNE_2026 + 1.5,

@@ -1,15 +1,22 @@
 """Metering benchmark: usage events from a Kafka topic to the committed ledger.
 
-    .venv/bin/python benchmarks/metering_bench.py [--events N] [--batch-size N]
+    .venv/bin/python benchmarks/metering_bench.py [--events N] [--batch-size N] [--rounds N]
 
 Needs PostgreSQL and Kafka running (`python -m devservices up postgres kafka`). In one
-run it prints:
-  - the raw kafka-python consume rate of the topic (the ceiling),
-  - end-to-end events/s of `manage.py metering_consume` from the topic to committed
-    usage records and ledger postings (a separate process, as in production),
-  - their ratio and the consumer's peak memory (VmHWM),
-with the issue's goals beside them. The data is real: prices from the LiteLLM catalogue
-in ../shared/data, a realistic model mix, 1,000 customers of a distributor and a reseller.
+run it measures two variants of the same traffic, interleaved `--rounds` times (the
+machine may be shared: alternating them exposes both to the same noise), each on a topic
+of its own:
+  - `usage_event`: our own UsageEvent JSON, no headers;
+  - `litellm`: the same calls as LiteLLM's StandardLoggingPayload records with the
+    headers POST /v1/usage/litellm produces (`kind: litellm`, source, customer_from),
+    adapted by the consumer before validation.
+For each it prints the raw kafka-python consume rate of its topic (the ceiling) and the
+end-to-end events/s of `manage.py metering_consume` from the topic to committed usage
+records and ledger postings (a separate process, as in production), then the ratios
+(end-to-end / raw, litellm / usage_event, whose floor is 0.8x the UsageEvent rate of
+the same run) and the consumers' peak memory (VmHWM), with the issue's goals beside them.
+The data is real: prices from the LiteLLM catalogue in ../shared/data, a realistic model
+mix, 1,000 customers of a distributor and a reseller.
 """
 
 import argparse
@@ -61,6 +68,14 @@ MODEL_MIX = [
     ("openai", "gpt-5", 0.03),
 ]
 GOAL_EVENTS_PER_S, GOAL_RATIO, GOAL_PEAK_MB = 20_000, 0.5, 500
+GOAL_NATIVE_RATIO = 0.8  # native LiteLLM records at >= 0.8x the UsageEvent rate
+VARIANTS = ("usage_event", "litellm")
+# What a LiteLLM proxy's StandardLoggingPayload carries beside the counts (the shape of
+# tests/metering/samples/litellm_standard_logging_payload.json): the adapter reads and
+# skips all of it, so the bench pays for it as the consumer would.
+LITELLM_TEMPLATE = json.loads(
+    (REPO_ROOT / "tests/metering/samples/litellm_standard_logging_payload.json").read_text()
+)
 
 
 def progress(text: str) -> None:
@@ -106,7 +121,7 @@ def create_world(run_id: str) -> list[str]:
     return [customer.external_id for customer in customers]
 
 
-def make_events(count: int, customers: list[str], rng: random.Random, run_id: str):
+def make_events(count: int, customers: list[str], rng: random.Random, tag: str, source: str):
     models = [(provider, model) for provider, model, _share in MODEL_MIX]
     weights = [share for _provider, _model, share in MODEL_MIX]
     start = datetime(2026, 11, 1, tzinfo=UTC)
@@ -114,8 +129,8 @@ def make_events(count: int, customers: list[str], rng: random.Random, run_id: st
         provider, model = rng.choices(models, weights)[0]
         customer = rng.choice(customers)
         event = {
-            "event_id": f"{run_id}-{index}",
-            "source": "bench-gw",
+            "event_id": f"{tag}-{index}",
+            "source": source,
             "occurred_at": (start + timedelta(milliseconds=index)).isoformat(),
             "customer": customer,
             "model": model,
@@ -128,10 +143,75 @@ def make_events(count: int, customers: list[str], rng: random.Random, run_id: st
                 "reasoning": rng.choice((0, 0, 128)) if provider == "openai" else 0,
             },
         }
-        yield customer.encode(), json.dumps(event, separators=(",", ":")).encode()
+        yield customer, event
 
 
-def produce(topic: str, events) -> tuple[int, float]:
+def usage_event_messages(events):
+    for customer, event in events:
+        yield customer.encode(), json.dumps(event, separators=(",", ":")).encode(), None
+
+
+def litellm_messages(events):
+    """The same calls as LiteLLM logs them, with the headers the HTTP endpoint sets."""
+    headers = None
+    for customer, event in events:
+        if headers is None:
+            headers = [
+                ("kind", b"litellm"),
+                ("source", event["source"].encode()),
+                ("customer_from", b"user_api_key_team_id"),
+            ]
+        yield customer.encode(), json.dumps(litellm_payload(event)).encode(), headers
+
+
+def litellm_payload(event: dict) -> dict:
+    tokens = event["tokens"]
+    prompt = tokens["input"] + tokens["cache_read"] + tokens["cache_write"]
+    completion = tokens["output"] + tokens["reasoning"]
+    started = datetime.fromisoformat(event["occurred_at"]).timestamp()
+    template = LITELLM_TEMPLATE
+    usage = {
+        **template["metadata"]["usage_object"],
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "completion_tokens_details": {
+            **template["metadata"]["usage_object"]["completion_tokens_details"],
+            "reasoning_tokens": tokens["reasoning"],
+            "text_tokens": tokens["output"],
+        },
+        "prompt_tokens_details": {
+            **template["metadata"]["usage_object"]["prompt_tokens_details"],
+            "cached_tokens": tokens["cache_read"],
+            "cache_creation_tokens": tokens["cache_write"],
+        },
+        "cache_creation_input_tokens": tokens["cache_write"],
+        "cache_read_input_tokens": tokens["cache_read"],
+    }
+    return {
+        **template,
+        "id": event["event_id"],
+        "custom_llm_provider": event["provider"],
+        "model": event["model"],
+        "model_group": event["model"],
+        "model_map_information": {"model_map_key": event["model"], "model_map_value": None},
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "startTime": started,
+        "endTime": started + 1.25,
+        "completionStartTime": started + 0.5,
+        "metadata": {
+            **template["metadata"],
+            "user_api_key_team_id": event["customer"],
+            "spend_logs_metadata": {},
+            "usage_object": usage,
+        },
+        "response": {**template["response"], "id": event["event_id"]},
+    }
+
+
+def produce(topic: str, messages) -> tuple[int, float]:
     producer = KafkaProducer(
         bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
         acks="all",
@@ -140,8 +220,8 @@ def produce(topic: str, events) -> tuple[int, float]:
         compression_type=None,
     )
     started, sent = time.monotonic(), 0
-    for key, value in events:
-        producer.send(topic, key=key, value=value)
+    for key, value, headers in messages:
+        producer.send(topic, key=key, value=value, headers=headers)
         sent += 1
         if sent % 200_000 == 0:
             progress(f"produced {sent:,}")
@@ -182,7 +262,7 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_consumers(topic: str, run_id: str, expected: int, batch_size: int, processes: int) -> dict:
+def run_consumers(topic: str, group: str, expected: int, batch_size: int, processes: int) -> dict:
     """`processes` consumer processes, each reading its own share of the partitions."""
     env = dict(
         os.environ,
@@ -203,7 +283,7 @@ def run_consumers(topic: str, run_id: str, expected: int, batch_size: int, proce
                 "--dead-letter-topic",
                 f"{topic}.dlq",
                 "--group",
-                f"bench-{run_id}",
+                group,
                 "--partitions",
                 ",".join(map(str, share)),
                 "--batch-size",
@@ -227,7 +307,7 @@ def run_consumers(topic: str, run_id: str, expected: int, batch_size: int, proce
     # Progress from the offsets the consumers commit with each batch (every event of the
     # bench is valid and unique, so offsets = records): counting millions of usage records
     # twice a second would take the CPU the consumers are measured on.
-    offsets = ConsumerOffset.objects.filter(group=f"bench-{run_id}", topic=topic)
+    offsets = ConsumerOffset.objects.filter(group=group, topic=topic)
     while done_at is None:
         time.sleep(0.5)
         peak_mb = max([peak_mb] + [peak_rss_mb(process.pid) for process in running])
@@ -255,9 +335,43 @@ def run_consumers(topic: str, run_id: str, expected: int, batch_size: int, proce
     }
 
 
+def measure(variant: str, round_no: int, args, run_id: str, customers: list[str]) -> dict:
+    """One variant once: its own topic, source and consumer group, start to booked."""
+    tag = f"{run_id}-{variant}-{round_no}"
+    source = f"bench-{run_id}-{variant.replace('_', '-')}-{round_no}"
+    topic = f"bench-usage-{tag}-{uuid.uuid4().hex[:6]}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
+    admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    admin.close()
+    # The same seed per round: both variants carry the same calls.
+    events = make_events(args.events, customers, random.Random(42 + round_no), tag, source)
+    messages = (usage_event_messages if variant == "usage_event" else litellm_messages)(events)
+    sent, produce_s = produce(topic, messages)
+    progress(f"{variant} #{round_no}: produced {sent:,} in {produce_s:.1f} s")
+    raw_rate = raw_consume_rate(topic, sent)
+    result = run_consumers(topic, f"bench-{tag}", sent, args.batch_size, args.consumers)
+    booked = UsageRecord.objects.filter(source=source).count()
+    if booked != sent:
+        sys.exit(f"{variant}: {booked:,} usage records booked for {sent:,} events sent")
+    figures = {
+        "variant": variant,
+        "round": round_no,
+        "raw": raw_rate,
+        "e2e": sent / result["total_s"],
+        "steady": sent / max(result["steady_s"], 1e-3),  # one batch: no steady state
+        "peak_mb": result["peak_mb"],
+        "output": result["output"],
+    }
+    progress(
+        f"{variant} #{round_no}: {figures['e2e']:,.0f} events/s end to end "
+        f"({figures['steady']:,.0f} from the first commit), raw {raw_rate:,.0f}/s"
+    )
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=300_000, help="per variant and round")
     parser.add_argument("--batch-size", type=int, default=5_000)
     parser.add_argument(
         "--consumers",
@@ -266,65 +380,107 @@ def main() -> int:
         choices=(1, 2, 4),
         help="consumer processes, each with its share of the 4 partitions",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="times each variant runs, interleaved"
+    )
     args = parser.parse_args()
     run_id = datetime.now().strftime("%Y%m%d%H%M%S")
-    topic = f"bench-usage-{run_id}-{uuid.uuid4().hex[:6]}"
-    rng = random.Random(42)
 
     print(
-        f"Metering benchmark: {args.events:,} events, {PARTITIONS} partitions, batches of "
+        f"Metering benchmark: {args.events:,} events per variant and round, {args.rounds} "
+        f"rounds of {' / '.join(VARIANTS)}, {PARTITIONS} partitions, batches of "
         f"{args.batch_size:,}, {CUSTOMERS:,} customers, {len(MODEL_MIX)} models"
     )
     ensure_prices()
     customers = create_world(run_id)
-    admin = KafkaAdminClient(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
-    admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    admin.close()
-    sent, produce_s = produce(topic, make_events(args.events, customers, rng, run_id))
-    progress(f"produced {sent:,} events in {produce_s:.1f} s ({sent / produce_s:,.0f}/s)")
-    raw_rate = raw_consume_rate(topic, sent)
-    progress(f"raw kafka-python consume: {raw_rate:,.0f} events/s")
-    result = run_consumers(topic, run_id, sent, args.batch_size, args.consumers)
-    booked = UsageRecord.objects.filter(
-        source="bench-gw", customer__startswith=f"bench-{run_id}-"
-    ).count()
-    if booked != sent:
-        sys.exit(f"{booked:,} usage records booked for {sent:,} events sent")
-    e2e_rate = sent / result["total_s"]
-    steady_rate = sent / result["steady_s"]
+    runs = [
+        measure(variant, round_no, args, run_id, customers)
+        for round_no in range(1, args.rounds + 1)
+        for variant in VARIANTS
+    ]
     balanced = all(row.difference == 0 for row in trial_balance_list())
 
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "MISS"
 
-    print("\nFigures against goals")
-    print(f"  {'figure':38} {'measured':>14}  {'goal':>12}  result")
+    def mean(variant: str, figure: str) -> float:
+        values = [run[figure] for run in runs if run["variant"] == variant]
+        return sum(values) / len(values)
+
+    print("\nEvery run")
+    print(
+        f"  {'variant':12} {'round':>5} {'end-to-end/s':>13} "
+        f"{'first commit on/s':>18} {'raw/s':>10}"
+    )
+    for run in runs:
+        print(
+            f"  {run['variant']:12} {run['round']:>5} {run['e2e']:>13,.0f} "
+            f"{run['steady']:>18,.0f} {run['raw']:>10,.0f}"
+        )
+    usage_rate, native_rate = mean("usage_event", "e2e"), mean("litellm", "e2e")
+    usage_raw = mean("usage_event", "raw")
+    floor = GOAL_NATIVE_RATIO * usage_rate
+    peak_mb = max(run["peak_mb"] for run in runs)
+    print("\nFigures against goals (means over the rounds)")
+    print(f"  {'figure':42} {'measured':>14}  {'goal':>14}  result")
     rows = [
         (
-            "end-to-end events/s (process start)",
-            f"{e2e_rate:,.0f}",
+            "UsageEvent end-to-end events/s",
+            f"{usage_rate:,.0f}",
             f">= {GOAL_EVENTS_PER_S:,}",
-            verdict(e2e_rate >= GOAL_EVENTS_PER_S),
+            verdict(usage_rate >= GOAL_EVENTS_PER_S),
         ),
-        ("end-to-end events/s (first commit on)", f"{steady_rate:,.0f}", "", ""),
-        ("raw kafka-python consume events/s", f"{raw_rate:,.0f}", "(ceiling)", ""),
+        ("UsageEvent raw kafka-python consume/s", f"{usage_raw:,.0f}", "(ceiling)", ""),
         (
-            "ratio end-to-end / raw",
-            f"{e2e_rate / raw_rate:.2f}",
+            "ratio UsageEvent end-to-end / raw",
+            f"{usage_rate / usage_raw:.2f}",
             f">= {GOAL_RATIO}",
-            verdict(e2e_rate / raw_rate >= GOAL_RATIO),
+            verdict(usage_rate / usage_raw >= GOAL_RATIO),
         ),
         (
-            "consumer peak memory MB (VmHWM)",
-            f"{result['peak_mb']:,.0f}",
-            f"< {GOAL_PEAK_MB}",
-            verdict(result["peak_mb"] < GOAL_PEAK_MB),
+            "LiteLLM native end-to-end events/s",
+            f"{native_rate:,.0f}",
+            f">= {floor:,.0f}",
+            verdict(native_rate >= floor),
+        ),
+        ("LiteLLM native raw kafka-python consume/s", f"{mean('litellm', 'raw'):,.0f}", "", ""),
+        (
+            "ratio LiteLLM native / UsageEvent",
+            f"{native_rate / usage_rate:.2f}",
+            f">= {GOAL_NATIVE_RATIO}",
+            verdict(native_rate / usage_rate >= GOAL_NATIVE_RATIO),
+        ),
+        # Without the consumers' start-up, which both variants pay alike.
+        (
+            "ratio LiteLLM / UsageEvent, first commit on",
+            f"{mean('litellm', 'steady') / mean('usage_event', 'steady'):.2f}",
+            "",
+            "",
         ),
     ]
+    rows += [
+        (
+            f"ratio LiteLLM / UsageEvent, round {round_no}",
+            f"{pair[1]['e2e'] / pair[0]['e2e']:.2f}",
+            "",
+            "",
+        )
+        for round_no in range(1, args.rounds + 1)
+        for pair in [[run for run in runs if run["round"] == round_no]]
+    ]
+    rows.append(
+        (
+            "consumer peak memory MB (VmHWM)",
+            f"{peak_mb:,.0f}",
+            f"< {GOAL_PEAK_MB}",
+            verdict(peak_mb < GOAL_PEAK_MB),
+        )
+    )
     for name, measured, goal, outcome in rows:
-        print(f"  {name:38} {measured:>14}  {goal:>12}  {outcome}")
+        print(f"  {name:42} {measured:>14}  {goal:>14}  {outcome}")
     print(f"\nTrial balance zero in every book: {'yes' if balanced else 'NO'}")
-    print("Consumer's last lines:\n  " + "\n  ".join(result["output"].strip().splitlines()[-3:]))
+    last = runs[-1]["output"].strip().splitlines()[-3:]
+    print("Last consumer's last lines:\n  " + "\n  ".join(last))
     return 0 if balanced else 1
 
 

@@ -203,11 +203,14 @@ class _NativeUsageIngestApi(APIView):
                 raise InvalidUsageRequest("X-Occurred-At: an ISO 8601 timestamp with an offset")
         elif self.kind == "anthropic":
             args["occurred_at"] = timezone.now().isoformat()
-        customer_from = request.query_params.get("customer_from")
-        if self.kind == "litellm" and customer_from:
-            if customer_from not in CUSTOMER_FIELDS:
+        if self.kind == "litellm":
+            # X-Customer-Id (above) > ?customer_from= > the gateway key's setting. Always
+            # in the args, so with Kafka the header makes the consumer adapt the record
+            # exactly as the direct path does, whatever the key says by then.
+            customer_from = request.query_params.get("customer_from")
+            if customer_from and customer_from not in CUSTOMER_FIELDS:
                 raise InvalidUsageRequest(f"customer_from: one of {', '.join(CUSTOMER_FIELDS)}")
-            args["customer_from"] = customer_from
+            args["customer_from"] = customer_from or request.auth.litellm_customer_from
         outcome = ingest_native(
             self.kind, records, args=args, kafka_servers=settings.KAFKA_BOOTSTRAP_SERVERS
         )
@@ -258,13 +261,15 @@ LiteLLMUsageIngestApi = _native_view(
     "litellm",
     ("X-Customer-Id",),
     "LiteLLM StandardLoggingPayload records, as its generic_api callback sends them; the "
-    "customer is the field `customer_from` names unless X-Customer-Id says it",
+    "customer is the field `customer_from` (else the gateway key's `litellm_customer_from`) "
+    "names, unless X-Customer-Id says it",
     extra=[
         OpenApiParameter(
             "customer_from",
             str,
             enum=list(CUSTOMER_FIELDS),
-            description="which payload field names the customer (default user_api_key_team_id)",
+            description="which payload field names the customer; default: the gateway "
+            "key's `litellm_customer_from` (user_api_key_team_id unless set otherwise)",
         )
     ],
 )

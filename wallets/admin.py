@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 # Rows that change only through services (ledger events, the allocator).
 from ledger.admin import ReadOnlyAdmin
+from wallets.gateways.keys import gateway_key_create, gateway_key_settings_changed
 from wallets.models import (
     ApiKey,
     Authorization,
@@ -86,8 +87,30 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(GatewayKey)
 class GatewayKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "source", "prefix", "created_at", "revoked_at"]
+    list_display = ["name", "source", "prefix", "litellm_customer_from", "created_at", "revoked_at"]
+    list_filter = ["litellm_customer_from"]
     readonly_fields = ["prefix", "secret_hash", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            gateway_key_settings_changed(key=obj)
+            return
+        # A new key goes through its service (which makes the secret); the full key is
+        # shown this once, as only its hash is stored.
+        key, token = gateway_key_create(
+            name=obj.name,
+            source=obj.source,
+            litellm_customer_from=obj.litellm_customer_from,
+            actor=request.user.get_username(),
+        )
+        obj.pk, obj.prefix, obj.secret_hash, obj.created_at = (
+            key.pk,
+            key.prefix,
+            key.secret_hash,
+            key.created_at,
+        )
+        messages.warning(request, f"The gateway key, shown only now: {token}")
 
 
 @admin.register(Authorization)

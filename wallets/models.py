@@ -77,8 +77,25 @@ class GatewayKey(models.Model):
     """A gateway's credential (wallets.gateways.keys) for reporting usage (POST /v1/usage)
     and asking for authorizations; only a hash of the secret is stored."""
 
+    class LiteLLMCustomerField(models.TextChoices):
+        """Which field of LiteLLM's StandardLoggingPayload names the customer. Declared
+        here, not imported from metering's LiteLLM adapter (wallets must not import
+        metering); tests/metering/test_gateway_customer_from.py checks the two agree."""
+
+        TEAM_ID = "user_api_key_team_id", "metadata.user_api_key_team_id (the key's team)"
+        USER_ID = "user_api_key_user_id", "metadata.user_api_key_user_id (the key's user)"
+        ORG_ID = "user_api_key_org_id", "metadata.user_api_key_org_id (the key's organisation)"
+        END_USER = "end_user", "end_user (or metadata.user_api_key_end_user_id)"
+
     name = models.CharField(max_length=200)
     source = models.CharField(max_length=64, help_text="the source id its events carry")
+    litellm_customer_from = models.CharField(
+        max_length=32,
+        choices=LiteLLMCustomerField.choices,
+        default=LiteLLMCustomerField.TEAM_ID,
+        help_text="POST /v1/usage/litellm: the payload field naming the customer, unless "
+        "the request's X-Customer-Id header or ?customer_from= says otherwise",
+    )
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)

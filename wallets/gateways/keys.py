@@ -31,13 +31,37 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def gateway_key_create(*, name: str, source: str, actor: str) -> tuple[GatewayKey, str]:
-    """Create a key; the full key is returned once and never stored."""
+def gateway_key_create(
+    *,
+    name: str,
+    source: str,
+    actor: str,
+    litellm_customer_from: str = GatewayKey.LiteLLMCustomerField.TEAM_ID,
+) -> tuple[GatewayKey, str]:
+    """Create a key; the full key is returned once and never stored.
+
+    `litellm_customer_from`: which StandardLoggingPayload field names the customer in
+    what this gateway sends to POST /v1/usage/litellm (a GatewayKey.LiteLLMCustomerField).
+    """
+    if litellm_customer_from not in GatewayKey.LiteLLMCustomerField.values:
+        raise ValueError(
+            "litellm_customer_from: one of " + ", ".join(GatewayKey.LiteLLMCustomerField.values)
+        )
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     key = GatewayKey.objects.create(
-        name=name, source=source, prefix=prefix, secret_hash=hash_secret(secret)
+        name=name,
+        source=source,
+        prefix=prefix,
+        secret_hash=hash_secret(secret),
+        litellm_customer_from=litellm_customer_from,
     )
     return key, f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+def gateway_key_settings_changed(*, key: GatewayKey) -> None:
+    """A key's settings were edited (the admin): this process stops serving the cached
+    copy at once; the others within the cache's TTL, as for a revocation."""
+    verified_keys.forget(key.prefix)
 
 
 def gateway_key_revoke(*, key: GatewayKey, actor: str) -> None:

@@ -5,8 +5,8 @@
   of its journal models (reads and writes go through ledger.services and .selectors).
 - Locks are taken in `locks.py` modules only (the order is ledger.locks').
 - Imports between apps go one way (no cycle; invoicing and settlement read
-  metering's records, metering imports neither), and inside an app models never import services, selectors or
-  views.
+  metering's records, metering imports neither), and inside an app models never
+  import services, selectors or views.
 """
 
 import ast

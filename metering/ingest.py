@@ -10,6 +10,7 @@ rating outcomes (unknown customer, no price) and duplicates are the consumer's t
 import json
 import threading
 
+from django.conf import settings
 from kafka import KafkaProducer
 
 from config import metrics
@@ -17,7 +18,6 @@ from metering.adapters import adapt_message
 from metering.pipeline import KIND_HEADER, Pipeline, RawMessage
 from metering.schema import NOT_BILLABLE, InvalidUsageEvent, not_billable_reason, parse_usage_event
 
-USAGE_TOPIC = "usage.events"
 PRODUCE_TIMEOUT_S = 10
 
 ACCEPTED, DUPLICATE, REFUSED = "accepted", "duplicate", "refused"
@@ -121,8 +121,9 @@ def _ingest(payloads, keys, headers, edge_items, kafka_servers) -> dict:
     if kafka_servers:
         items = edge_items
         producer = _kafka_producer(kafka_servers)
+        topic = settings.METERING_USAGE_TOPIC
         futures = [
-            producer.send(USAGE_TOPIC, key=key.encode(), value=payload, headers=list(headers))
+            producer.send(topic, key=key.encode(), value=payload, headers=list(headers))
             for key, payload in zip(keys, payloads, strict=True)
         ]
         producer.flush(timeout=PRODUCE_TIMEOUT_S)

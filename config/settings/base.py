@@ -141,6 +141,9 @@ SPECTACULAR_SETTINGS = {
 
 # Kafka carries usage events; empty means "no Kafka" (embedded default feeds directly).
 KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "")
+# The topic /v1/usage produces to and `metering_consume` reads by default (one name, so
+# the two cannot drift apart; a test points both at a topic of its own).
+METERING_USAGE_TOPIC = env_str("METERING_USAGE_TOPIC", "usage.events")
 
 # Celery on Redis. CELERY_TASK_ALWAYS_EAGER runs tasks inline (embedded default).
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:16379/0")

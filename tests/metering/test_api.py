@@ -146,7 +146,7 @@ def test_kafka_mode_produces_keyed_by_customer(world, gateway, settings, kafka_b
         "items": [{"index": 0, "status": "accepted"}],
     }
     consumer = KafkaConsumer(
-        ingest.USAGE_TOPIC,
+        settings.METERING_USAGE_TOPIC,
         bootstrap_servers=kafka_bootstrap,
         auto_offset_reset="earliest",
         consumer_timeout_ms=10_000,

@@ -216,16 +216,15 @@ def test_not_billable_events_are_dead_lettered_without_stopping_the_consumer(
 
 
 def test_native_records_go_through_kafka_with_their_kind_header(
-    world, kafka_bootstrap, kafka_topic, settings, monkeypatch
+    world, kafka_bootstrap, kafka_topic, settings
 ):
     from rest_framework.test import APIClient
 
-    from metering import ingest
     from tests.metering.test_native_ingest import _without_usage, openai_record
     from wallets.gateways.keys import gateway_key_create
 
     settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
-    monkeypatch.setattr(ingest, "USAGE_TOPIC", kafka_topic)  # a topic of this test's own
+    settings.METERING_USAGE_TOPIC = kafka_topic  # a topic of this test's own
     _key, secret = gateway_key_create(name="native", source="test-gw", actor="test")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")

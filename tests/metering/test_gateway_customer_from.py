@@ -12,7 +12,6 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from ledger.integrity import verify_ledger
-from metering import ingest
 from metering.adapters.litellm import CUSTOMER_FIELDS
 from metering.models import UsageRecord
 from tests.metering.test_api import fresh_direct_pipeline  # noqa: F401 (fixture)
@@ -135,10 +134,10 @@ def test_the_admin_creates_a_working_key_shown_once(world, settings, finance_adm
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_kafka_mode_carries_the_resolved_field_to_the_consumer(
-    world, kafka_bootstrap, kafka_topic, settings, monkeypatch
+    world, kafka_bootstrap, kafka_topic, settings
 ):
     settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
-    monkeypatch.setattr(ingest, "USAGE_TOPIC", kafka_topic)  # a topic of this test's own
+    settings.METERING_USAGE_TOPIC = kafka_topic  # a topic of this test's own
     sent = {}
     for level, (setting, query, header, expected) in LEVELS.items():
         key, client = _client(setting)

@@ -47,7 +47,7 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("--topic", default="usage.events")
+        parser.add_argument("--topic", default=settings.METERING_USAGE_TOPIC)
         parser.add_argument("--dead-letter-topic", default="usage.events.dlq")
         parser.add_argument("--group", default="metering")
         parser.add_argument("--batch-size", type=int, default=5_000)

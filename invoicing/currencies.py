@@ -15,6 +15,10 @@ ISO_4217_EXPONENTS = {
     "CNY": 2,
     "HKD": 2,
     "SGD": 2,
+    "TWD": 2,
+    "AUD": 2,
+    "CAD": 2,
+    "CHF": 2,
     "JPY": 0,
     "KRW": 0,
 }

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from invoicing.currencies import ISO_4217_EXPONENTS
+
 DocumentKind = Literal["invoice", "credit_note", "receipt"]
 Language = Literal["en", "zh-hans"]
 
@@ -20,22 +22,10 @@ KINDS = ("invoice", "credit_note", "receipt")
 LANGUAGES = ("en", "zh-hans")
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
 
-# ISO 4217 minor-unit exponents of the currencies a seller may invoice in. A currency not
-# listed is refused rather than guessed: printing JPY with two decimals would be wrong.
-CURRENCY_MINOR_UNITS = {
-    "USD": 2,
-    "EUR": 2,
-    "GBP": 2,
-    "CNY": 2,
-    "HKD": 2,
-    "SGD": 2,
-    "TWD": 2,
-    "AUD": 2,
-    "CAD": 2,
-    "CHF": 2,
-    "JPY": 0,
-    "KRW": 0,
-}
+# The currencies a document may be in, with their ISO 4217 exponents: the one table the
+# invoices are rounded by (invoicing/currencies.py), so a document and the invoice it shows
+# never disagree on the minor unit. A currency not listed is refused rather than guessed.
+CURRENCY_MINOR_UNITS = ISO_4217_EXPONENTS
 
 
 class DocumentInvalid(ValueError):

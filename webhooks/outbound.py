@@ -10,8 +10,6 @@ name that resolves to a public address at the check and a private one at the con
 (DNS rebinding within the same second).
 """
 
-import ipaddress
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +18,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from config.outbound import default_port, refused_address
 from webhooks.errors import InvalidWebhookUrl
 
 URL_LENGTH_MAX = 2000
@@ -32,23 +31,6 @@ def private_addresses_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE", False))
 
 
-def _default_port(scheme: str) -> int:
-    return 443 if scheme == "https" else 80
-
-
-def refused_address(host: str, port: int) -> str | None:
-    """Why `host` may not be called (a non-public address, or none); None if it may."""
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError, OSError) as exc:
-        return f"{host} does not resolve ({exc})"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global:
-            return f"{host} resolves to the non-public address {address}"
-    return None
-
-
 def url_check(url: object) -> str:
     """`url` if we may POST to it; else InvalidWebhookUrl saying why."""
     if not isinstance(url, str) or not 0 < len(url) <= URL_LENGTH_MAX:
@@ -57,7 +39,7 @@ def url_check(url: object) -> str:
         raise InvalidWebhookUrl("the URL must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
-        port = parts.port or _default_port(parts.scheme)
+        port = parts.port or default_port(parts.scheme)
     except ValueError as exc:
         raise InvalidWebhookUrl(f"the URL is not valid: {exc}") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -112,7 +94,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> PostResult:
 
     if not private_addresses_allowed():
         parts = urlsplit(url)
-        refused = refused_address(parts.hostname or "", parts.port or _default_port(parts.scheme))
+        refused = refused_address(parts.hostname or "", parts.port or default_port(parts.scheme))
         if refused:
             return result(None, f"refused: {refused}")
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")

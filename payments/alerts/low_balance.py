@@ -22,11 +22,9 @@ before each attempt (redirects are not followed, so they cannot lead elsewhere).
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +35,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.outbound import default_port, refused_address
 from ledger.amounts import from_minor_units
 from payments import locks
 from payments.alerts.thresholds import threshold_crossed
@@ -65,19 +64,6 @@ def _private_addresses_allowed() -> bool:
     return bool(getattr(settings, "WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False))
 
 
-def _refused_address(host: str, port: int) -> str | None:
-    """Why `host` may not be called (a non-public address, or no address); None if fine."""
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        return f"{host} does not resolve ({exc})"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global:
-            return f"{host} resolves to the non-public address {address}"
-    return None
-
-
 def outbound_url_check(url: str) -> str:
     """An http(s) URL we may POST to; refuses others with invalid_webhook_url."""
     if not isinstance(url, str) or not 0 < len(url) <= URL_LENGTH_MAX:
@@ -88,11 +74,11 @@ def outbound_url_check(url: str) -> str:
     if parts.username or parts.password:
         raise InvalidWebhookUrl("the URL must not carry credentials")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or default_port(parts.scheme)
     except ValueError as exc:
         raise InvalidWebhookUrl(f"the URL's port is invalid: {exc}") from exc
     if not _private_addresses_allowed():
-        refused = _refused_address(parts.hostname, port)
+        refused = refused_address(parts.hostname, port)
         if refused:
             raise InvalidWebhookUrl(refused)
     return url
@@ -183,7 +169,7 @@ def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
     """(status code or None, error text or "")."""
     if not _private_addresses_allowed():
         parts = urlsplit(url)
-        refused = _refused_address(
+        refused = refused_address(
             parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
         )
         if refused:

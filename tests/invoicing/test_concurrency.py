@@ -14,7 +14,7 @@ from ledger.selectors import trial_balance_list
 from metering.pipeline import Pipeline
 from tests.invoicing.conftest import AFTER_JUNE, JUNE
 from tests.metering.conftest import raw, usage
-from tests.wallets.test_lots_concurrency import _in_thread
+from tests.threads import in_thread
 from wallets.models import Customer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -81,7 +81,7 @@ def test_64_concurrent_finalizations_number_contiguously_and_a_rollback_leaves_n
     def finalize(invoice):
         return lambda: services.invoice_finalize(invoice=invoice, actor="test", now=AFTER_JUNE)
 
-    threads = [_in_thread(finalize(invoice), failures, lock, start) for invoice in drafts]
+    threads = [in_thread(finalize(invoice), failures, lock, start) for invoice in drafts]
     for thread in threads:
         thread.start()
     for thread in threads:

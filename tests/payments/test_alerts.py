@@ -3,28 +3,23 @@ server on 127.0.0.1 that checks the signature, retried with a bound, every attem
 recorded; outbound URLs are validated."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from config.celery import app as celery_app
 from payments.alerts import low_balance as alerts
 from payments.alerts.balance_watch import balances_watch
 from payments.models import AlertDelivery, LowBalanceAlert
 from payments.tasks import send_low_balance_alert, watch_balances
+from tests.celery_worker import celery_worker_start, celery_worker_stop
 from tests.payments.stripe_helpers import AlertReceiver
 from tests.wallets.factories import member_client, wallet_spend, wallet_topup
 
 pytestmark = pytest.mark.django_db
 
 USD = 10**9
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -202,22 +197,8 @@ def test_a_real_worker_retries_with_exponential_backoff(world, redis_url):
     the endpoint fails twice; the retries come 1 s and then 2 s later."""
     receiver = AlertReceiver(fail_first=2)
     queue = f"alerts-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        CELERY_BROKER_URL=redis_url,
-        CELERY_RESULT_BACKEND=redis_url,
-        WALLETS_ALERT_RETRY_BACKOFF_S="1",
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue]
-        + ["--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "WARNING"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    worker = celery_worker_start(
+        queue=queue, redis_url=redis_url, WALLETS_ALERT_RETRY_BACKOFF_S="1"
     )
     try:
         delivery = _watching(world["acme"], receiver)
@@ -230,8 +211,7 @@ def test_a_real_worker_retries_with_exponential_backoff(world, redis_url):
                 break
             time.sleep(0.3)
     finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+        output = celery_worker_stop(worker)
         receiver.close()
     assert delivery.state == AlertDelivery.State.DELIVERED, output
     assert [a.status_code for a in delivery.attempt_log.order_by("number")] == [500, 500, 204]

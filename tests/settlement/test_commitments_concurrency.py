@@ -6,7 +6,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from ledger.integrity import verify_ledger
@@ -21,25 +20,12 @@ from settlement.commitments.drawdown import (
 from settlement.commitments.models import Breakage, Commitment, DrawdownBatch, DrawdownLine
 from settlement.commitments.services import commitment_purchase, contract_create
 from tests.metering.conftest import raw, usage
+from tests.threads import in_thread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 JUNE = datetime(2026, 6, 1, tzinfo=UTC)
 ROUNDS = 10
-
-
-def _in_thread(work, failures: list, lock: threading.Lock, start: threading.Barrier):
-    def run() -> None:
-        try:
-            start.wait(timeout=30)
-            work()
-        except BaseException as exc:  # noqa: BLE001  (reported by the test)
-            with lock:
-                failures.append(exc)
-        finally:
-            connection.close()
-
-    return threading.Thread(target=run)
 
 
 def test_draw_down_and_breakage_race_with_metering(world):
@@ -84,7 +70,7 @@ def test_draw_down_and_breakage_race_with_metering(world):
     failures: list = []
     lock = threading.Lock()
     start = threading.Barrier(5)
-    threads = [_in_thread(work, failures, lock, start) for work in (book, book, draw, draw, expire)]
+    threads = [in_thread(work, failures, lock, start) for work in (book, book, draw, draw, expire)]
     for thread in threads:
         thread.start()
     for thread in threads:

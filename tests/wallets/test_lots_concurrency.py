@@ -7,13 +7,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from ledger.integrity import verify_ledger
 from ledger.models import Event
 from metering.pipeline import Pipeline
 from tests.metering.conftest import raw, usage
+from tests.threads import in_thread
 from tests.wallets.factories import paid_topup, promotion, wallet
 from wallets.lots import services as lots
 from wallets.models import Lot, LotAllocation, LotCursor
@@ -22,20 +22,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 USD = 10**9
 ROUNDS = 12
-
-
-def _in_thread(work, failures: list, lock: threading.Lock, start: threading.Barrier):
-    def run() -> None:
-        try:
-            start.wait(timeout=30)
-            work()
-        except BaseException as exc:  # noqa: BLE001  (reported by the test)
-            with lock:
-                failures.append(exc)
-        finally:
-            connection.close()
-
-    return threading.Thread(target=run)
 
 
 def test_allocation_and_expiry_race_with_usage_and_grants(world):
@@ -75,7 +61,7 @@ def test_allocation_and_expiry_race_with_usage_and_grants(world):
     failures: list[BaseException] = []
     lock = threading.Lock()
     start = threading.Barrier(len(work))
-    threads = [_in_thread(w, failures, lock, start) for w in work]
+    threads = [in_thread(w, failures, lock, start) for w in work]
     for thread in threads:
         thread.start()
     for thread in threads:

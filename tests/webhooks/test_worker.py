@@ -2,23 +2,18 @@
 the worker (another process, against this test's committed database) delivers it; a
 failed attempt is picked up again by the beat task webhooks.deliver_due."""
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from config.celery import app as celery_app
+from tests.celery_worker import celery_worker_start, celery_worker_stop
 from tests.webhooks.conftest import Receiver, endpoint_for, invoice_payload
 from webhooks import services, tasks
 from webhooks.models import WebhookDelivery
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait_for(predicate, seconds: float = 60) -> bool:
@@ -34,23 +29,7 @@ def _wait_for(predicate, seconds: float = 60) -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_delivers_after_the_commit_and_the_beat_task_retries(books, redis_url):
     queue = f"webhooks-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        CELERY_BROKER_URL=redis_url,
-        CELERY_RESULT_BACKEND=redis_url,
-        CELERY_TASK_ALWAYS_EAGER="false",
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue]
-        + ["--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "WARNING"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    worker = celery_worker_start(queue=queue, redis_url=redis_url, CELERY_TASK_ALWAYS_EAGER="false")
     broker, default_queue = celery_app.conf.broker_url, celery_app.conf.task_default_queue
     receiver = Receiver(503, 200)
     try:
@@ -80,8 +59,7 @@ def test_a_real_worker_delivers_after_the_commit_and_the_beat_task_retries(books
         assert _wait_for(lambda: WebhookDelivery.objects.get(pk=delivery.pk).state != "pending")
     finally:
         celery_app.conf.broker_url, celery_app.conf.task_default_queue = broker, default_queue
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+        output = celery_worker_stop(worker)
         receiver.close()
     delivery.refresh_from_db()
     assert delivery.state == "delivered", output

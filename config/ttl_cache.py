@@ -7,16 +7,24 @@ process is seen within that time.
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from typing import ClassVar
 
 
 class TtlCache:
+    # Every live cache, for clear_all: tests roll back the rows an entry came from, so an
+    # entry must not outlive its test (a cached GatewayKey of a rolled-back seed kept its
+    # old id for ttl_s, and the next test's authorization referred to a row that was gone).
+    _instances: ClassVar[weakref.WeakSet["TtlCache"]] = weakref.WeakSet()
+
     def __init__(self, *, ttl_s: float | Callable[[], float], size_max: int) -> None:
         # A callable is read at each lookup (e.g. a setting tests may change).
         self._ttl_s = ttl_s if callable(ttl_s) else (lambda: ttl_s)
         self._size_max = size_max
         self._entries: dict[str, tuple[object, float]] = {}
         self._lock = threading.Lock()
+        TtlCache._instances.add(self)
 
     def get(self, key: str):
         """The value stored under key, or None when absent or older than ttl_s."""
@@ -38,3 +46,9 @@ class TtlCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    @classmethod
+    def clear_all(cls) -> None:
+        """Empty every cache in the process (tests, between databases)."""
+        for cache in list(cls._instances):
+            cache.clear()

@@ -39,6 +39,18 @@ def _fresh_account_cache():
     account_cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_ttl_caches():
+    """Per-process lookups (gateway and API keys by prefix) hold rows of the test that
+    cached them, which its rollback removes: a later test that makes the same key anew
+    (the demo's, seeded again) must not be handed the old row's id."""
+    from config.ttl_cache import TtlCache
+
+    TtlCache.clear_all()
+    yield
+    TtlCache.clear_all()
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     devservices.up(["kafka"])

@@ -26,3 +26,11 @@ def test_a_callable_ttl_is_read_at_each_lookup_and_the_bound_holds():
     for name in "abcd":
         cache.put(name, name)
     assert [cache.get(name) for name in "abcd"] == [None, None, None, "d"]
+
+
+def test_clear_all_empties_every_cache_in_the_process():
+    first, second = TtlCache(ttl_s=60, size_max=3), TtlCache(ttl_s=60, size_max=3)
+    first.put("a", 1)
+    second.put("b", 2)
+    TtlCache.clear_all()
+    assert (first.get("a"), second.get("b")) == (None, None)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,7 +19,7 @@ from django.utils import timezone
 from config.errors import DomainError
 from config.fast_insert import bulk_insert, insert_rows
 from invoicing import locks, postings
-from invoicing.currencies import divide_half_even, document_exponent, document_unit, round_half_even
+from invoicing.currencies import divide_half_even, document_unit, round_half_even
 from invoicing.errors import (
     BillingProfileMissing,
     BuyerDetailsMissing,
@@ -103,9 +104,14 @@ def billing_profile_set(
     receipt_prefix: str = "RC-",
     payment_terms_days: int = 30,
     language: str = Language.EN,
+    fee_bps: int = 0,
+    fee_fixed_minor: int = 0,
+    fee_description: str = "Platform fee",
 ) -> BillingProfile:
     """Create or replace the seller book's billing profile. `logo` is a path under
-    MEDIA_ROOT (a local file: documents never fetch remote assets)."""
+    MEDIA_ROOT (a local file: documents never fetch remote assets). A fee (basis points
+    of the usage and/or a fixed amount per invoice, in ledger units: a whole number of
+    the currency's minor unit) adds fee lines to the invoices drafted from now on."""
     _actor_check(actor)
     problems = {}
     if not legal_name.strip():
@@ -123,9 +129,15 @@ def billing_profile_set(
         problems["language"] = f"one of {Language.values}"
     if logo and (logo.startswith(("/", "\\")) or ".." in logo.split("/") or "://" in logo):
         problems["logo"] = "a relative path under MEDIA_ROOT"
+    if type(fee_bps) is not int or not 0 <= fee_bps <= 10_000:
+        problems["fee_bps"] = "an integer in 0..10000"
+    unit = document_unit(code=currency.code, scale=currency.scale)
+    if type(fee_fixed_minor) is not int or fee_fixed_minor < 0 or fee_fixed_minor % unit:
+        problems["fee_fixed_minor"] = "a non-negative whole number of the currency's minor unit"
+    if (fee_bps or fee_fixed_minor) and not (fee_description or "").strip():
+        problems["fee_description"] = "required with a fee"
     if problems:
         raise InvalidInvoicingInput("invalid billing profile", details=problems)
-    document_exponent(currency.code)
     with transaction.atomic():
         profile, _ = BillingProfile.objects.update_or_create(
             book=book,
@@ -140,6 +152,9 @@ def billing_profile_set(
                 "currency": currency,
                 "payment_terms_days": payment_terms_days,
                 "language": language,
+                "fee_bps": fee_bps,
+                "fee_fixed_minor": fee_fixed_minor,
+                "fee_description": fee_description,
                 "updated_at": timezone.now(),
                 "updated_by": actor,
             },
@@ -438,17 +453,64 @@ def _rate_for(buyer: Buyer, now: datetime) -> tuple[TaxRate, int]:
     return rate, document_unit(code=buyer.currency.code, scale=buyer.currency.scale)
 
 
+def _fee_lines(
+    invoice: Invoice, profile: BillingProfile, lines: Sequence[InvoiceLine], unit: int
+) -> list[InvoiceLine]:
+    """The seller's fee lines after the usage lines: basis points of the usage's exact
+    sum, rounded once half-even to the document's unit, and a fixed amount per invoice.
+    An invoice with nothing billed gets none (no usage: no invoice, not a fee alone)."""
+    usage_exact = sum(line.exact_amount for line in lines)
+    if not lines or usage_exact <= 0:
+        return []
+    amounts = []
+    if profile.fee_bps:
+        percent = (Decimal(profile.fee_bps) / 100).normalize()
+        amounts.append(
+            (
+                f"{profile.fee_description or 'Fee'} ({percent:f}%)",
+                divide_half_even(usage_exact * profile.fee_bps, 10_000, unit),
+            )
+        )
+    if profile.fee_fixed_minor:
+        amounts.append((profile.fee_description or "Fee", profile.fee_fixed_minor))
+    return [
+        # A fee's exact amount is its amount: it is rounded where it is computed.
+        InvoiceLine(
+            invoice=invoice,
+            position=len(lines) + offset,
+            kind=InvoiceLine.Kind.FEE,
+            description=description,
+            exact_amount=amount,
+            amount=amount,
+        )
+        for offset, (description, amount) in enumerate(
+            [item for item in amounts if item[1]], start=1
+        )
+    ]
+
+
+def _fees_of(lines: Sequence[InvoiceLine]) -> int:
+    return sum(line.amount for line in lines if line.kind == InvoiceLine.Kind.FEE)
+
+
 def _totals_apply(
-    invoice: Invoice, rate: TaxRate, unit: int, exact: Sequence[int], rounded: Sequence[int]
+    invoice: Invoice,
+    rate: TaxRate,
+    unit: int,
+    exact: Sequence[int],
+    rounded: Sequence[int],
+    fees: int = 0,
 ) -> None:
+    """`exact` and `rounded` are every line's, fee lines included (`fees` their sum)."""
     totals = invoice_totals(exact_amounts=exact, amounts=rounded, rate=rate, unit=unit)
-    if not rounded or totals.exact_subtotal == 0:
+    if not rounded or totals.exact_subtotal - fees == 0:
         raise InvoiceEmpty(
             f"nothing to invoice for {invoice.buyer_key} up to {invoice.period_end.isoformat()}",
             details={"buyer": invoice.buyer_key},
         )
     invoice.exact_subtotal, invoice.subtotal = totals.exact_subtotal, totals.subtotal
     invoice.tax, invoice.total = totals.tax, totals.total
+    invoice.fees = fees
     invoice.tax_region, invoice.tax_rate_bps = rate.region, rate.rate_bps
     invoice.tax_inclusive, invoice.tax_kind = rate.inclusive, rate.kind
     invoice.legal_note = LEGAL_NOTES.get(rate.kind, "")
@@ -468,8 +530,14 @@ def _fill(invoice: Invoice, buyer: Buyer, previous: Invoice | None, now: datetim
     invoice.after_period_end = previous.period_end if previous else None
     invoice.after_watermark = previous.usage_watermark if previous else None
     lines = _usage_lines(buyer, invoice, unit)
+    lines += _fee_lines(invoice, _profile(buyer.seller_book), lines, unit)
     _totals_apply(
-        invoice, rate, unit, [line.exact_amount for line in lines], [line.amount for line in lines]
+        invoice,
+        rate,
+        unit,
+        [line.exact_amount for line in lines],
+        [line.amount for line in lines],
+        _fees_of(lines),
     )
     invoice.updated_at = now
     if invoice.pk is None:
@@ -490,8 +558,9 @@ def _refresh_for_issue(invoice: Invoice, buyer: Buyer, now: datetime) -> None:
         _fill(invoice, buyer, previous, now)
         return
     rate, unit = _rate_for(buyer, now)
-    lines = list(invoice.lines.values_list("exact_amount", "amount"))
-    _totals_apply(invoice, rate, unit, [e for e, _ in lines], [a for _, a in lines])
+    lines = list(invoice.lines.values_list("exact_amount", "amount", "kind"))
+    fees = sum(a for _, a, kind in lines if kind == InvoiceLine.Kind.FEE)
+    _totals_apply(invoice, rate, unit, [e for e, _, _ in lines], [a for _, a, _ in lines], fees)
 
 
 def _period_check(period_start: datetime, period_end: datetime, now: datetime) -> None:
@@ -548,7 +617,14 @@ def invoice_draft(
     return invoice
 
 
-_INVOICE_ACCOUNTS = ("receivable", "unbilled", "tax_payable", "rounding", "revenue")
+_INVOICE_ACCOUNTS = (
+    "receivable",
+    "unbilled",
+    "tax_payable",
+    "rounding",
+    "revenue",
+    "fee_revenue",
+)
 
 
 def _account_refs(book_id: int, asset_id: int, buyer_key: str) -> dict[str, AccountRef]:
@@ -559,6 +635,7 @@ def _account_refs(book_id: int, asset_id: int, buyer_key: str) -> dict[str, Acco
         "tax_payable": postings.TAX_PAYABLE,
         "rounding": postings.ROUNDING,
         "revenue": postings.REVENUE,
+        "fee_revenue": postings.FEE_REVENUE,
     }
     return {name: AccountRef(book_id, asset_id, *codes[name]) for name in _INVOICE_ACCOUNTS}
 
@@ -591,6 +668,7 @@ def _finalize_entry(invoice: Invoice, accounts: postings.InvoiceAccounts):
         total=invoice.total,
         inclusive=invoice.tax_inclusive,
         memo=f"invoice {invoice.number_text}",
+        fees=invoice.fees,
     )
 
 
@@ -1108,6 +1186,7 @@ def _customers_draft_batch(
                 own = _lines_from_rows(
                     invoice, rows[customer.external_id], prices, False, terms.unit
                 )
+                own += _fee_lines(invoice, terms.profile, own, terms.unit)
                 try:
                     _totals_apply(
                         invoice,
@@ -1115,6 +1194,7 @@ def _customers_draft_batch(
                         terms.unit,
                         [line.exact_amount for line in own],
                         [line.amount for line in own],
+                        _fees_of(own),
                     )
                 except InvoiceEmpty:
                     report.skipped += 1
@@ -1220,11 +1300,11 @@ def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: 
                 customer__in=[invoice.buyer_customer_id for invoice in candidates]
             )
         }
-        amounts: dict[int, list[tuple[int, int]]] = {invoice.pk: [] for invoice in candidates}
-        for invoice_id, exact, rounded in InvoiceLine.objects.filter(
+        amounts: dict[int, list[tuple[int, int, str]]] = {invoice.pk: [] for invoice in candidates}
+        for invoice_id, exact, rounded, kind in InvoiceLine.objects.filter(
             invoice__in=candidates
-        ).values_list("invoice_id", "exact_amount", "amount"):
-            amounts[invoice_id].append((exact, rounded))
+        ).values_list("invoice_id", "exact_amount", "amount", "kind"):
+            amounts[invoice_id].append((exact, rounded, kind))
         ready, single = [], [invoice for invoice in locked if invoice not in candidates]
         for invoice in candidates:
             previous = latest.get(invoice.buyer_key)
@@ -1235,9 +1315,10 @@ def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: 
                 if found is None or invoice.currency_id != terms.profile.currency_id:
                     raise BuyerDetailsMissing("refused one at a time")
                 rate = _tax_rate_pick(terms.rates, terms.profile, found.region, now)
-                pairs = amounts[invoice.pk]
+                own = amounts[invoice.pk]
+                fees = sum(a for _, a, kind in own if kind == InvoiceLine.Kind.FEE)
                 _totals_apply(
-                    invoice, rate, terms.unit, [e for e, _ in pairs], [a for _, a in pairs]
+                    invoice, rate, terms.unit, [e for e, _, _ in own], [a for _, a, _ in own], fees
                 )
             except DomainError:
                 single.append(invoice)
@@ -1316,6 +1397,7 @@ _FINALIZED_FIELDS = [
     "subtotal",
     "tax",
     "total",
+    "fees",
     "tax_region",
     "tax_rate_bps",
     "tax_inclusive",

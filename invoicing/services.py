@@ -55,6 +55,7 @@ from invoicing.models import (
 )
 from invoicing.selectors import invoice_amounts_get
 from ledger import selectors as ledger_selectors
+from ledger.amounts import from_minor_units
 from ledger.locks import balances_lock
 from ledger.models import Asset, Book
 from ledger.posting_rules import entry_payload
@@ -71,6 +72,7 @@ from payments import locks as payments_locks
 from payments.models import TopUp
 from pricing.selectors import price_versions_named_list
 from wallets.models import Customer
+from webhooks.services import webhook_event_enqueue
 
 REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 PREFIX = re.compile(r"^[A-Za-z0-9/_.-]{0,16}$")
@@ -680,6 +682,44 @@ def _finalized_payload(invoice: Invoice, entry) -> dict:
     }
 
 
+INVOICE_FINALIZED_WEBHOOK = "invoice.finalized"
+INVOICE_OVERDUE_WEBHOOK = "invoice.overdue"
+
+
+def invoice_webhook_payload(invoice: Invoice) -> dict:
+    """What a seller's endpoint is told of an invoice: exact JSON (decimal strings and
+    integers in the ledger asset's scale, never floats)."""
+    scale = invoice.currency.scale
+
+    def money(amount: int) -> dict:
+        return {"amount": from_minor_units(amount, scale), "minor": amount}
+
+    return {
+        "invoice": str(invoice.public_id),
+        "number": invoice.number_text,
+        "state": invoice.state,
+        "buyer": invoice.buyer_key,
+        "currency": invoice.currency.code,
+        "period_start": invoice.period_start.isoformat(),
+        "period_end": invoice.period_end.isoformat(),
+        "issued_at": invoice.issued_at.isoformat() if invoice.issued_at else None,
+        "due_at": invoice.due_at.isoformat() if invoice.due_at else None,
+        "subtotal": money(invoice.subtotal),
+        "tax": money(invoice.tax),
+        "total": money(invoice.total),
+    }
+
+
+def _invoice_webhook(invoice: Invoice, event_type: str) -> None:
+    """In the caller's transaction: the event exists iff the change commits."""
+    webhook_event_enqueue(
+        book_id=invoice.seller_book_id,
+        event_type=event_type,
+        payload=invoice_webhook_payload(invoice),
+        idempotency_key=f"invoicing:invoice:{invoice.public_id}:{event_type}",
+    )
+
+
 def invoice_finalize(*, invoice: Invoice, actor: str, now: datetime | None = None) -> Invoice:
     """Number, issue and book the draft: receivable Dr, unbilled usage Cr, tax and
     rounding (invoicing.postings), in one transaction with the number taken. A draft
@@ -715,6 +755,7 @@ def invoice_finalize(*, invoice: Invoice, actor: str, now: datetime | None = Non
         invoice.state = Invoice.State.FINALIZED
         invoice.save()
         _state_change(invoice, Invoice.State.DRAFT, actor)
+        _invoice_webhook(invoice, INVOICE_FINALIZED_WEBHOOK)
     return invoice
 
 
@@ -1354,6 +1395,8 @@ def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: 
             invoice.ledger_event_sequence = result.sequence
             invoice.state = Invoice.State.FINALIZED
         _invoices_store_finalized(ready)
+        for invoice in ready:
+            _invoice_webhook(invoice, INVOICE_FINALIZED_WEBHOOK)
         bulk_insert(
             [
                 InvoiceStateChange(
@@ -1449,3 +1492,37 @@ def invoices_finalize_due(*, actor: str, now: datetime | None = None, progress=N
         now=now,
         progress=progress,
     )
+
+
+# --- overdue --------------------------------------------------------------------------
+
+OVERDUE_BATCH_MAX = 500
+
+
+def invoices_overdue_mark(
+    *, actor: str, now: datetime | None = None, limit: int = OVERDUE_BATCH_MAX
+) -> RunReport:
+    """Mark finalized invoices past their due date as overdue, once each, and tell the
+    seller (invoice.overdue) in the same transaction as the mark. Rows another run holds
+    are skipped (SKIP LOCKED) and picked up by the next run; a paid, credited-away or
+    voided invoice is no longer `finalized`, so it is never marked."""
+    _actor_check(actor)
+    now = now or timezone.now()
+    report = RunReport()
+    with transaction.atomic():
+        due = locks.overdue_invoices_lock(now=now, limit=limit)
+        for invoice in due:
+            invoice.overdue_at = now
+            invoice.save(update_fields=["overdue_at"])
+            InvoiceStateChange.objects.create(
+                invoice=invoice,
+                from_state=invoice.state,
+                to_state=invoice.state,
+                at=now,
+                actor=actor,
+                note="overdue",
+            )
+            _invoice_webhook(invoice, INVOICE_OVERDUE_WEBHOOK)
+        report.done = len(due)
+        report.invoices = due
+    return report

@@ -214,6 +214,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=30, hour=1),
     },
     "invoicing-issue-receipts": {"task": "invoicing.issue_receipts", "schedule": 600.0},
+    # Every hour: invoices past their due date become overdue once (invoice.overdue).
+    "invoicing-mark-overdue": {"task": "invoicing.mark_overdue", "schedule": 3600.0},
     # Every minute: draw upstream commitments down by the usage batches booked since the
     # last run, and book the breakage of expired ones (settlement/commitments/drawdown.py).
     "settlement-draw-down-commitments": {

@@ -7,7 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -36,9 +37,14 @@ def invoices_list(
     state: str | None = None,
     period_start: datetime | None = None,
     period_end: datetime | None = None,
+    buyer_customers: QuerySet | None = None,
 ) -> QuerySet[Invoice]:
-    """Invoices newest first; `period_*` keep those whose period lies within."""
-    found = Invoice.objects.select_related("seller_book", "currency")
+    """Invoices newest first; `period_*` keep those whose period lies within.
+    `buyer_customers` (a tenant's customers) keeps their issued invoices only: a draft
+    is finance's until it is finalized."""
+    found = Invoice.objects.select_related("seller_book", "currency", "buyer_customer")
+    if buyer_customers is not None:
+        found = found.filter(buyer_customer__in=buyer_customers).exclude(state=Invoice.State.DRAFT)
     if seller_book_id is not None:
         found = found.filter(seller_book_id=seller_book_id)
     if buyer_key is not None:
@@ -52,14 +58,81 @@ def invoices_list(
     return found.order_by("-period_end", "-pk")
 
 
-def invoice_get(*, public_id) -> Invoice | None:
-    """An invoice with its lines (in order) and its parties."""
+def invoice_get(*, public_id, buyer_customers: QuerySet | None = None) -> Invoice | None:
+    """An invoice with its lines (in order) and its parties; with `buyer_customers`,
+    only an issued invoice of one of them (else None, as if it did not exist)."""
+    found = Invoice.objects.select_related(
+        "seller_book", "buyer_customer", "buyer_book", "currency"
+    ).prefetch_related("lines")
+    if buyer_customers is not None:
+        found = found.filter(buyer_customer__in=buyer_customers).exclude(state=Invoice.State.DRAFT)
+    return found.filter(public_id=public_id).first()
+
+
+def invoices_with_amounts(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Each invoice with `paid_minor`, `credited_minor` and `credited_to_receivable_minor`
+    (one query for a page or an export, not three per invoice)."""
+    paid = (
+        InvoicePayment.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(sum=Sum("applied"))
+        .values("sum")
+    )
+    credited = CreditNote.objects.filter(invoice=OuterRef("pk")).values("invoice")
+    return invoices.annotate(
+        paid_minor=Coalesce(Subquery(paid), 0),
+        credited_minor=Coalesce(Subquery(credited.annotate(sum=Sum("total")).values("sum")), 0),
+        credited_to_receivable_minor=Coalesce(
+            Subquery(credited.annotate(sum=Sum("to_receivable")).values("sum")), 0
+        ),
+    )
+
+
+def credit_notes_list(
+    *,
+    seller_book_id: int | None = None,
+    invoice_public_id=None,
+    buyer_customers: QuerySet | None = None,
+) -> QuerySet[CreditNote]:
+    """Credit notes newest first; with `buyer_customers`, theirs only."""
+    found = CreditNote.objects.select_related("invoice", "invoice__currency", "seller_book")
+    if buyer_customers is not None:
+        found = found.filter(invoice__buyer_customer__in=buyer_customers)
+    if seller_book_id is not None:
+        found = found.filter(seller_book_id=seller_book_id)
+    if invoice_public_id is not None:
+        found = found.filter(invoice__public_id=invoice_public_id)
+    return found.order_by("-issued_at", "-pk")
+
+
+def credit_note_get(*, public_id, buyer_customers: QuerySet | None = None) -> CreditNote | None:
     return (
-        Invoice.objects.select_related("seller_book", "buyer_customer", "buyer_book", "currency")
+        credit_notes_list(buyer_customers=buyer_customers)
         .prefetch_related("lines")
         .filter(public_id=public_id)
         .first()
     )
+
+
+def receipts_list(
+    *,
+    seller_book_id: int | None = None,
+    customer_external_id: str | None = None,
+    customers: QuerySet | None = None,
+) -> QuerySet[Receipt]:
+    """Receipts newest first; with `customers`, theirs only."""
+    found = Receipt.objects.select_related("seller_book", "customer", "currency", "topup")
+    if customers is not None:
+        found = found.filter(customer__in=customers)
+    if seller_book_id is not None:
+        found = found.filter(seller_book_id=seller_book_id)
+    if customer_external_id is not None:
+        found = found.filter(customer__external_id=customer_external_id)
+    return found.order_by("-issued_at", "-pk")
+
+
+def receipt_get(*, public_id, customers: QuerySet | None = None) -> Receipt | None:
+    return receipts_list(customers=customers).filter(public_id=public_id).first()
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Choice sets whose field names other components share.
-    "ENUM_NAME_OVERRIDES": {"WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State"},
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State",
+        "InvoiceStateEnum": "invoicing.models.Invoice.State",
+        "InvoiceLineKindEnum": "invoicing.models.InvoiceLine.Kind",
+        "TaxRateKindEnum": "invoicing.models.TaxRate.Kind",
+        "CreditNoteReasonEnum": "invoicing.models.CreditNote.Reason",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.nullable_instead_of_null_type",

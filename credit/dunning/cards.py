@@ -5,13 +5,14 @@ the overdue invoices through invoicing's payment recording.
 Bounded: at most the step's `card_tries_max` tries, each with its own Stripe idempotency
 key (a repeated delivery of one try charges once). A hard decline (the card is lost,
 stolen, closed, expired ...) is final: retrying cannot succeed and card networks
-penalise it. A soft one (insufficient funds, a network error) is retried later by the
-task (credit.tasks.dunning_card_charge), spaced by CREDIT_DUNNING_CARD_RETRY_S · 2^(n-1).
-The Stripe call runs between two short transactions, never inside one.
+penalise it. A soft one (insufficient funds, a network error) is tried again by a later
+run of the dunning job once its `next_try_at` (in the action's details) has come, spaced
+by CREDIT_DUNNING_CARD_RETRY_S · 2^(n-1). The Stripe call runs outside any transaction;
+the payments it brings are recorded in one.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import stripe
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.stripe_client import stripe_client
-from credit.models import DunningAction
+from credit.models import DunningAction, DunningStep
 from invoicing.currencies import document_unit
 from invoicing.models import Invoice
 from invoicing.selectors import invoice_amounts_get
@@ -84,6 +85,16 @@ def _finish(action: DunningAction, outcome: str, **details) -> DunningAction:
 
 def _try_record(action: DunningAction, now: datetime, error: str, hard: bool) -> list:
     return [*action.details.get("tries", []), {"at": now.isoformat(), "error": error, "hard": hard}]
+
+
+def dunning_card_charges_due(*, now: datetime | None = None) -> list[DunningAction]:
+    """Try every card retry whose next try is due (bounded: each action's tries are)."""
+    now = now or timezone.now()
+    pending = DunningAction.objects.filter(
+        action=DunningStep.Action.CARD_RETRY, outcome=DunningAction.Outcome.PENDING
+    ).order_by("pk")
+    due = [a.pk for a in pending if datetime.fromisoformat(a.details["next_try_at"]) <= now]
+    return [dunning_card_charge(action_id=pk, now=now)[0] for pk in due]
 
 
 def dunning_card_charge(
@@ -157,6 +168,8 @@ def _failed(action, now, error: str, hard: bool, tries: int) -> tuple[DunningAct
         return _finish(action, DunningAction.Outcome.CARD_DECLINED, tries=record), None
     if tries >= action.step.card_tries_max:
         return _finish(action, DunningAction.Outcome.CARD_FAILED, tries=record), None
-    action.details = {**action.details, "tries": record}
+    delay_s = retry_delay_s(tries)
+    next_try = now + timedelta(seconds=delay_s)
+    action.details = {**action.details, "tries": record, "next_try_at": next_try.isoformat()}
     action.save(update_fields=["details"])
-    return action, retry_delay_s(tries)
+    return action, delay_s

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from credit import locks, selectors
+from credit.dunning import cards
 from credit.errors import InvalidCreditInput
 from credit.losses.selectors import AgingRow, aging_list
 from credit.models import DunningAction, DunningStanding, DunningStep
@@ -96,14 +97,21 @@ def _take(customer, standing, step: DunningStep, overdue: int, days: int, now, a
     if level is not None:
         standing.level = _stronger(standing.level, level)
     standing.last_position = step.position
-    action = _record(
-        customer, standing, step, step.action, reason, overdue, days, now, actor, outcome=outcome
+    # A card retry is charged after this commit, by the run that took it (cards.py).
+    details = {"next_try_at": now.isoformat()} if outcome == DunningAction.Outcome.PENDING else {}
+    return _record(
+        customer,
+        standing,
+        step,
+        step.action,
+        reason,
+        overdue,
+        days,
+        now,
+        actor,
+        outcome=outcome,
+        details=details,
     )
-    if outcome == DunningAction.Outcome.PENDING:
-        from credit.tasks import dunning_card_charge  # the task module imports this one
-
-        transaction.on_commit(lambda: dunning_card_charge.delay(action.pk))
-    return action
 
 
 def dunning_evaluate(
@@ -173,6 +181,8 @@ def dunning_evaluate_all(*, actor: str = ACTOR, now: datetime | None = None) -> 
         )
         counts["customers"] += 1
         counts["actions"] += len(actions)
+    # Outside any transaction: each charge is a Stripe call between two short ones.
+    counts["card_tries"] = len(cards.dunning_card_charges_due(now=now))
     return counts
 
 

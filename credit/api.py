@@ -42,7 +42,9 @@ class CreditPositionOutput(serializers.Serializer):
     effective_credit_limit = serializers.CharField()
     limit_is_default = serializers.BooleanField()
     exposure_minor = serializers.IntegerField(
-        allow_null=True, help_text="unbilled usage + open holds (credit customers)"
+        allow_null=True,
+        help_text="open receivables + unbilled usage + open holds + a negative prepaid "
+        "balance (credit customers)",
     )
     exposure = serializers.CharField(allow_null=True)
     available_credit_minor = serializers.IntegerField(allow_null=True)

@@ -7,4 +7,4 @@ class CreditConfig(AppConfig):
 
     def ready(self) -> None:
         # Credit customers' funds policy and the wallet view's credit position.
-        from credit import funding  # noqa: F401
+        from credit import funding, postings  # noqa: F401

@@ -9,3 +9,23 @@ class CreditError(DomainError):
 
 class InvalidCreditLimit(CreditError):
     code = "invalid_credit_limit"
+
+
+class InvalidCreditInput(CreditError):
+    """A provision matrix, write-off, recovery or dunning step that cannot be."""
+
+    code = "invalid_credit_input"
+
+
+class WriteOffExceedsOpen(CreditError):
+    """More than the invoice's open receivable (or a recovery above what was written off)."""
+
+    code = "write_off_exceeds_open"
+    http_status = 409
+
+
+class ProvisionMatrixMissing(CreditError):
+    """No provision matrix is in force for the book on that date."""
+
+    code = "provision_matrix_missing"
+    http_status = 422

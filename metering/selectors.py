@@ -3,7 +3,7 @@ upstream cost of each usage batch (settlement's draw-down)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
@@ -278,3 +278,109 @@ def usage_batch_costs_list(
             BatchUsageCost(seq, book, currency, provider, model, day, first, n, int(cost))
             for seq, book, currency, provider, model, day, first, n, cost in cursor.fetchall()
         ]
+
+
+# --- daily totals and single requests (settlement's reconciliation) --------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsageTotal:
+    """The records of some usage batches of one UTC day, seller book, currency, provider
+    and model, summed."""
+
+    usage_day: date
+    seller_book_id: int
+    currency: str
+    provider: str
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_minor: int
+
+
+def usage_daily_totals_list(*, after_sequence: int, through_sequence: int) -> list[DailyUsageTotal]:
+    """Requests, tokens by kind and upstream cost of the usage batches in
+    (after_sequence, through_sequence], per day, seller book, currency, provider, model:
+    one read of the batches' records along the ledger-event BRIN index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (occurred_at AT TIME ZONE 'UTC')::date, seller_book_id, currency,"
+            "       provider, model, count(*), sum(input_tokens), sum(output_tokens),"
+            "       sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens),"
+            "       sum(cost_minor)"
+            "  FROM metering_usagerecord"
+            " WHERE ledger_event_sequence > %s AND ledger_event_sequence <= %s"
+            " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+            [after_sequence, through_sequence],
+        )
+        return [
+            DailyUsageTotal(day, book, cur, provider, model, *(int(v) for v in sums))
+            for day, book, cur, provider, model, *sums in cursor.fetchall()
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestUsage:
+    """One usage record, as reconciliation compares it with a provider's per-request line."""
+
+    event_id: str
+    usage_day: date
+    seller_book_id: int
+    currency: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_minor: int
+
+
+_REQUEST_COLUMNS = (
+    "SELECT event_id, (occurred_at AT TIME ZONE 'UTC')::date, seller_book_id, currency, model,"
+    "       input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+    "       reasoning_tokens, cost_minor FROM metering_usagerecord"
+)
+
+
+def usage_requests_by_event_ids(
+    *, provider: str, event_ids: Sequence[str], through_sequence: int
+) -> list[RequestUsage]:
+    """The records of a provider with these event ids (an OpenRouter generation's id is
+    its record's event id), booked by an event up to `through_sequence`."""
+    if not event_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REQUEST_COLUMNS + " WHERE event_id = ANY(%s) AND provider = %s"
+            " AND ledger_event_sequence <= %s ORDER BY event_id",
+            [list(event_ids), provider, through_sequence],
+        )
+        return [RequestUsage(*row) for row in cursor.fetchall()]
+
+
+def usage_requests_of_day(
+    *,
+    provider: str,
+    model: str,
+    day: date,
+    through_sequence: int,
+    excluding: Sequence[str] = (),
+    limit: int = 1000,
+) -> list[RequestUsage]:
+    """A provider's records of one model on one UTC day booked up to `through_sequence`,
+    other than `excluding`, at most `limit` (the ones a statement of requests lacks)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REQUEST_COLUMNS + " WHERE provider = %s AND model = %s"
+            " AND occurred_at >= %s AND occurred_at < %s + interval '1 day'"
+            " AND ledger_event_sequence <= %s AND NOT (event_id = ANY(%s))"
+            " ORDER BY occurred_at, id LIMIT %s",
+            [provider, model, start, start, through_sequence, list(excluding), limit],
+        )
+        return [RequestUsage(*row) for row in cursor.fetchall()]

@@ -1,5 +1,6 @@
-"""Finance's screens for settlement. Commitments, draw-downs and breakage change only
-through services (they book ledger events), so they are read-only here."""
+"""Finance's screens for settlement. Commitments, draw-downs, breakage, statements,
+reconciliations and true-ups change only through services (they book ledger events or
+are written once), so they are read-only here."""
 
 from django.contrib import admin
 
@@ -12,6 +13,8 @@ from settlement.commitments.models import (
     DrawdownCursor,
     DrawdownLine,
 )
+from settlement.reconciliation.models import DailyUsageRollup, Difference, ReconciliationRun, TrueUp
+from settlement.statements.models import Statement, StatementLine, StatementRefusal
 
 
 @admin.register(Contract)
@@ -63,3 +66,106 @@ class BreakageAdmin(ReadOnlyAdmin):
 @admin.register(DrawdownCursor)
 class DrawdownCursorAdmin(ReadOnlyAdmin):
     list_display = ["name", "through_sequence", "updated_at"]
+
+
+# --- statements and reconciliation (written by their services only) -------------------
+
+
+class StatementRefusalInline(admin.TabularInline):
+    model = StatementRefusal
+    extra = 0
+    can_delete = False
+    fields = ["locator", "reason_code", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Statement)
+class StatementAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "contract",
+        "format",
+        "filename",
+        "period_start",
+        "period_end",
+        "rows_imported",
+        "rows_refused",
+        "created_at",
+    ]
+    list_filter = ["format", "contract__provider"]
+    search_fields = ["filename", "content_sha256"]
+    inlines = [StatementRefusalInline]
+
+
+@admin.register(StatementLine)
+class StatementLineAdmin(ReadOnlyAdmin):
+    list_display = [
+        "statement",
+        "kind",
+        "usage_day",
+        "model",
+        "request_id",
+        "total_tokens",
+        "cost_minor",
+        "fx",
+    ]
+    list_filter = ["kind", "contract__provider"]
+    search_fields = ["model", "request_id", "row_key"]
+
+
+@admin.register(DailyUsageRollup)
+class DailyUsageRollupAdmin(ReadOnlyAdmin):
+    list_display = ["usage_day", "book", "provider", "model", "currency", "requests", "cost_minor"]
+    list_filter = ["provider"]
+    search_fields = ["model"]
+
+
+class DifferenceInline(admin.TabularInline):
+    model = Difference
+    extra = 0
+    can_delete = False
+    fields = ["kind", "usage_day", "model", "request_id", "delta_minor", "explanation"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "contract",
+        "since",
+        "until",
+        "keys_compared",
+        "keys_matched",
+        "ours_cost_minor",
+        "theirs_cost_minor",
+        "created_at",
+    ]
+    list_filter = ["contract__provider"]
+    inlines = [DifferenceInline]
+
+
+@admin.register(Difference)
+class DifferenceAdmin(ReadOnlyAdmin):
+    list_display = ["id", "run", "kind", "usage_day", "model", "request_id", "delta_minor"]
+    list_filter = ["kind", "contract__provider"]
+    search_fields = ["model", "request_id"]
+
+
+@admin.register(TrueUp)
+class TrueUpAdmin(ReadOnlyAdmin):
+    list_display = [
+        "difference",
+        "usage_day",
+        "model",
+        "amount_minor",
+        "ledger_sequence",
+        "created_by",
+    ]
+    search_fields = ["model", "request_id"]

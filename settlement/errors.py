@@ -67,3 +67,45 @@ class UnknownCurrency(SettlementError):
     """A contract's currency is not a ledger asset."""
 
     code = "unknown_currency"
+
+
+# --- statements and reconciliation -----------------------------------------------------
+
+
+class StatementMalformed(SettlementError):
+    """The file is not a statement of the format (not JSON, not the documented shape, a
+    CSV without the required columns): nothing of it is imported."""
+
+    code = "statement_malformed"
+
+
+class StatementNotFound(NotFound):
+    code = "statement_not_found"
+
+
+class InvalidReconciliation(SettlementError):
+    """A reconciliation's period is wrong (details name the field)."""
+
+    code = "invalid_reconciliation"
+
+
+class ReconciliationNotFound(NotFound):
+    code = "reconciliation_not_found"
+
+
+class DifferenceNotFound(NotFound):
+    code = "difference_not_found"
+
+
+class DifferenceStale(Conflict):
+    """The difference is no longer what the books and statements say (usage, a statement
+    or a true-up arrived since the run): reconcile again and accept the new one."""
+
+    code = "difference_stale"
+
+
+class NothingToTrueUp(SettlementError):
+    """The difference is in tokens only (the statement names no cost for it): there is
+    no amount to book."""
+
+    code = "nothing_to_true_up"

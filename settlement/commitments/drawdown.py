@@ -42,6 +42,7 @@ from settlement.commitments.locks import drawdown_cursor_lock
 from settlement.commitments.models import Breakage, Commitment, DrawdownBatch, DrawdownLine
 from settlement.commitments.postings import BREAKAGE_EVENT, DRAWDOWN_EVENT, drawdown_payload
 from settlement.commitments.services import BREAKAGE_ACCOUNT_CODE, payable_account_code
+from settlement.reconciliation.rollup import rollup_add
 
 DRAWDOWN_ACTOR = "system:settlement-drawdown"
 BREAKAGE_ACTOR = "system:settlement-breakage"
@@ -145,6 +146,12 @@ def commitments_draw_down(
             split_at=sorted(boundaries),
         )
         distributors = _distributor_books()
+        # The same batches, once each, into reconciliation's daily rollup.
+        rollup_add(
+            after_sequence=cursor.through_sequence,
+            through_sequence=sequences[-1],
+            distributors=distributors,
+        )
         by_batch = defaultdict(list)
         for cost in costs:
             by_batch[cost.ledger_sequence].append(cost)

@@ -24,4 +24,5 @@ urlpatterns = [
     path("v1/", include("metering.urls")),
     path("v1/", include("wallets.gateways.urls")),
     path("v1/stripe/", include("payments.stripe.urls")),
+    path("portal/", include("portal.urls")),
 ]

@@ -26,6 +26,7 @@ APPS = (
     "settlement",
     "metering",
     "webhooks",
+    "portal",
 )
 # What other apps may use of the ledger, and why each is public:
 LEDGER_PUBLIC = {
@@ -64,6 +65,17 @@ MAY_IMPORT = {
     "metering": {"wallets", "ledger", "pricing"},
     # Outbound webhooks to sellers: below every app that emits events, above the ledger.
     "webhooks": {"ledger"},
+    # The customer portal's pages sit on top: they read and write through the apps below.
+    "portal": {
+        "wallets",
+        "payments",
+        "credit",
+        "invoicing",
+        "metering",
+        "ledger",
+        "pricing",
+        "settlement",
+    },
 }
 
 

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "pricing",
     "metering",
     "webhooks",
+    "portal",  # the customer portal (server-rendered pages under /portal/)
 ]
 
 MIDDLEWARE = [
@@ -45,6 +46,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The portal's pages in the visitor's language; the API and the admin stay English.
+    "portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -95,6 +98,18 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The portal's languages (portal/locale/); the language switcher offers these.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# Customers sign in to the portal; the admin keeps its own sign-in page.
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
+# Password-reset e-mails: the console in development (tests use Django's locmem outbox).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "no-reply@localhost")
+# The portal's dashboard warns below this available balance (major units of the customer's
+# currency) unless the customer set a low-balance alert or auto top-up threshold.
+PORTAL_LOW_BALANCE_WARNING = env_str("PORTAL_LOW_BALANCE_WARNING", "10")
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

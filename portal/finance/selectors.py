@@ -1,0 +1,408 @@
+"""What the finance dashboard shows, composed from the other apps' reads.
+
+Every balance comes from the ledger (`ledger.selectors`), every forecast from
+settlement's (`settlement.commitments.selectors`), margins from metering's usage
+records, whose sums the ledger's usage postings are made of (metering/postings.py): so
+each figure here ties out to the ledger to the unit, and carries the address of the
+ledger statement (or balances list) behind it. Amounts stay integers in the asset's
+scale; the template turns them into text.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.db.models import Count, F, Sum
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+
+from ledger import selectors as ledger_selectors
+from ledger.models import Asset, Book
+from metering.models import UsageRecord
+from pricing.selectors import NegativeMargin, negative_margin_report
+from settlement.commitments import selectors as commitment_selectors
+
+PERIOD_DAYS_CHOICES = (7, 30, 90, 365)
+PERIOD_DAYS_DEFAULT = 30
+# The dashboard lists this many models by revenue; the CSV export has all of them.
+MODELS_SHOWN_MAX = 25
+_DAY_S = 86_400
+
+# The ledger accounts behind the tiles, by code prefix (wallets/accounts.py names the
+# customer accounts, payments/postings.py the Stripe clearing account, invoicing the
+# receivables).
+WALLET_PREFIX = "wallet:"
+UNBILLED_PREFIX = "unbilled:"
+RECEIVABLE_PREFIX = "receivable:"
+STRIPE_CASH_CODE = "cash:stripe"
+REVENUE_CODE = "revenue:usage"
+COGS_PREFIX = "cogs:"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in an asset's minor units; `code` and `scale` as on a ledger Asset, so
+    the portal's `money` filter formats it (`{{ m.amount_minor|money:m }}`)."""
+
+    amount_minor: int
+    code: str
+    scale: int
+
+    @property
+    def exact(self) -> Decimal:
+        return Decimal(self.amount_minor).scaleb(-self.scale)
+
+
+def statement_url(account_id: int) -> str:
+    return reverse("ledger-account-statement-csv", kwargs={"account_id": account_id})
+
+
+def balances_url(*, book: str, code: str) -> str:
+    """The ledger's list of every account of the book with this code prefix (CSV)."""
+    return reverse("ledger-balances-csv") + "?" + urlencode({"book": book, "code": code})
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsTotal:
+    """The balances of one book's accounts with a code prefix, in one asset, summed."""
+
+    book: str
+    money: Money
+    accounts: int
+    url: str  # one account: its statement; several: the balances list behind the sum
+
+
+def accounts_totals_list(*, code_prefix: str, exact_code: bool = False) -> list[AccountsTotal]:
+    """Per book and asset, the sum of the posted balances of the accounts whose code
+    starts with `code_prefix` (is it, when `exact_code`), each account as the ledger
+    signs it (a wallet's funds positive, a receivable positive)."""
+    sums: dict[tuple[str, str, int], list[int]] = {}
+    for row in ledger_selectors.account_balances_iter(code_prefix=code_prefix):
+        if exact_code and row.account_code != code_prefix:
+            continue
+        found = sums.setdefault((row.book_code, row.asset_code, row.scale), [0, 0, 0])
+        found[0] += row.balance.balance
+        found[1] += 1
+        found[2] = row.account_id
+    return [
+        AccountsTotal(
+            book,
+            Money(amount, asset, scale),
+            accounts,
+            statement_url(last_id)
+            if accounts == 1
+            else balances_url(book=book, code=code_prefix),
+        )
+        for (book, asset, scale), (amount, accounts, last_id) in sorted(sums.items())
+    ]
+
+
+# --- prepaid upstream capacity ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityCommitment:
+    commitment_id: int
+    name: str
+    status: str
+    expires_at: datetime
+    remaining: Money
+    burn_per_day: Money
+    run_out_at: datetime | None
+    expected_breakage: Money
+    shortfall_at: datetime | None
+    url: str | None  # the statement of prepaid_capacity:<provider>:<id>
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCapacity:
+    provider: str
+    book: str
+    remaining: Money
+    burn_per_day: Money
+    # When the provider's open commitments are used up at its current draw-down rate
+    # (whichever commitment each day's usage falls on); None when nothing burns.
+    run_out_at: datetime | None
+    expected_breakage: Money
+    first_shortfall_at: datetime | None
+    commitments: list[CapacityCommitment]
+    url: str  # every prepaid_capacity:<provider>: account of the book
+
+
+def capacity_by_provider_list(*, now: datetime) -> list[ProviderCapacity]:
+    """Per provider and currency, what is left of the commitments not closed yet (the
+    ledger's balances), with settlement's forecast of each."""
+    groups: dict[tuple[str, str, str, int], list[CapacityCommitment]] = defaultdict(list)
+    for forecast in commitment_selectors.commitment_forecasts_list(now=now):
+        if forecast.status == "closed":
+            continue  # its breakage is booked: nothing left, nothing to forecast
+        commitment = forecast.commitment
+        contract = commitment.contract
+        currency, scale = contract.currency.code, contract.currency.scale
+        groups[(contract.provider, contract.book.code, currency, scale)].append(
+            CapacityCommitment(
+                commitment.pk,
+                commitment.name,
+                forecast.status,
+                commitment.expires_at,
+                Money(forecast.remaining_minor, currency, scale),
+                Money(forecast.burn_per_day_minor, currency, scale),
+                forecast.run_out_at,
+                Money(forecast.expected_breakage_minor, currency, scale),
+                forecast.shortfall_at,
+                statement_url(commitment.account_id) if commitment.account_id else None,
+            )
+        )
+    found = []
+    for (provider, book, currency, scale), commitments in sorted(groups.items()):
+        remaining = sum(c.remaining.amount_minor for c in commitments)
+        burn = sum(c.burn_per_day.amount_minor for c in commitments)
+        run_out = (
+            now + timedelta(seconds=-(-remaining * _DAY_S // burn)) if burn > 0 else None
+        )
+        shortfalls = [c.shortfall_at for c in commitments if c.shortfall_at is not None]
+        found.append(
+            ProviderCapacity(
+                provider,
+                book,
+                Money(remaining, currency, scale),
+                Money(burn, currency, scale),
+                run_out,
+                Money(sum(c.expected_breakage.amount_minor for c in commitments), currency, scale),
+                min(shortfalls) if shortfalls else None,
+                commitments,
+                balances_url(book=book, code=f"prepaid_capacity:{provider}:"),
+            )
+        )
+    return found
+
+
+# --- margin -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class MarginSums:
+    """Usage of a period summed: price (what customers pay their seller), wholesale (what
+    resellers pay the distributor), upstream cost, margin (price - cost, every book)."""
+
+    requests: int = 0
+    tokens: int = 0
+    price_minor: int = 0
+    wholesale_minor: int = 0
+    cost_minor: int = 0
+    margin_minor: int = 0
+
+    def add(self, row: dict) -> None:
+        self.requests += row["requests"]
+        self.tokens += row["tokens"]
+        self.price_minor += row["price"]
+        self.wholesale_minor += row["wholesale"] or 0
+        self.cost_minor += row["cost"]
+        self.margin_minor += row["margin"]
+
+    @property
+    def seller_margin_minor(self) -> int:
+        """A reseller's own margin: what its customers paid less what it pays us."""
+        return self.price_minor - self.wholesale_minor
+
+    @property
+    def distributor_margin_minor(self) -> int:
+        """Ours on a reseller's usage: the wholesale price less the upstream cost."""
+        return self.wholesale_minor - self.cost_minor
+
+
+@dataclass(frozen=True, slots=True)
+class MarginRow:
+    key: tuple  # (day,) | (provider, model) | (book code,) | () for the total
+    code: str  # the currency's asset code (with `scale`, what the `money` filter reads)
+    scale: int
+    sums: MarginSums
+    url: str | None = None  # the ledger statement of the row's revenue or cost
+
+
+@dataclass(frozen=True, slots=True)
+class Margins:
+    since: datetime
+    until: datetime
+    total: list[MarginRow]  # per currency, linked to the distributor's revenue:usage
+    per_day: list[MarginRow]  # oldest first
+    per_model: list[MarginRow]  # dearest first, at most MODELS_SHOWN_MAX; cogs:<provider>
+    per_reseller: list[MarginRow]  # resellers' books, linked to their revenue:usage
+    negative_models: list[MarginRow]  # every model whose margin in the period is below 0
+    models_count: int
+
+
+def _margin_rows(*, since: datetime, until: datetime):
+    """One pass over the period's usage records: sums per usage day (UTC), model and
+    seller book, in each currency."""
+    return (
+        UsageRecord.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
+        .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+        .values("day", "provider", "model", "seller_book_id", "currency")
+        .annotate(
+            requests=Count("id"),
+            tokens=Sum(
+                F("input_tokens")
+                + F("output_tokens")
+                + F("cache_read_tokens")
+                + F("cache_write_tokens")
+                + F("reasoning_tokens")
+            ),
+            price=Sum("price_minor"),
+            wholesale=Sum("wholesale_minor"),
+            cost=Sum("cost_minor"),
+            margin=Sum("margin_minor"),
+        )
+        .order_by()
+    )
+
+
+def _statement_urls(*, code_prefix: str) -> dict[tuple[str, str, str], str]:
+    """{(book code, asset code, account code): statement address} by code prefix."""
+    return {
+        (row.book_code, row.asset_code, row.account_code): statement_url(row.account_id)
+        for row in ledger_selectors.account_balances_iter(code_prefix=code_prefix)
+    }
+
+
+def margins_get(*, since: datetime, until: datetime) -> Margins:
+    """Price, wholesale, cost and margin of the usage that occurred in [since, until):
+    in total, per day, per model and per reseller. A usage record's amounts are what
+    its batch posted (metering/postings.py), so over the same records these tie out
+    to revenue:usage and cogs:* in the ledger."""
+    scales = dict(Asset.objects.values_list("code", "scale"))
+    books = {book.id: book for book in Book.objects.all()}
+    total: dict[str, MarginSums] = defaultdict(MarginSums)
+    per_day: dict[tuple[date, str], MarginSums] = defaultdict(MarginSums)
+    per_model: dict[tuple[str, str, str], MarginSums] = defaultdict(MarginSums)
+    # The upstream cost is booked in the distributor's book, whoever sold (a model sold
+    # by two distributors links to the first one's cogs:<provider>).
+    model_books: dict[tuple[str, str, str], str] = {}
+    per_book: dict[tuple[int, str], MarginSums] = defaultdict(MarginSums)
+    for row in _margin_rows(since=since, until=until):
+        currency, book = row["currency"], books[row["seller_book_id"]]
+        model = (row["provider"], row["model"], currency)
+        total[currency].add(row)
+        per_day[(row["day"], currency)].add(row)
+        per_model[model].add(row)
+        model_books.setdefault(model, books[book.wholesale_from_id or book.id].code)
+        per_book[(book.id, currency)].add(row)
+    revenue = _statement_urls(code_prefix=REVENUE_CODE)
+    cogs = _statement_urls(code_prefix=COGS_PREFIX)
+    distributor_codes = sorted(b.code for b in books.values() if b.kind == Book.Kind.DISTRIBUTOR)
+
+    def distributor_revenue(currency: str) -> str | None:
+        found = [revenue.get((code, currency, REVENUE_CODE)) for code in distributor_codes]
+        return next((url for url in found if url), None)
+
+    models = sorted(
+        (
+            MarginRow(
+                (provider, model),
+                currency,
+                scales[currency],
+                sums,
+                cogs.get((model_books[key], currency, f"{COGS_PREFIX}{provider}")),
+            )
+            for key, sums in per_model.items()
+            for provider, model, currency in [key]
+        ),
+        key=lambda r: (-r.sums.price_minor, r.key, r.code),
+    )
+    resellers = sorted(
+        (
+            MarginRow(
+                (books[book_id].code,),
+                currency,
+                scales[currency],
+                sums,
+                revenue.get((books[book_id].code, currency, REVENUE_CODE)),
+            )
+            for (book_id, currency), sums in per_book.items()
+            if books[book_id].kind == Book.Kind.RESELLER
+        ),
+        key=lambda r: (r.key, r.code),
+    )
+    return Margins(
+        since=since,
+        until=until,
+        total=[
+            MarginRow((), currency, scales[currency], sums, distributor_revenue(currency))
+            for currency, sums in sorted(total.items())
+        ],
+        per_day=[
+            MarginRow((day,), currency, scales[currency], sums)
+            for (day, currency), sums in sorted(per_day.items())
+        ],
+        per_model=models[:MODELS_SHOWN_MAX],
+        per_reseller=resellers,
+        negative_models=[row for row in models if row.sums.margin_minor < 0],
+        models_count=len(models),
+    )
+
+
+def margin_export_rows(*, since: datetime, until: datetime):
+    """The period's usage summed per day, model and seller book, for the CSV export:
+    (day, book code, provider, model, currency, scale, requests, tokens, price,
+    wholesale, cost, margin), by day, book, provider and model."""
+    scales = dict(Asset.objects.values_list("code", "scale"))
+    books = dict(Book.objects.values_list("id", "code"))
+    rows = [
+        (
+            row["day"],
+            books[row["seller_book_id"]],
+            row["provider"],
+            row["model"],
+            row["currency"],
+            scales[row["currency"]],
+            row["requests"],
+            row["tokens"],
+            row["price"],
+            row["wholesale"],
+            row["cost"],
+            row["margin"],
+        )
+        for row in _margin_rows(since=since, until=until)
+    ]
+    rows.sort(key=lambda r: r[:5])
+    return rows
+
+
+# --- the page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    now: datetime
+    period_days: int
+    capacity: list[ProviderCapacity]
+    wallet_liabilities: list[AccountsTotal]
+    unbilled_usage: list[AccountsTotal]
+    receivables: list[AccountsTotal]
+    stripe_cash: list[AccountsTotal]
+    margins: Margins
+    prices_below_cost: list[NegativeMargin] = field(default_factory=list)
+
+
+def period_bounds(*, now: datetime, days: int) -> tuple[datetime, datetime]:
+    """The last `days` whole UTC days and today so far."""
+    today = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
+    return today - timedelta(days=days - 1), now
+
+
+def finance_dashboard_get(*, now: datetime, period_days: int = PERIOD_DAYS_DEFAULT) -> Dashboard:
+    assert period_days in PERIOD_DAYS_CHOICES, "the view offers these periods only"
+    since, until = period_bounds(now=now, days=period_days)
+    return Dashboard(
+        now=now,
+        period_days=period_days,
+        capacity=capacity_by_provider_list(now=now),
+        wallet_liabilities=accounts_totals_list(code_prefix=WALLET_PREFIX),
+        unbilled_usage=accounts_totals_list(code_prefix=UNBILLED_PREFIX),
+        receivables=accounts_totals_list(code_prefix=RECEIVABLE_PREFIX),
+        stripe_cash=accounts_totals_list(code_prefix=STRIPE_CASH_CODE, exact_code=True),
+        margins=margins_get(since=since, until=until),
+        prices_below_cost=negative_margin_report(at=now),
+    )

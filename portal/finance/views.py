@@ -1,0 +1,149 @@
+"""The finance dashboard: capital pressure on one page, and its margin CSV.
+
+Finance logins only (the finance role's ledger permission, as the ledger's API asks):
+anyone else signed in gets 403, a visitor the sign-in page. Thin views: the figures
+are portal.finance.selectors'; these pick the period and lay the numbers out.
+"""
+
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from config.csv_export import csv_response, text_cell
+from ledger.amounts import from_minor_units
+from portal.finance import selectors
+
+FINANCE_PERMISSION = "ledger.view_entry"  # ledger.permissions.CanReadLedger's
+CHART_HEIGHT = 120  # px of the per-day bars, half above the axis and half below
+CHART_BAR_WIDTH = 12
+
+
+class PeriodForm(forms.Form):
+    days = forms.TypedChoiceField(
+        label=_("Period"),
+        choices=[
+            (7, _("Last 7 days")),
+            (30, _("Last 30 days")),
+            (90, _("Last 90 days")),
+            (365, _("Last 365 days")),
+        ],
+        coerce=int,
+        initial=selectors.PERIOD_DAYS_DEFAULT,
+    )
+
+
+def _period_days(request) -> tuple[PeriodForm, int]:
+    """The period asked for; anything else is the default (a GET form, nothing to refuse)."""
+    form = PeriodForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data["days"]
+    return PeriodForm(initial={"days": selectors.PERIOD_DAYS_DEFAULT}), selectors.PERIOD_DAYS_DEFAULT
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: int
+    y: int
+    height: int
+    negative: bool
+    row: selectors.MarginRow
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    code: str
+    width: int
+    height: int
+    axis_y: int
+    bars: list[Bar]
+
+
+def _charts(per_day: list[selectors.MarginRow]) -> list[Chart]:
+    """Margin per day as bars (one chart per currency), heights in whole pixels from the
+    integer margins: the largest absolute margin fills half the chart."""
+    by_currency: dict[str, list[selectors.MarginRow]] = {}
+    for row in per_day:
+        by_currency.setdefault(row.code, []).append(row)
+    half = CHART_HEIGHT // 2
+    charts = []
+    for code, rows in by_currency.items():
+        peak = max(abs(row.sums.margin_minor) for row in rows) or 1
+        bars = []
+        for n, row in enumerate(rows):
+            margin = row.sums.margin_minor
+            height = max(1, abs(margin) * half // peak) if margin else 0
+            y = half - height if margin >= 0 else half
+            bars.append(Bar(n * CHART_BAR_WIDTH, y, height, margin < 0, row))
+        charts.append(Chart(code, len(rows) * CHART_BAR_WIDTH, CHART_HEIGHT, half, bars))
+    return charts
+
+
+@require_GET
+@login_required
+@permission_required(FINANCE_PERMISSION, raise_exception=True)
+def finance_dashboard(request):
+    form, days = _period_days(request)
+    dashboard = selectors.finance_dashboard_get(now=timezone.now(), period_days=days)
+    return render(
+        request,
+        "portal/finance/dashboard.html",
+        {
+            "page": "finance",
+            "form": form,
+            "dashboard": dashboard,
+            "charts": _charts(dashboard.margins.per_day),
+        },
+    )
+
+
+MARGIN_CSV_HEADER = (
+    "day",
+    "book",
+    "provider",
+    "model",
+    "currency",
+    "requests",
+    "tokens",
+    "price",
+    "price_minor",
+    "wholesale",
+    "wholesale_minor",
+    "cost",
+    "cost_minor",
+    "margin",
+    "margin_minor",
+)
+
+
+@require_GET
+@login_required
+@permission_required(FINANCE_PERMISSION, raise_exception=True)
+def margin_csv(request):
+    """The period's margin per usage day, seller book and model: exact decimal strings
+    beside the integers in the currency's minor units (config/csv_export.py)."""
+    _form, days = _period_days(request)
+    since, until = selectors.period_bounds(now=timezone.now(), days=days)
+
+    def rows():
+        for row in selectors.margin_export_rows(since=since, until=until):
+            day, book, provider, model, currency, scale, requests, tokens, *amounts = row
+            money = []
+            for amount in amounts:
+                money += [None if amount is None else from_minor_units(amount, scale), amount]
+            yield [
+                day.isoformat(),
+                text_cell(book),
+                text_cell(provider),
+                text_cell(model),
+                text_cell(currency),
+                requests,
+                tokens,
+                *money,
+            ]
+
+    return csv_response(f"margin-{since.date().isoformat()}-{days}d.csv", MARGIN_CSV_HEADER, rows())

@@ -1,0 +1,32 @@
+"""What every customer page shares: the customer, its seller's brand, the navigation."""
+
+from django.shortcuts import render
+from django.urls import reverse
+
+from portal.branding import brand_for
+
+# (page, url name, label): the navigation, in order, after the dashboard.
+NAV: tuple = ()
+
+
+def nav_pages(customer) -> list[dict]:
+    return [
+        {"page": page, "url": reverse(name, args=[customer.external_id]), "label": label}
+        for page, name, label in NAV
+    ]
+
+
+def render_page(request, template: str, *, customer, page: str, context=None, status=200):
+    return render(
+        request,
+        template,
+        {
+            "customer": customer,
+            "currency": customer.currency,
+            "brand": brand_for(customer),
+            "page": page,
+            "nav_pages": nav_pages(customer),
+        }
+        | (context or {}),
+        status=status,
+    )

@@ -1,0 +1,157 @@
+"""A finance world booked through the apps' own services: invoicing's world (real
+catalogue prices, the distributor and the reseller apex, customers prepaid and on
+credit), a paid Stripe top-up, five weeks of usage through metering's real pipeline, an
+OpenAI commitment drawn down by it, a finalized invoice, and a customer price below
+cost. Dates are relative to today, as the dashboard's are."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+
+from invoicing import services as invoicing_services
+from metering.models import UsageRecord
+from metering.pipeline import Pipeline
+from payments.models import TopUp
+from payments.topups import services as topups
+from pricing import services as pricing_services
+from pricing.rating import OverrideTerms
+from pricing.services import RetailOverrideSpec
+from settlement.commitments.drawdown import commitments_draw_down_all
+from settlement.commitments.models import Commitment
+from settlement.commitments.services import commitment_purchase, contract_create
+from tests.invoicing.conftest import world  # noqa: F401  (fixture)
+from tests.metering.conftest import PRICES_FROM, catalogue_subset, raw, usage  # noqa: F401
+from wallets.models import CustomerMembership
+
+USD = 10**9  # nano-dollars per dollar
+DAYS_BACK = 35  # usage from five weeks ago to yesterday (the 30-day period cuts it)
+# (customer, model, provider) booked every day: the distributor's customers acme
+# (prepaid) and globex (credit), the reseller apex's umbrella (prepaid) and initech
+# (credit). Only acme uses deepseek-chat, at its own price below cost.
+DAILY = [
+    ("acme", "gpt-4o", "openai"),
+    ("acme", "deepseek-chat", "deepseek"),
+    ("globex", "claude-sonnet-4-5", "anthropic"),
+    ("globex", "gpt-4o", "openai"),
+    ("umbrella", "gpt-4o", "openai"),
+    ("initech", "gemini-2.5-pro", "gemini"),
+]
+
+
+def today_utc(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
+
+
+@dataclass
+class Seeded:
+    now: datetime
+    topup: TopUp
+    commitment: Commitment
+    invoice: object
+    first_day: datetime
+
+
+def seed(world, now: datetime | None = None) -> Seeded:  # noqa: F811
+    now = now or timezone.now()
+    today = today_utc(now)
+    distributor = world["distributor"]
+    # acme's own price list: deepseek-chat sold at a tenth of the markup-free cost.
+    pricing_services.retail_price_book_create(
+        book=distributor,
+        name="acme special",
+        customer="acme",
+        markup_bps=2000,
+        effective_from=PRICES_FROM,
+        actor="test",
+        overrides=[
+            RetailOverrideSpec(
+                "deepseek/deepseek-chat",  # overrides name models as the catalogue does
+                OverrideTerms(
+                    input_per_token_atto=28_000_000_000, output_per_token_atto=42_000_000_000
+                ),
+                provider="deepseek",
+            )
+        ],
+    )
+    with transaction.atomic():
+        topup = topups.topup_new(
+            customer=world["acme"], amount_stripe=5000, source=TopUp.Source.CHECKOUT, actor="test"
+        )
+        topup.stripe_checkout_session_id = "cs_test_finance_dashboard"
+        topup.state = TopUp.State.OPEN
+        topup.save(update_fields=["stripe_checkout_session_id", "state"])
+    topup = topups.topup_book(topup_id=topup.pk, actor="test").topup
+    contract = contract_create(
+        book=distributor, provider="openai", name="dash", currency=world["usd"], actor="test"
+    )
+    commitment = commitment_purchase(
+        contract=contract,
+        name="Quarter block",
+        amount_minor=5 * USD,
+        currency="USD",
+        starts_at=today - timedelta(days=DAYS_BACK + 5),
+        expires_at=today + timedelta(days=60),
+        funded_from=Commitment.FundedFrom.CASH,
+        idempotency_key="dash:quarter",
+        actor="test",
+    ).commitment
+    first_day = today - timedelta(days=DAYS_BACK)
+    events = []
+    for day in range(DAYS_BACK):
+        at = first_day + timedelta(days=day, hours=9)
+        for n, (customer, model, provider) in enumerate(DAILY):
+            events.append(
+                usage(
+                    customer,
+                    model,
+                    provider,
+                    input=1500 + 31 * day + n,
+                    output=300 + 7 * day,
+                    cache_read=(day * 17) % 400,
+                    occurred_at=(at + timedelta(minutes=n)).isoformat(),
+                )
+            )
+    result = Pipeline().process([raw(event) for event in events])
+    assert result.rejected == 0, result
+    commitments_draw_down_all()
+    # globex's last whole month, invoiced and finalized: a receivable.
+    month_start = today.replace(day=1)
+    last_month = (month_start - timedelta(days=1)).replace(day=1)
+    invoice = invoicing_services.invoice_draft(
+        seller_book=distributor,
+        customer=world["globex"],
+        period_start=last_month,
+        period_end=month_start,
+        actor="test",
+        now=now,
+    )
+    invoice = invoicing_services.invoice_finalize(invoice=invoice, actor="test", now=now)
+    return Seeded(now, topup, commitment, invoice, first_day)
+
+
+@pytest.fixture
+def seeded(world):  # noqa: F811
+    return seed(world)
+
+
+def records(**filters):
+    return UsageRecord.objects.filter(**filters)
+
+
+@pytest.fixture
+def finance_user(db):
+    user = User.objects.create_user("fin", password="pw")
+    user.groups.add(Group.objects.get(name="finance"))
+    return user
+
+
+@pytest.fixture
+def customer_user(world):  # noqa: F811
+    """acme's own login: a customer member, no finance role."""
+    user = User.objects.create_user("acme-owner", password="pw")
+    CustomerMembership.objects.create(user=user, customer=world["acme"])
+    return user

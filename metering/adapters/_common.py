@@ -276,6 +276,7 @@ def build(
     reasoning_tokens: int,
     authorization_id: Any,
     context: dict[str, Any],
+    may_hold_nul: bool = True,
 ) -> UsageEvent:
     return build_usage_event(
         {
@@ -296,7 +297,8 @@ def build(
             },
             "authorization_id": authorization_id,
             "metadata": context,
-        }
+        },
+        may_hold_nul=may_hold_nul,
     )
 
 

@@ -271,6 +271,11 @@ def _event(
         upstream_request_id=None if cache_hit else response_id,
         authorization_id=authorization_id,
         context={},
+        # The record's strings cannot hold U+0000 (no escape in its bytes); the
+        # arguments (from message headers) are checked here.
+        may_hold_nul=any(
+            NUL in text for text in (source, customer, api_key, authorization_id) if text
+        ),
         **counts,
     )
     # The metadata joins after validation, which would only hand back the same dict:

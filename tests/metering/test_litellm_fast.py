@@ -25,6 +25,7 @@ ARG_SETS = [
     {"source": "litellm-prod", "customer_from": "end_user"},
     {"source": "litellm-prod", "customer_from": "user_api_key_org_id"},
     {"source": "litellm-prod", "customer": "acme", "api_key": "key_1", "authorization_id": "a1"},
+    {"source": "litellm-prod", "customer": "nul\u0000inside"},  # a header can hold one
 ]
 # Every path the full adapter reads (dotted; `metadata.usage_object...` nested).
 PATHS = [

@@ -1,11 +1,14 @@
 """The LiteLLM fast path (metering.adapters.litellm_fast) answers exactly as the full
 adapter: the same event (every field, metadata in the same order) or the same refusal
 (code, reason, fields), over the samples and over mutations of every field the adapter
-reads, one at a time and at random."""
+reads, one at a time and at random; and the plain-digits conversions of seconds and
+costs it shares with the other adapters answer as Decimal did."""
 
 import copy
+import datetime as dt
 import json
 import math
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metering.adapters import _json_record, _message_kwargs, adapt_message, litellm, litellm_fast
-from metering.schema import TOKENS_MAX, InvalidUsageEvent
+from metering.adapters._common import number_as_text, unix_seconds_to_datetime
+from metering.schema import OCCURRED_AT_MAX, OCCURRED_AT_MIN, TOKENS_MAX, InvalidUsageEvent
 from tests.metering.test_adapters import load
 from tests.metering.test_native_ingest import litellm_record
 
@@ -273,3 +277,42 @@ def test_random_mutations_answer_as_the_full_adapter(base, mutations, args_index
     raw = json.dumps(record).encode()
     args = ARG_SETS[args_index]
     assert _with_fast_path(raw, args) == _full(raw, args)
+
+
+def _seconds_by_decimal(value: float) -> dt.datetime:
+    """The conversion as it was, all in Decimal: the reference for the plain-digits one."""
+    micro = (Decimal(str(value)) * 1_000_000).to_integral_value(rounding="ROUND_FLOOR")
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(micro))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.floats(
+        min_value=OCCURRED_AT_MIN.timestamp(),
+        max_value=OCCURRED_AT_MAX.timestamp(),
+        exclude_max=True,
+    )
+)
+def test_float_seconds_convert_as_decimal_converts_them(seconds):
+    assert unix_seconds_to_datetime(seconds, "startTime") == _seconds_by_decimal(seconds)
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [
+        OCCURRED_AT_MIN.timestamp(),
+        math.nextafter(OCCURRED_AT_MIN.timestamp(), math.inf),
+        math.nextafter(OCCURRED_AT_MAX.timestamp(), 0),
+        1741357375.895310,
+        1718900000.0000005,
+        1718900000.9999999,
+    ],
+)
+def test_float_seconds_at_the_edges_convert_as_decimal_converts_them(seconds):
+    assert unix_seconds_to_datetime(seconds, "startTime") == _seconds_by_decimal(seconds)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_reported_costs_read_as_decimal_prints_them(cost):
+    assert number_as_text(cost) == format(Decimal(str(cost)), "f")

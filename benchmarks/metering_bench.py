@@ -14,7 +14,10 @@ For each it prints the raw kafka-python consume rate of its topic (the ceiling) 
 end-to-end events/s of `manage.py metering_consume` from the topic to committed usage
 records and ledger postings (a separate process, as in production), then the ratios
 (end-to-end / raw, litellm / usage_event, whose floor is 0.8x the UsageEvent rate of
-the same run) and the consumers' peak memory (VmHWM), with the issue's goals beside them.
+the same run) and the consumers' peak memory (VmHWM), with the issue's goals beside them;
+last, the CPU per message of parsing alone in the bench's own process (best of 5, so a
+loaded machine barely moves it): UsageEvent (the floor), LiteLLM through adapt_message
+(the fast path, metering/adapters/litellm_fast.py) and through the full adapter alone.
 The data is real: prices from the LiteLLM catalogue in ../shared/data, a realistic model
 mix, 1,000 customers of a distributor and a reseller.
 """
@@ -46,7 +49,9 @@ from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 from ledger import services as ledger_services  # noqa: E402
 from ledger.models import Book  # noqa: E402
 from ledger.selectors import trial_balance_list  # noqa: E402
+from metering.adapters import _json_record, _message_kwargs, litellm  # noqa: E402
 from metering.models import ConsumerOffset, UsageRecord  # noqa: E402
+from metering.pipeline import RawMessage, parse_message  # noqa: E402
 from pricing import services as pricing_services  # noqa: E402
 from pricing.models import CatalogImport  # noqa: E402
 from wallets.models import Customer  # noqa: E402
@@ -369,6 +374,37 @@ def measure(variant: str, round_no: int, args, run_id: str, customers: list[str]
     return figures
 
 
+def parsing_cpu(customers: list[str], count: int = 5_000) -> dict[str, float]:
+    """CPU microseconds per message to turn each variant's bytes into a UsageEvent, in
+    this process (best of 5, so the other processes' load barely touches it): the
+    UsageEvent parse (the floor), LiteLLM through adapt_message (the fast path) and
+    LiteLLM through the full adapter alone, as before the fast path."""
+    events = list(make_events(count, customers, random.Random(7), "parse", "bench-parse"))
+    plain = [
+        RawMessage("t", 0, i, k, v, ()) for i, (k, v, _h) in enumerate(usage_event_messages(events))
+    ]
+    native = [
+        RawMessage("t", 0, i, k, v, tuple(h))
+        for i, (k, v, h) in enumerate(litellm_messages(events))
+    ]
+    args = {name: value.decode() for name, value in native[0].headers if name != "kind"}
+    kwargs = _message_kwargs("litellm", tuple(args.items()))
+    variants = {
+        "usage_event": lambda: [parse_message(m) for m in plain],
+        "litellm": lambda: [parse_message(m) for m in native],
+        "litellm_full_adapter": lambda: [
+            litellm.to_usage_event(_json_record(m.value), **kwargs) for m in native
+        ],
+    }
+    best = dict.fromkeys(variants, float("inf"))
+    for _round in range(5):
+        for name, run in variants.items():
+            started = time.process_time()
+            run()
+            best[name] = min(best[name], (time.process_time() - started) / count * 1e6)
+    return best
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=300_000, help="per variant and round")
@@ -399,6 +435,7 @@ def main() -> int:
         for variant in VARIANTS
     ]
     balanced = all(row.difference == 0 for row in trial_balance_list())
+    parsing = parsing_cpu(customers)
 
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "MISS"
@@ -478,6 +515,10 @@ def main() -> int:
     )
     for name, measured, goal, outcome in rows:
         print(f"  {name:42} {measured:>14}  {goal:>14}  {outcome}")
+    print("\nParsing, CPU us per message in this process (best of 5; the first is the floor)")
+    print(f"  UsageEvent                               {parsing['usage_event']:>8.1f}")
+    print(f"  LiteLLM, adapt_message (fast path)       {parsing['litellm']:>8.1f}")
+    print(f"  LiteLLM, the full adapter alone          {parsing['litellm_full_adapter']:>8.1f}")
     print(f"\nTrial balance zero in every book: {'yes' if balanced else 'NO'}")
     last = runs[-1]["output"].strip().splitlines()[-3:]
     print("Last consumer's last lines:\n  " + "\n  ".join(last))

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import pydantic_core
 
-from metering.adapters import anthropic, litellm, openai, openrouter, usage_event
+from metering.adapters import anthropic, litellm, litellm_fast, openai, openrouter, usage_event
 from metering.schema import SCHEMA_VIOLATION, UNKNOWN_ADAPTER, InvalidUsageEvent, UsageEvent
 
 Adapter = Callable[..., UsageEvent]
@@ -125,6 +125,12 @@ def adapt_message(kind: str, value: bytes, args: Mapping[str, str]) -> UsageEven
             UNKNOWN_ADAPTER,
         )
     kwargs = _message_kwargs(kind, tuple(args.items()))
+    if kind == "litellm":
+        # The fast path accepts what it can read at once; anything else, the full adapter
+        # decides (see litellm_fast): the same event or refusal either way.
+        event = litellm_fast.to_usage_event(value, **kwargs)
+        if event is not None:
+            return event
     return adapter(_json_record(value), **kwargs)
 
 

@@ -131,6 +131,13 @@ def unix_seconds_to_datetime(value: Any, path: str) -> dt.datetime:
     1718900000.123456 becomes .123456 s and not the binary neighbour .123455999…
     Sub-microsecond digits are truncated toward the past: datetime holds microseconds.
     """
+    if type(value) is float and _WINDOW_SECONDS[0] <= value < _WINDOW_SECONDS[1]:
+        # The same digits without Decimal (a third of a LiteLLM record's adapting): in the
+        # window, repr is plain "<seconds>.<fraction>", never in exponent form, and a
+        # float compares with the integer bounds as its shortest decimal form does.
+        whole, _, fraction = repr(value).partition(".")
+        microseconds = int(whole) * 1_000_000 + int((fraction + "00000")[:6])
+        return _EPOCH + dt.timedelta(microseconds=microseconds)
     if type(value) is int:
         seconds = Decimal(value)
     elif type(value) is float:
@@ -216,7 +223,7 @@ def metadata(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
         if not source:
             continue
         for key, value in source.items():
-            if type(key) is str and 0 < len(key) <= METADATA_KEY_CHARS_MAX and _fits(value):
+            if type(key) is str and 0 < len(key) <= METADATA_KEY_CHARS_MAX and fits(value):
                 merged[key] = value  # None too: a later source may unset a key
     kept = {key: value for key, value in merged.items() if value is not None}
     if len(kept) > METADATA_KEYS_MAX:
@@ -224,7 +231,8 @@ def metadata(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
     return kept
 
 
-def _fits(value: Any) -> bool:
+def fits(value: Any) -> bool:
+    """A metadata value the schema takes: kept; anything else is left out."""
     kind = type(value)
     if kind is str:
         return len(value) <= METADATA_VALUE_CHARS_MAX
@@ -238,7 +246,10 @@ def number_as_text(value: Any) -> str | None:
     if type(value) is int:
         return str(value)
     if type(value) is float and math.isfinite(value):
-        return format(Decimal(str(value)), "f")  # 1e-07 -> "0.0000001", not "1E-7"
+        shortest = repr(value)
+        if "e" not in shortest:  # already plain decimal: what Decimal would print
+            return shortest
+        return format(Decimal(shortest), "f")  # 1e-07 -> "0.0000001", not "1E-7"
     return None
 
 
@@ -265,6 +276,7 @@ def build(
     reasoning_tokens: int,
     authorization_id: Any,
     context: dict[str, Any],
+    may_hold_nul: bool = True,
 ) -> UsageEvent:
     return build_usage_event(
         {
@@ -285,7 +297,8 @@ def build(
             },
             "authorization_id": authorization_id,
             "metadata": context,
-        }
+        },
+        may_hold_nul=may_hold_nul,
     )
 
 

@@ -1,6 +1,7 @@
 """Reads of invoicing: invoices by seller, buyer, state and period; what is paid,
 credited and due; and what a document (PDF) of an invoice says."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -66,7 +67,16 @@ def invoice_get(*, public_id, buyer_customers: QuerySet | None = None) -> Invoic
     ).prefetch_related("lines")
     if buyer_customers is not None:
         found = found.filter(buyer_customer__in=buyer_customers).exclude(state=Invoice.State.DRAFT)
-    return found.filter(public_id=public_id).first()
+    wanted = _uuid(public_id)
+    return None if wanted is None else found.filter(public_id=wanted).first()
+
+
+def _uuid(value) -> uuid.UUID | None:
+    """A public id from a URL; anything else names nothing (a 404, like a stranger's)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def invoices_with_amounts(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
@@ -106,12 +116,10 @@ def credit_notes_list(
 
 
 def credit_note_get(*, public_id, buyer_customers: QuerySet | None = None) -> CreditNote | None:
-    return (
-        credit_notes_list(buyer_customers=buyer_customers)
-        .prefetch_related("lines")
-        .filter(public_id=public_id)
-        .first()
-    )
+    wanted = _uuid(public_id)
+    if wanted is None:
+        return None
+    return credit_notes_list(buyer_customers=buyer_customers).filter(public_id=wanted).first()
 
 
 def receipts_list(
@@ -132,7 +140,10 @@ def receipts_list(
 
 
 def receipt_get(*, public_id, customers: QuerySet | None = None) -> Receipt | None:
-    return receipts_list(customers=customers).filter(public_id=public_id).first()
+    wanted = _uuid(public_id)
+    if wanted is None:
+        return None
+    return receipts_list(customers=customers).filter(public_id=wanted).first()
 
 
 @dataclass(frozen=True)

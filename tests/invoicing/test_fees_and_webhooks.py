@@ -203,3 +203,26 @@ def test_an_invoice_past_due_is_marked_overdue_once_and_the_seller_told(world):
     with pytest.raises(DatabaseError, match="never changes"), transaction.atomic():
         Invoice.objects.filter(pk=late.pk).update(fees=1)
     _balanced()
+
+
+def test_the_finalized_event_reaches_a_real_receiver_signed_and_is_retried(world, settings):
+    from tests.webhooks.conftest import Receiver, endpoint_for
+    from webhooks.services import deliveries_send
+
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    book_usage("initech", days=range(1, 4))
+    with Receiver(500, 200) as receiver:  # the first attempt fails, the retry is delivered
+        endpoint_for(world["reseller"], receiver, ["invoice.finalized"])
+        invoice = services.invoice_finalize(
+            invoice=_draft(world, "initech"), actor="test", now=AFTER_JUNE
+        )
+        (event,) = WebhookEvent.objects.filter(type="invoice.finalized")
+        deliveries_send(now=event.created_at)
+        deliveries_send(now=event.created_at + timedelta(minutes=2))
+    assert [request["signature_valid"] for request in receiver.received] == [True, True]
+    body = receiver.received[-1]["json"]
+    assert body["type"] == "invoice.finalized" and body["id"] == f"evt_{event.public_id.hex}"
+    assert body["data"]["number"] == invoice.number_text == "APX-000001"
+    assert body["data"]["total"]["minor"] == invoice.total
+    assert receiver.received[0]["body"] == receiver.received[1]["body"]  # the same bytes
+    assert WebhookDelivery.objects.get(event=event).state == "delivered"

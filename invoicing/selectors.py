@@ -152,6 +152,7 @@ class InvoiceAmounts:
     credited: int  # credit notes' totals
     credited_to_receivable: int
     credited_tax: int
+    credited_fees: int = 0  # what credit notes gave back from revenue:fees
 
     def due(self, invoice: Invoice) -> int:
         if invoice.state in (Invoice.State.DRAFT, Invoice.State.VOID):
@@ -162,13 +163,14 @@ class InvoiceAmounts:
 def invoice_amounts_get(invoice: Invoice) -> InvoiceAmounts:
     paid = InvoicePayment.objects.filter(invoice=invoice).aggregate(applied=Sum("applied"))
     credited = CreditNote.objects.filter(invoice=invoice).aggregate(
-        total=Sum("total"), receivable=Sum("to_receivable"), tax=Sum("tax")
+        total=Sum("total"), receivable=Sum("to_receivable"), tax=Sum("tax"), fees=Sum("fees")
     )
     return InvoiceAmounts(
         paid=paid["applied"] or 0,
         credited=credited["total"] or 0,
         credited_to_receivable=credited["receivable"] or 0,
         credited_tax=credited["tax"] or 0,
+        credited_fees=credited["fees"] or 0,
     )
 
 

@@ -226,3 +226,25 @@ def test_the_finalized_event_reaches_a_real_receiver_signed_and_is_retried(world
     assert body["data"]["total"]["minor"] == invoice.total
     assert receiver.received[0]["body"] == receiver.received[1]["body"]  # the same bytes
     assert WebhookDelivery.objects.get(event=event).state == "delivered"
+
+
+def test_credit_notes_give_the_fees_back_from_fee_revenue_in_proportion(world):
+    _with_fee(world, "apex", bps=1000, fixed=2 * 10**9)
+    book_usage("initech")
+    invoice = services.invoice_finalize(
+        invoice=_draft(world, "initech"), actor="test", now=AFTER_JUNE
+    )
+    reseller = world["reseller"]
+    fees_booked = balance(reseller, "revenue:fees")
+    usage_booked = balance(reseller, "revenue:usage")
+    part = services.credit_note_issue(invoice=invoice, reason="other", amount=UNIT * 50, actor="t")
+    revenue = invoice.subtotal  # tax exclusive here
+    expected = divide_half_even(part.net * invoice.fees, revenue, UNIT)
+    assert part.fees == expected > 0 and part.fees < part.net
+    assert balance(reseller, "revenue:fees") == fees_booked - part.fees
+    assert balance(reseller, "revenue:usage") == usage_booked - (part.net - part.fees)
+    rest = services.credit_note_issue(invoice=invoice, reason="duplicate", actor="t")
+    assert part.fees + rest.fees == invoice.fees  # the rest gives back what is left
+    assert part.tax + rest.tax == invoice.tax
+    assert balance(reseller, "revenue:fees") == fees_booked - invoice.fees
+    _balanced()

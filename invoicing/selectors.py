@@ -180,7 +180,8 @@ def _money(amount: int, *, scale: int, exponent: int) -> Decimal:
     return Decimal(from_minor_units(amount, scale)).quantize(Decimal(1).scaleb(-exponent))
 
 
-def _per_million(price_atto: int | None) -> Decimal | None:
+def price_per_million(price_atto: int | None) -> Decimal | None:
+    """A per-token price in atto-units as documents show it: per million tokens."""
     if price_atto is None:
         return None
     return (Decimal(price_atto) * TOKENS_PER_PRICE_UNIT).scaleb(-ATTO_SCALE).normalize()
@@ -241,7 +242,7 @@ def _document_line(line: InvoiceLine, money) -> DocumentLine:
     if line.kind != InvoiceLine.Kind.USAGE:
         return DocumentLine(description=line.description, amount=money(line.amount))
     tokens = {kind: getattr(line, f"{kind}_tokens") for kind in TOKEN_KINDS}
-    prices = {kind: _per_million(getattr(line, f"{kind}_price_atto")) for kind in TOKEN_KINDS}
+    prices = {kind: price_per_million(getattr(line, f"{kind}_price_atto")) for kind in TOKEN_KINDS}
     return DocumentLine(
         description=line.description,
         amount=money(line.amount),

@@ -15,7 +15,10 @@ with the goal beside two floors measured in the same run and database:
     finalization does at least once);
   - the usage aggregation alone: the selector an invoice's draft runs, once per customer.
 It checks what it made: every total equals the receivable movement it booked, the trial
-balance is zero.
+balance is zero. Then it renders --pdf-invoices (20) of the finalized invoices to PDF
+from their stored rows (invoicing.selectors.invoice_document_get, then WeasyPrint) and
+prints pages/s beside the PDF floor measured in the same run: a one-line receipt through
+the same rendering path (what any page costs at least). Pages are counted with pdfinfo.
 """
 
 import argparse
@@ -30,7 +33,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-BENCH_DB = "bench_invoicing"
+# A private name per run (BENCH_INVOICING_DB) keeps two benchmarks from dropping each other's.
+BENCH_DB = os.environ.get("BENCH_INVOICING_DB", "bench_invoicing")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
 BENCH_DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
 CATALOGUE = (REPO_ROOT / "../shared/data/model_prices_litellm.json").resolve()
@@ -41,6 +45,8 @@ MODELS_PER_CUSTOMER = 20  # each customer uses a fifth of the mix
 BOOKING_BATCH = 5_000
 GOAL_INVOICES_PER_S = 50
 SINGLE_PATH_CUSTOMERS = 100  # invoiced one by one first, the rest by the period close
+PDF_INVOICES_MAX = 200  # rendering is ~10 pages/s a core: keep the PDF part bounded
+PDF_FLOOR_DOCUMENTS = 10
 
 
 def progress(text: str) -> None:
@@ -236,12 +242,60 @@ def check(book, invoices) -> None:
     assert all(row.difference == 0 for row in trial_balance_list())
 
 
+def _pdf_pages(pdf: bytes) -> int:
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(pdf)
+        file.flush()
+        info = subprocess.run(
+            ["pdfinfo", file.name], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+    return int(next(line for line in info.splitlines() if line.startswith("Pages:")).split()[1])
+
+
+def pdf_figures(invoices, count: int) -> dict:
+    """Real invoices to PDF from their rows, and the floor, in the same process."""
+    from dataclasses import replace
+
+    from invoicing.documents import render, samples
+    from invoicing.selectors import invoice_document_get
+
+    def timed(work):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = work()
+        return result, time.perf_counter() - wall, time.process_time() - cpu
+
+    trivial = replace(samples.receipt(), number="FLOOR-000001")
+    render.render_pdf(trivial)  # fonts found, cut and registered once per process
+    floor, floor_s, floor_cpu = timed(
+        lambda: [render.render_pdf(trivial) for _ in range(PDF_FLOOR_DOCUMENTS)]
+    )
+    chosen = invoices[:count]
+    documents, build_s, _ = timed(lambda: [invoice_document_get(i) for i in chosen])
+    pdfs, render_s, render_cpu = timed(lambda: [render.render_pdf(d) for d in documents])
+    floor_pages = sum(_pdf_pages(pdf) for pdf in floor)
+    pages = sum(_pdf_pages(pdf) for pdf in pdfs)
+    return {
+        "invoices": len(chosen),
+        "pages": pages,
+        "documents_per_s": len(chosen) / build_s,
+        "pages_per_s": pages / (build_s + render_s),
+        "pages_per_cpu_s": pages / render_cpu,
+        "floor_pages_per_s": floor_pages / floor_s,
+        "floor_pages_per_cpu_s": floor_pages / floor_cpu,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=1_000)
     parser.add_argument("--events-per-customer", type=int, default=200)
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--pdf-invoices", type=int, default=20)
     args = parser.parse_args()
+    pdf_count = max(1, min(args.pdf_invoices, PDF_INVOICES_MAX))
     customers_count = max(10, min(args.customers, 100_000))
     per_customer = max(1, min(args.events_per_customer, 10_000))
 
@@ -320,6 +374,8 @@ def main() -> None:
         progress("checking every total against its ledger movement")
         check(book, invoices)
         lines = sum(invoice.lines.count() for invoice in invoices[:100]) / min(100, len(invoices))
+        progress(f"rendering {pdf_count} of the finalized invoices to PDF, and the PDF floor")
+        pdf = pdf_figures(invoices, pdf_count)
 
         count = len(invoices)
         print()
@@ -342,6 +398,16 @@ def main() -> None:
         print(f"  floor: ledger append    {append_per_s:10,.1f} events/s (1 event, 1 transaction)")
         print(
             f"  floor: aggregation      {aggregation_per_s:10,.1f} customers/s (the draft's query)"
+        )
+        print(f"  pdf ({pdf['invoices']} real invoices, {pdf['pages']} pages, from their rows)")
+        print(
+            f"    rendering           {pdf['pages_per_s']:10,.1f} pages/s "
+            f"({pdf['pages_per_cpu_s']:.1f} per CPU s; rows to Document "
+            f"{pdf['documents_per_s']:,.0f} invoices/s)"
+        )
+        print(
+            f"  floor: pdf            {pdf['floor_pages_per_s']:10,.1f} pages/s "
+            f"({pdf['floor_pages_per_cpu_s']:.1f} per CPU s; a 1-line receipt, same path)"
         )
         numbers = sorted(invoice.number for invoice in invoices)
         print(f"  numbers 1..{numbers[-1]}: contiguous = {numbers == list(range(1, count + 1))}")

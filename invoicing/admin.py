@@ -74,6 +74,7 @@ class InvoiceLineInline(admin.TabularInline):
     can_delete = False
     fields = [
         "position",
+        "kind",
         "description",
         "requests",
         "input_tokens",
@@ -116,6 +117,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "currency",
         "issued_at",
         "due_at",
+        "overdue_at",
     ]
     list_filter = ["state", "seller_book"]
     search_fields = ["number_text", "buyer_key", "public_id"]

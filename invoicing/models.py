@@ -321,6 +321,7 @@ class CreditNote(models.Model):
     memo = models.CharField(max_length=500, blank=True)
     issued_at = models.DateTimeField()
     net = models.BigIntegerField()  # revenue given back
+    fees = models.BigIntegerField(default=0)  # the part of `net` given back from revenue:fees
     tax = models.BigIntegerField()  # tax given back, in proportion to the invoice's
     total = models.BigIntegerField()
     to_receivable = models.BigIntegerField()  # what it takes off the open receivable
@@ -336,6 +337,9 @@ class CreditNote(models.Model):
                 & Q(total=models.F("to_receivable") + models.F("to_wallet"))
                 & Q(total__gt=0, net__gte=0, tax__gte=0, to_receivable__gte=0, to_wallet__gte=0),
                 name="credit_note_amounts_add_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(fees__gte=0, fees__lte=models.F("net")), name="credit_note_fees"
             ),
         ]
 

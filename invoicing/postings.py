@@ -10,7 +10,8 @@ transfer's pure parse and ledger_verify replays it exactly. In the seller's book
   finalize (tax inclusive):  the same without Cr tax:payable, and the tax carved out of
                              revenue: Dr revenue:usage tax / Cr tax:payable tax
   void:                      the mirror image of the finalization
-  credit note:               Dr revenue:usage net / Dr tax:payable tax
+  credit note:               Dr revenue:usage net - fees / Dr revenue:fees fees
+                             / Dr tax:payable tax
                              / Cr receivable:<buyer> (what is open) / Cr wallet:<buyer> (rest)
   payment:                   Dr cash:stripe | cash:bank | wallet:<buyer> amount
                              / Cr receivable:<buyer> applied / Cr wallet:<buyer> overpaid
@@ -124,10 +125,13 @@ def credit_note_entry(
     to_receivable: int,
     to_wallet: int,
     memo: str,
+    fees: int = 0,
 ) -> EntrySpec:
     assert net + tax == to_receivable + to_wallet
+    assert 0 <= fees <= net
     legs = [
-        (accounts.revenue, DEBIT, net),
+        (accounts.revenue, DEBIT, net - fees),
+        (accounts.fee_revenue, DEBIT, fees),
         (accounts.tax_payable, DEBIT, tax),
         (accounts.receivable, CREDIT, to_receivable),
         (wallet_account, CREDIT, to_wallet),

@@ -1,6 +1,7 @@
 """Reads of invoicing: invoices by seller, buyer, state and period; what is paid,
 credited and due; and what a document (PDF) of an invoice says."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -66,7 +67,16 @@ def invoice_get(*, public_id, buyer_customers: QuerySet | None = None) -> Invoic
     ).prefetch_related("lines")
     if buyer_customers is not None:
         found = found.filter(buyer_customer__in=buyer_customers).exclude(state=Invoice.State.DRAFT)
-    return found.filter(public_id=public_id).first()
+    wanted = _uuid(public_id)
+    return None if wanted is None else found.filter(public_id=wanted).first()
+
+
+def _uuid(value) -> uuid.UUID | None:
+    """A public id from a URL; anything else names nothing (a 404, like a stranger's)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def invoices_with_amounts(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
@@ -106,12 +116,10 @@ def credit_notes_list(
 
 
 def credit_note_get(*, public_id, buyer_customers: QuerySet | None = None) -> CreditNote | None:
-    return (
-        credit_notes_list(buyer_customers=buyer_customers)
-        .prefetch_related("lines")
-        .filter(public_id=public_id)
-        .first()
-    )
+    wanted = _uuid(public_id)
+    if wanted is None:
+        return None
+    return credit_notes_list(buyer_customers=buyer_customers).filter(public_id=wanted).first()
 
 
 def receipts_list(
@@ -132,7 +140,10 @@ def receipts_list(
 
 
 def receipt_get(*, public_id, customers: QuerySet | None = None) -> Receipt | None:
-    return receipts_list(customers=customers).filter(public_id=public_id).first()
+    wanted = _uuid(public_id)
+    if wanted is None:
+        return None
+    return receipts_list(customers=customers).filter(public_id=wanted).first()
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,7 @@ class InvoiceAmounts:
     credited: int  # credit notes' totals
     credited_to_receivable: int
     credited_tax: int
+    credited_fees: int = 0  # what credit notes gave back from revenue:fees
 
     def due(self, invoice: Invoice) -> int:
         if invoice.state in (Invoice.State.DRAFT, Invoice.State.VOID):
@@ -151,13 +163,14 @@ class InvoiceAmounts:
 def invoice_amounts_get(invoice: Invoice) -> InvoiceAmounts:
     paid = InvoicePayment.objects.filter(invoice=invoice).aggregate(applied=Sum("applied"))
     credited = CreditNote.objects.filter(invoice=invoice).aggregate(
-        total=Sum("total"), receivable=Sum("to_receivable"), tax=Sum("tax")
+        total=Sum("total"), receivable=Sum("to_receivable"), tax=Sum("tax"), fees=Sum("fees")
     )
     return InvoiceAmounts(
         paid=paid["applied"] or 0,
         credited=credited["total"] or 0,
         credited_to_receivable=credited["receivable"] or 0,
         credited_tax=credited["tax"] or 0,
+        credited_fees=credited["fees"] or 0,
     )
 
 
@@ -167,7 +180,8 @@ def _money(amount: int, *, scale: int, exponent: int) -> Decimal:
     return Decimal(from_minor_units(amount, scale)).quantize(Decimal(1).scaleb(-exponent))
 
 
-def _per_million(price_atto: int | None) -> Decimal | None:
+def price_per_million(price_atto: int | None) -> Decimal | None:
+    """A per-token price in atto-units as documents show it: per million tokens."""
     if price_atto is None:
         return None
     return (Decimal(price_atto) * TOKENS_PER_PRICE_UNIT).scaleb(-ATTO_SCALE).normalize()
@@ -228,7 +242,7 @@ def _document_line(line: InvoiceLine, money) -> DocumentLine:
     if line.kind != InvoiceLine.Kind.USAGE:
         return DocumentLine(description=line.description, amount=money(line.amount))
     tokens = {kind: getattr(line, f"{kind}_tokens") for kind in TOKEN_KINDS}
-    prices = {kind: _per_million(getattr(line, f"{kind}_price_atto")) for kind in TOKEN_KINDS}
+    prices = {kind: price_per_million(getattr(line, f"{kind}_price_atto")) for kind in TOKEN_KINDS}
     return DocumentLine(
         description=line.description,
         amount=money(line.amount),

@@ -881,6 +881,14 @@ def credit_note_issue(
         else:
             tax = min(tax_left, divide_half_even(gross * invoice.tax, invoice.total, unit))
         net = gross - tax
+        # The fee lines' share of the revenue given back, in proportion (all of what is
+        # left when the rest is credited), so revenue:fees never keeps credited fees.
+        fees_left = invoice.fees - amounts.credited_fees
+        revenue = invoice.subtotal - (invoice.tax if invoice.tax_inclusive else 0)
+        if gross == creditable or not fees_left:
+            fees = fees_left
+        else:
+            fees = min(fees_left, net, divide_half_even(net * invoice.fees, revenue, unit))
         to_receivable = min(gross, amounts.due(invoice))
         to_wallet = gross - to_receivable
         if not note_lines:
@@ -901,6 +909,7 @@ def credit_note_issue(
             to_receivable=to_receivable,
             to_wallet=to_wallet,
             memo=f"credit note {number_text} on invoice {invoice.number_text}",
+            fees=fees,
         )
         appended = event_record(
             event_type=postings.CREDIT_NOTE_ISSUED_EVENT,
@@ -921,6 +930,7 @@ def credit_note_issue(
             memo=memo,
             issued_at=now,
             net=net,
+            fees=fees,
             tax=tax,
             total=gross,
             to_receivable=to_receivable,

@@ -37,6 +37,7 @@ from invoicing.api.common import (
     time,
 )
 from invoicing.api.documents import CreditNoteOutput, credit_note_body, pdf_response
+from invoicing.documents.model import TOKEN_KINDS
 from invoicing.documents.render import render_pdf
 from invoicing.errors import (
     BillingProfileMissing,
@@ -64,7 +65,6 @@ from ledger.errors import UnknownBook
 from wallets.errors import CustomerNotFound
 from wallets.models import Customer
 
-TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
 _PDF = {(200, "application/pdf"): OpenApiTypes.BINARY}
 _CSV = {(200, "text/csv"): OpenApiTypes.STR}
 
@@ -183,7 +183,7 @@ def invoice_body(invoice: Invoice) -> dict:
 
 
 def _per_million(price_atto: int | None) -> str | None:
-    price = selectors._per_million(price_atto)
+    price = selectors.price_per_million(price_atto)
     return None if price is None else format(price, "f")
 
 

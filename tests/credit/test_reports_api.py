@@ -145,3 +145,35 @@ def test_bad_input_and_who_may_read(world, finance_client):
         format="json",
     )
     assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_input")
+
+
+def test_admin_screens_render_read_only(world, june):
+    from django.test import Client
+
+    from credit.losses.services import provision_matrix_set, write_off_create
+
+    DunningStep.objects.create(
+        book=world["distributor"], position=1, days_past_due=1, action="reminder"
+    )
+    dunning.dunning_evaluate(customer=world["globex"], now=_noon(date(2026, 8, 3)))
+    provision_matrix_set(
+        book=world["distributor"], effective_from=date(2026, 1, 1), rates_bps=RATES, actor="f"
+    )
+    write_off = write_off_create(
+        invoice=june, amount_minor=june.total, reason="gone", approved_by="cfo", actor="f"
+    )
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    for name in (
+        "provisionmatrix",
+        "allowancebooking",
+        "writeoff",
+        "recovery",
+        "dunningstep",
+        "dunningstanding",
+        "dunningaction",
+        "dunningcard",
+    ):
+        assert client.get(f"/admin/credit/{name}/").status_code == 200, name
+    page = client.get(f"/admin/credit/writeoff/{write_off.pk}/change/").content.decode()
+    assert "gone" in page and 'name="_save"' not in page

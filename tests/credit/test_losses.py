@@ -212,3 +212,16 @@ def test_a_write_off_books_against_the_allowance_and_a_recovery_books_back(world
     assert WriteOff.objects.filter(pk=write_off.pk, amount_minor=june.total).exists()  # kept
     assert all(r.difference == 0 for r in trial_balance_list())
     assert verify_ledger().ok
+
+
+def test_ledger_verify_finds_a_write_off_row_the_ledger_does_not_back(world, invoices):
+    june, _july = invoices
+    write_off = losses.write_off_create(
+        invoice=june, amount_minor=june.total, reason="gone", approved_by="cfo", actor="f"
+    )
+    assert verify_ledger().ok
+    # A row that claims more than its event booked (as a bug would write it).
+    WriteOff.objects.filter(pk=write_off.pk).update(amount_minor=june.total - 1)
+    problems = verify_ledger().problems
+    assert any("write-off" in p and str(june.total - 1) in p for p in problems), problems
+    assert any("allowance:doubtful" in p for p in problems), problems

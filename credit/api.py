@@ -23,6 +23,8 @@ from rest_framework.views import APIView
 from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.pagination import BoundedLimitOffsetPagination
 from credit import reports, selectors, services
+from credit.dunning import cards as dunning_cards
+from credit.dunning import services as dunning_services
 from credit.errors import (
     InvalidCreditInput,
     InvalidCreditLimit,
@@ -31,7 +33,7 @@ from credit.errors import (
 )
 from credit.losses import selectors as losses_selectors
 from credit.losses import services as losses_services
-from credit.models import BUCKETS, ProvisionMatrix, WriteOff
+from credit.models import BUCKETS, DunningStep, ProvisionMatrix, WriteOff
 from credit.services import CREDIT_LIMIT_MAX
 from invoicing.errors import CurrencyUnknown, InvoiceNotFound
 from invoicing.models import Invoice
@@ -150,6 +152,8 @@ class CustomerCreditLimitApi(APIView):
 #   write-offs/                        GET, POST (credit.add_writeoff)
 #   write-offs/{id}/recoveries/        POST (credit.add_recovery)
 #   customers/{external_id}/dunning/   standing and history;  dunning.csv  every action
+#   dunning-steps/                     GET a book's ladder, POST a rung (credit.add_dunningstep)
+#   customers/{external_id}/dunning-card/  PUT the card dunning may charge (the same)
 
 
 class _FinanceMay(BasePermission):
@@ -318,6 +322,7 @@ def _customers(request):
 
 
 class ExposureApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = (UnknownBook,)
     permission_classes = [CanReadLedger]
 
@@ -389,6 +394,7 @@ class AllowanceCsvApi(APIView):
 
 
 class AllowanceBookingsApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = (UnknownBook,)
     permission_classes = [CanReadLedger]
 
@@ -501,6 +507,7 @@ def _write_offs():
 
 
 class WriteOffListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = {
         "POST": (InvoiceNotFound, InvalidCreditInput, WriteOffExceedsOpen, CurrencyUnknown)
     }
@@ -598,3 +605,113 @@ class DunningCsvApi(APIView):
                 raise CustomerNotFound(f"customer {external_id!r} does not exist")
         actions = reports.dunning_actions(customer).iterator(chunk_size=500)
         return _csv("dunning.csv", reports.dunning_action_rows(actions), DunningActionRow)
+
+
+class CanSetLadders(_FinanceMay):
+    write_perm = "credit.add_dunningstep"
+
+
+class DunningStepOutput(serializers.Serializer):
+    book = serializers.CharField()
+    position = serializers.IntegerField()
+    days_past_due = serializers.IntegerField()
+    amount_overdue_minor = serializers.IntegerField()
+    action = serializers.CharField()
+    restrict_request_max_minor = serializers.IntegerField(allow_null=True)
+    card_tries_max = serializers.IntegerField()
+
+
+def _step_body(step: DunningStep) -> dict:
+    return {
+        "book": step.book.code,
+        "position": step.position,
+        "days_past_due": step.days_past_due,
+        "amount_overdue_minor": step.amount_overdue_minor,
+        "action": step.action,
+        "restrict_request_max_minor": step.restrict_request_max_minor,
+        "card_tries_max": step.card_tries_max,
+    }
+
+
+class DunningStepsApi(APIView):
+    api_errors = {"GET": (UnknownBook,), "POST": (UnknownBook, InvalidCreditInput)}
+    permission_classes = [CanSetLadders]
+
+    class StepInput(serializers.Serializer):
+        book = serializers.CharField(max_length=64)
+        position = serializers.IntegerField(min_value=1, max_value=100)
+        days_past_due = serializers.IntegerField(min_value=0, max_value=3650)
+        amount_overdue_minor = serializers.IntegerField(
+            min_value=0, max_value=CREDIT_LIMIT_MAX, required=False, default=0
+        )
+        action = serializers.ChoiceField(choices=DunningStep.Action.values)
+        restrict_request_max_minor = serializers.IntegerField(
+            min_value=0, max_value=CREDIT_LIMIT_MAX, required=False, allow_null=True, default=None
+        )
+        card_tries_max = serializers.IntegerField(
+            min_value=1, max_value=10, required=False, default=3
+        )
+
+    @extend_schema(parameters=[_BOOK], responses=DunningStepOutput(many=True))
+    def get(self, request):
+        found = DunningStep.objects.select_related("book").order_by("book_id", "position")
+        book_id = _book_id(request)
+        if book_id is not None:
+            found = found.filter(book_id=book_id)
+        return Response([_step_body(s) for s in found[: BoundedLimitOffsetPagination.max_limit]])
+
+    @extend_schema(
+        request=StepInput,
+        responses={201: DunningStepOutput},
+        description="Add or replace the rung at `position` of a book's dunning ladder.",
+    )
+    def post(self, request):
+        data = self.StepInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        code = values.pop("book")
+        book = Book.objects.filter(code=code).first()
+        if book is None:
+            raise UnknownBook(f"book {code!r} does not exist")
+        step = dunning_services.dunning_step_set(book=book, actor=_actor(request), **values)
+        return Response(_step_body(step), status=201)
+
+
+class DunningCardApi(APIView):
+    api_errors = {"PUT": (CustomerNotFound, InvalidCreditInput)}
+    permission_classes = [CanSetLadders]
+
+    class CardInput(serializers.Serializer):
+        stripe_customer_id = serializers.CharField(max_length=255)
+        stripe_payment_method_id = serializers.CharField(max_length=255)
+
+    class CardOutput(serializers.Serializer):
+        customer = serializers.CharField()
+        stripe_customer_id = serializers.CharField()
+        stripe_payment_method_id = serializers.CharField()
+        updated_at = serializers.DateTimeField()
+        updated_by = serializers.CharField()
+
+    @extend_schema(
+        request=CardInput,
+        responses=CardOutput,
+        description="Save the card (Stripe ids) dunning's card retry may charge.",
+    )
+    def put(self, request, external_id):
+        customer = Customer.objects.filter(external_id=external_id).first()
+        if customer is None:
+            raise CustomerNotFound(f"customer {external_id!r} does not exist")
+        data = self.CardInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        card = dunning_cards.dunning_card_set(
+            customer=customer, actor=_actor(request), **data.validated_data
+        )
+        return Response(
+            {
+                "customer": customer.external_id,
+                "stripe_customer_id": card.stripe_customer_id,
+                "stripe_payment_method_id": card.stripe_payment_method_id,
+                "updated_at": card.updated_at.isoformat(),
+                "updated_by": card.updated_by,
+            }
+        )

@@ -34,4 +34,10 @@ urlpatterns = [
         name="credit-customer-dunning",
     ),
     path("dunning.csv", api.DunningCsvApi.as_view(), name="credit-dunning-csv"),
+    path("dunning-steps/", api.DunningStepsApi.as_view(), name="credit-dunning-steps"),
+    path(
+        "customers/<slug:external_id>/dunning-card/",
+        api.DunningCardApi.as_view(),
+        name="credit-dunning-card",
+    ),
 ]

@@ -81,20 +81,27 @@ def retry_delay_s(tries: int) -> int:
 
 
 def _overdue_invoices(action: DunningAction, now: datetime) -> list[tuple[Invoice, int]]:
-    """(invoice, due) of the customer's invoices past due today, oldest due first."""
-    invoices = Invoice.objects.select_related("currency").filter(
-        buyer_customer_id=action.customer_id,
-        seller_book_id=action.customer.book_id,
-        state=Invoice.State.FINALIZED,
-        due_at__date__lt=now.date(),
+    """(invoice, due) of the customer's invoices past due today, oldest due first. An
+    invoice with a write-off not recovered is left out: finance gave up on it, and money
+    for it comes back through a recovery first (losses.services.recovery_create)."""
+    invoices = (
+        Invoice.objects.select_related("currency")
+        .prefetch_related("write_offs__recoveries")
+        .filter(
+            buyer_customer_id=action.customer_id,
+            seller_book_id=action.customer.book_id,
+            state=Invoice.State.FINALIZED,
+            due_at__date__lt=now.date(),
+        )
     )
     found = []
     for invoice in invoices.order_by("due_at", "pk"):
-        due = invoice_amounts_get(invoice).due(invoice) - sum(
+        written_off = sum(
             w.amount_minor - sum(r.amount_minor for r in w.recoveries.all())
             for w in invoice.write_offs.all()
         )
-        if due > 0:
+        due = invoice_amounts_get(invoice).due(invoice)
+        if due > 0 and written_off == 0:
             found.append((invoice, due))
     return found
 

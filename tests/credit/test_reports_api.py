@@ -177,3 +177,44 @@ def test_admin_screens_render_read_only(world, june):
         assert client.get(f"/admin/credit/{name}/").status_code == 200, name
     page = client.get(f"/admin/credit/writeoff/{write_off.pk}/change/").content.decode()
     assert "gone" in page and 'name="_save"' not in page
+
+
+def test_finance_sets_the_ladder_and_the_card_over_http(world, finance_client):
+    made = finance_client.post(
+        "/api/credit/dunning-steps/",
+        {
+            "book": "distributor",
+            "position": 1,
+            "days_past_due": 10,
+            "action": "restrict",
+            "restrict_request_max_minor": 5000,
+        },
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    replaced = finance_client.post(
+        "/api/credit/dunning-steps/",
+        {"book": "distributor", "position": 1, "days_past_due": 12, "action": "suspend"},
+        format="json",
+    )
+    assert replaced.status_code == 201
+    steps = finance_client.get("/api/credit/dunning-steps/", {"book": "distributor"}).json()
+    assert [(s["position"], s["days_past_due"], s["action"]) for s in steps] == [(1, 12, "suspend")]
+    no_cap = finance_client.post(
+        "/api/credit/dunning-steps/",
+        {"book": "distributor", "position": 2, "days_past_due": 5, "action": "restrict"},
+        format="json",
+    )
+    assert (no_cap.status_code, no_cap.json()["error"]["code"]) == (400, "invalid_credit_input")
+    card = finance_client.put(
+        "/api/credit/customers/globex/dunning-card/",
+        {"stripe_customer_id": "cus_1", "stripe_payment_method_id": "pm_card_visa"},
+        format="json",
+    )
+    assert card.status_code == 200 and card.json()["stripe_customer_id"] == "cus_1"
+    bad = finance_client.put(
+        "/api/credit/customers/globex/dunning-card/",
+        {"stripe_customer_id": "x", "stripe_payment_method_id": "pm_1"},
+        format="json",
+    )
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_credit_input")

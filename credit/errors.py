@@ -1,6 +1,6 @@
 """The credit app's errors, each with a stable code (mapped to HTTP by config.errors)."""
 
-from config.errors import DomainError
+from config.errors import DomainError, NotFound
 
 
 class CreditError(DomainError):
@@ -29,3 +29,7 @@ class ProvisionMatrixMissing(CreditError):
 
     code = "provision_matrix_missing"
     http_status = 422
+
+
+class WriteOffNotFound(NotFound):
+    code = "write_off_not_found"

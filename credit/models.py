@@ -231,6 +231,22 @@ class DunningStanding(models.Model):
         return f"{self.customer}: {self.level}"
 
 
+class DunningCard(models.Model):
+    """The card a credit customer's dunning may charge (a Stripe customer and payment
+    method, saved through Stripe; payments' auto top-up cards are prepaid customers')."""
+
+    customer = models.OneToOneField(
+        "wallets.Customer", on_delete=models.PROTECT, related_name="dunning_card"
+    )
+    stripe_customer_id = models.CharField(max_length=255)
+    stripe_payment_method_id = models.CharField(max_length=255)
+    updated_at = models.DateTimeField()
+    updated_by = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"dunning card of {self.customer}"
+
+
 class DunningAction(models.Model):
     """Every step taken, and every reinstatement, with its reason: the audit trail."""
 

@@ -1,6 +1,6 @@
-"""The dunning ladder's card retry: charge the customer's saved card (the one auto top-up
-uses, payments.AutoTopUpSettings) off-session for what is overdue, and apply the money to
-the overdue invoices through invoicing's payment recording.
+"""The dunning ladder's card retry: charge the customer's saved card (DunningCard, set by
+finance with Stripe ids: dunning_card_set) off-session for what is overdue, and apply the
+money to the overdue invoices through invoicing's payment recording.
 
 Bounded: at most the step's `card_tries_max` tries, each with its own Stripe idempotency
 key (a repeated delivery of one try charges once). A hard decline (the card is lost,
@@ -20,12 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.stripe_client import stripe_client
-from credit.models import DunningAction, DunningStep
+from credit.errors import InvalidCreditInput
+from credit.models import DunningAction, DunningCard, DunningStep
 from invoicing.currencies import document_unit
 from invoicing.models import Invoice
 from invoicing.selectors import invoice_amounts_get
 from invoicing.services import invoice_payment_record
-from payments.models import AutoTopUpSettings
 
 logger = logging.getLogger(__name__)
 
@@ -52,26 +52,56 @@ HARD_DECLINE_CODES = frozenset(
 )
 
 
+def dunning_card_set(
+    *, customer, stripe_customer_id: str, stripe_payment_method_id: str, actor: str
+) -> DunningCard:
+    """Save (or replace) the card dunning may charge: Stripe ids (cus_..., pm_...)."""
+    for name, value, prefix in (
+        ("stripe_customer_id", stripe_customer_id, "cus_"),
+        ("stripe_payment_method_id", stripe_payment_method_id, "pm_"),
+    ):
+        if not isinstance(value, str) or not value.startswith(prefix) or len(value) > 255:
+            raise InvalidCreditInput(f"{name} must be a Stripe id starting {prefix}")
+    card, _made = DunningCard.objects.update_or_create(
+        customer=customer,
+        defaults={
+            "stripe_customer_id": stripe_customer_id,
+            "stripe_payment_method_id": stripe_payment_method_id,
+            "updated_at": timezone.now(),
+            "updated_by": actor,
+        },
+    )
+    logger.info("dunning card of %s set by %s", customer.external_id, actor)
+    return card
+
+
 def retry_delay_s(tries: int) -> int:
     base = int(getattr(settings, "CREDIT_DUNNING_CARD_RETRY_S", RETRY_S_DEFAULT))
     return base * 2 ** max(tries - 1, 0)
 
 
 def _overdue_invoices(action: DunningAction, now: datetime) -> list[tuple[Invoice, int]]:
-    """(invoice, due) of the customer's invoices past due today, oldest due first."""
-    invoices = Invoice.objects.select_related("currency").filter(
-        buyer_customer_id=action.customer_id,
-        seller_book_id=action.customer.book_id,
-        state=Invoice.State.FINALIZED,
-        due_at__date__lt=now.date(),
+    """(invoice, due) of the customer's invoices past due today, oldest due first. An
+    invoice with a write-off not recovered is left out: finance gave up on it, and money
+    for it comes back through a recovery first (losses.services.recovery_create)."""
+    invoices = (
+        Invoice.objects.select_related("currency")
+        .prefetch_related("write_offs__recoveries")
+        .filter(
+            buyer_customer_id=action.customer_id,
+            seller_book_id=action.customer.book_id,
+            state=Invoice.State.FINALIZED,
+            due_at__date__lt=now.date(),
+        )
     )
     found = []
     for invoice in invoices.order_by("due_at", "pk"):
-        due = invoice_amounts_get(invoice).due(invoice) - sum(
+        written_off = sum(
             w.amount_minor - sum(r.amount_minor for r in w.recoveries.all())
             for w in invoice.write_offs.all()
         )
-        if due > 0:
+        due = invoice_amounts_get(invoice).due(invoice)
+        if due > 0 and written_off == 0:
             found.append((invoice, due))
     return found
 
@@ -105,8 +135,8 @@ def dunning_card_charge(
     action = DunningAction.objects.select_related("customer__currency", "step").get(pk=action_id)
     if action.outcome != DunningAction.Outcome.PENDING:
         return action, None
-    config = AutoTopUpSettings.objects.filter(customer_id=action.customer_id).first()
-    if config is None or not config.stripe_payment_method_id or not config.stripe_customer_id:
+    config = DunningCard.objects.filter(customer_id=action.customer_id).first()
+    if config is None:
         return _finish(action, DunningAction.Outcome.NO_CARD, note="no saved card"), None
     overdue = _overdue_invoices(action, now)
     if not overdue:

@@ -18,7 +18,7 @@ from invoicing.models import Invoice
 from invoicing.selectors import invoice_amounts_get
 from ledger.models import Asset, Book
 from ledger.posting_rules import entry_payload
-from ledger.selectors import account_balance_as_of
+from ledger.selectors import account_balance_get
 from ledger.services import AccountRef, accounts_ensure, event_record, ledger_errors
 
 logger = logging.getLogger(__name__)
@@ -69,11 +69,28 @@ def _allowance_accounts(book_id: int, asset_id: int) -> tuple[int, int]:
     return ids[refs[0]], ids[refs[1]]
 
 
+def _allowance_at(book: Book, currency: Asset, account_id: int, period_end: date) -> int:
+    """What allowance:doubtful holds for the period: its live credit balance (earlier
+    periods' bookings are always recorded after their period end) with the write-offs and
+    recoveries dated after the period end taken back out, as the aging leaves them out."""
+    cut = selectors.day_end(period_end)
+    later = {"invoice__seller_book": book, "invoice__currency": currency}
+    written = WriteOff.objects.filter(written_off_at__gte=cut, **later).aggregate(
+        s=Sum("amount_minor")
+    )["s"]
+    recovered = Recovery.objects.filter(
+        recovered_at__gte=cut, **{f"write_off__{k}": v for k, v in later.items()}
+    ).aggregate(s=Sum("amount_minor"))["s"]
+    # A contra asset: its balance (debits - credits) is minus the allowance.
+    live = -account_balance_get(account_id=account_id).balance
+    return live + (written or 0) - (recovered or 0)
+
+
 def allowance_book(
     *, book: Book, currency: Asset, period_end: date, actor: str
 ) -> AllowanceBooking:
     """Measure the book's allowance at the end of `period_end` (the matrix in force then x
-    the aging then) and book the change from what allowance:doubtful held at that moment.
+    the aging then) and book the change from what allowance:doubtful holds for it.
     Once per book, currency and period end: a second call returns the first booking."""
     _text("actor", actor)
     with ledger_errors(), transaction.atomic():
@@ -94,10 +111,7 @@ def allowance_book(
         total = totals[0] if totals else selectors.AgingTotal(book.pk, currency.pk)
         measured = selectors.allowance_of(total, matrix)
         allowance_account, bad_debt_account = _allowance_accounts(book.pk, currency.pk)
-        # A contra asset: its balance (debits - credits) is minus the allowance.
-        previous = -account_balance_as_of(
-            account_id=allowance_account, at=selectors.day_end(period_end)
-        )
+        previous = _allowance_at(book, currency, allowance_account, period_end)
         change = measured.allowance_minor - previous
         sequence = None
         if change:

@@ -218,6 +218,10 @@ def anthropic_costs(days: dict, since: date, until: date, discount_bps: int) -> 
 
 
 def openrouter_generations(records, discount_bps: int = 0) -> bytes:
+    return json_bytes({"data": openrouter_generation_records(records, discount_bps)})
+
+
+def openrouter_generation_records(records, discount_bps: int = 0) -> list[dict]:
     """One generation record per usage record (GET /api/v1/generation's `data`)."""
     out = []
     for r in records:
@@ -241,7 +245,7 @@ def openrouter_generations(records, discount_bps: int = 0) -> bytes:
                 "is_byok": False,
             }
         )
-    return json_bytes({"data": out})
+    return out
 
 
 def openrouter_activity(days: dict, discount_bps: int = 0) -> bytes:

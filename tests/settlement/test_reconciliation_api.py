@@ -136,3 +136,41 @@ def test_a_real_worker_imports_a_statement_once(month, redis_url, tmp_path):
         10,
         "task:settlement.import_statement",
     ), output
+
+
+def test_the_admin_shows_statements_runs_and_true_ups_read_only(month, client):
+    from settlement.reconciliation.models import Difference, ReconciliationRun
+    from settlement.reconciliation.services import difference_accept, reconciliation_run
+    from settlement.statements.services import statement_import
+
+    truth = files.metered("openai")
+    fifth = JUNE + timedelta(days=4)
+    statement = statement_import(
+        contract=month,
+        content=files.openai_costs(
+            truth,
+            JUNE,
+            UNTIL,
+            month.discount_bps,
+            price=lambda d, m, usd: usd * 2 if d == fifth else usd,
+        ),
+        actor="t",
+    ).statement
+    run = reconciliation_run(contract=month, since=JUNE, until=UNTIL, actor="t").run
+    difference = Difference.objects.get(run=run)
+    true_up = difference_accept(difference=difference, actor="t").true_up
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    pages = [
+        "/admin/settlement/statement/",
+        f"/admin/settlement/statement/{statement.pk}/change/",
+        "/admin/settlement/statementline/",
+        "/admin/settlement/dailyusagerollup/",
+        "/admin/settlement/reconciliationrun/",
+        f"/admin/settlement/reconciliationrun/{run.pk}/change/",
+        "/admin/settlement/difference/",
+        f"/admin/settlement/trueup/{true_up.pk}/change/",
+    ]
+    for page in pages:
+        assert client.get(page).status_code == 200, page
+    assert client.get("/admin/settlement/statement/add/").status_code == 403
+    assert ReconciliationRun.objects.count() == 1

@@ -15,7 +15,25 @@ pipeline (a realistic mix of providers and models over a month). It times:
   drawdown: commitments_draw_down_all, every batch, 500 per run (the beat task's size);
   again:    a second run that finds nothing new (the idempotent case).
 It prints batches/s and records/s for each. The job runs every minute: it keeps up while
-its batches/s exceed metering's.
+its batches/s exceed metering's. It also prints what reconciliation's daily rollup adds
+to each draw-down run (rollup_add over the same batches, rolled back), per batch.
+
+    .venv/bin/python benchmarks/settlement_bench.py --reconcile [--requests 10000000]
+
+Reconciliation of a month (`bench_settlement_recon`, dropped at the end unless
+--keep-db): --requests usage records of ten real OpenAI models over June are written
+straight into metering's table with one INSERT ... SELECT FROM generate_series (not
+through the pipeline: this measures reading them), in batches of --batch-records
+records (one ledger sequence each). It times:
+  floor:    a bare GROUP BY day x model over the raw records (what reconciling without
+            the rollup would read, at best);
+  rollup:   rollup_add over every batch, 500 batches per call (the draw-down run's
+            size): its cost per metering batch, beside the draw-down's own cost read
+            (usage_batch_costs_list) of the same batches;
+  read:     the rollup rows of the month (the run's own read), the floor of the run;
+  reconcile: reconciliation_run of the month against an OpenAI usage and costs statement
+            with three injected differences (a missing day, a price change, extra
+            requests), which it must find, and only those. Goal: under 10 s.
 """
 
 import argparse
@@ -30,9 +48,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-BENCH_DB = "bench_settlement"
+BENCH_DB = os.environ.get("BENCH_SETTLEMENT_DB", "bench_settlement")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
-BENCH_DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+
 CATALOGUE = (REPO_ROOT / "../shared/data/model_prices_litellm.json").resolve()
 MODELS = {  # catalogue key: (provider, model as usage names it, share of traffic)
     "gpt-4o": ("openai", "gpt-4o", 5),
@@ -55,6 +73,10 @@ def recreate_database(drop_only: bool = False) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
         if not drop_only:
             conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def bench_database_url() -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
 
 
 def build_world() -> None:
@@ -176,6 +198,34 @@ def read_floor(run_size: int) -> float:
     return time.perf_counter() - started
 
 
+def rollup_share(batches: int) -> float:
+    """Seconds per batch that rollup_add adds to a draw-down run: over the same batches,
+    500 per call, rolled back (the rollup already holds them)."""
+    from django.db import transaction
+
+    from ledger.models import Book
+    from metering import selectors
+    from settlement.reconciliation.rollup import rollup_add
+
+    distributors = {pk: p or pk for pk, p in Book.objects.values_list("pk", "wholesale_from_id")}
+    started = time.perf_counter()
+    after = 0
+    with transaction.atomic():
+        while True:
+            sequences = selectors.usage_batch_sequences_list(
+                after_sequence=after, through_sequence=2**62, limit=500
+            )
+            if not sequences:
+                break
+            rollup_add(
+                after_sequence=after, through_sequence=sequences[-1], distributors=distributors
+            )
+            after = sequences[-1]
+        elapsed = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return elapsed / batches
+
+
 def line(label: str, seconds: float, batches: int, records: int) -> None:
     print(
         f"{label:9} {seconds:8.2f} s  {batches / seconds:10,.0f} batches/s  "
@@ -188,9 +238,17 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=500)
     parser.add_argument("--records", type=int, default=100)
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--reconcile", action="store_true", help="the reconciliation bench")
+    parser.add_argument("--requests", type=int, default=10_000_000)
+    parser.add_argument("--batch-records", type=int, default=1000)
     args = parser.parse_args()
+    if args.reconcile:
+        from benchmarks.settlement_reconcile_bench import main as reconcile_main
+
+        reconcile_main(args)
+        return
     recreate_database()
-    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
+    os.environ["DATABASE_URL"] = bench_database_url()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = ""
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
@@ -215,6 +273,7 @@ def main() -> None:
         runs = commitments_draw_down_all()
         drawdown_s = time.perf_counter() - started
         line("drawdown", drawdown_s, sum(run.batches for run in runs), records)
+        print(f"rollup    {rollup_share(args.batches) * 1000:8.3f} ms per batch (of the run above)")
         started = time.perf_counter()
         again = commitments_draw_down_all()
         print(f"again     {time.perf_counter() - started:8.2f} s  ({len(again)} runs with batches)")

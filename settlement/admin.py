@@ -41,15 +41,22 @@ class CommitmentAdmin(ReadOnlyAdmin):
     search_fields = ["name", "contract__provider"]
 
 
-class DrawdownLineInline(admin.TabularInline):
-    model = DrawdownLine
+class _ReadOnlyInline(admin.TabularInline):
+    """Rows a service wrote once, shown under their parent, never edited."""
+
     extra = 0
     can_delete = False
-    fields = ["commitment", "model", "usage_day", "amount_minor"]
-    readonly_fields = fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+
+class DrawdownLineInline(_ReadOnlyInline):
+    model = DrawdownLine
+    fields = ["commitment", "model", "usage_day", "amount_minor"]
 
 
 @admin.register(DrawdownBatch)
@@ -71,15 +78,9 @@ class DrawdownCursorAdmin(ReadOnlyAdmin):
 # --- statements and reconciliation (written by their services only) -------------------
 
 
-class StatementRefusalInline(admin.TabularInline):
+class StatementRefusalInline(_ReadOnlyInline):
     model = StatementRefusal
-    extra = 0
-    can_delete = False
     fields = ["locator", "reason_code", "reason"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Statement)
@@ -123,15 +124,9 @@ class DailyUsageRollupAdmin(ReadOnlyAdmin):
     search_fields = ["model"]
 
 
-class DifferenceInline(admin.TabularInline):
+class DifferenceInline(_ReadOnlyInline):
     model = Difference
-    extra = 0
-    can_delete = False
     fields = ["kind", "usage_day", "model", "request_id", "delta_minor", "explanation"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ReconciliationRun)

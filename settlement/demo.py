@@ -1,8 +1,14 @@
 """Demo data of settlement: a contract with OpenAI and two commitments under it (one
 expiring in ten days, drawn first; one for the quarter), drawn down by the usage the
-demo has booked so far. Idempotent: a second run finds them by their keys."""
+demo has booked so far; then OpenAI's costs page for that usage (the contract's
+discount off, one day x model billed 25% dearer) imported and reconciled, so finance
+sees a price difference to accept. Idempotent: a second run finds them by their keys
+(the statement by its content; no second run of the reconciliation)."""
 
-from datetime import timedelta
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -12,6 +18,10 @@ from ledger.models import Asset, Book
 from settlement.commitments import services
 from settlement.commitments.drawdown import commitments_draw_down_all
 from settlement.commitments.models import Commitment, Contract
+from settlement.reconciliation.matching import expected_cost
+from settlement.reconciliation.models import DailyUsageRollup, ReconciliationRun
+from settlement.reconciliation.services import reconciliation_run
+from settlement.statements.services import statement_import
 
 DEMO_PROVIDER = "openai"
 
@@ -52,9 +62,77 @@ def seed_demo_settlement() -> list[str]:
             actor=DEMO_ACTOR,
         )
     runs = commitments_draw_down_all()
-    return [
+    lines = [
         f"settlement: contract {contract.pk} with {DEMO_PROVIDER}, "
         f"{contract.commitments.count()} commitments, "
         f"{sum(run.batches for run in runs)} usage batches drawn "
         "(manage.py settlement_drawdown draws what the gateway books since)"
+    ]
+    return lines + _reconcile(contract)
+
+
+def _costs_page(contract: Contract) -> tuple[bytes, datetime, datetime] | None:
+    """OpenAI's /v1/organization/costs page (group_by=line_item) of the demo's usage:
+    what OpenAI bills, the dearest day x model 25% dearer. None without usage."""
+    rows = list(
+        DailyUsageRollup.objects.filter(
+            book=contract.book, provider=contract.provider, currency=contract.currency.code
+        ).order_by("usage_day", "model")
+    )
+    if not rows:
+        return None
+    dearest = max(rows, key=lambda r: (r.cost_minor, r.usage_day, r.model))
+    scale = Decimal(10) ** contract.currency.scale
+    by_day = defaultdict(list)
+    for row in rows:
+        usd = Decimal(expected_cost(row.cost_minor, contract.discount_bps)) / scale
+        if row is dearest:
+            usd = usd * Decimal("1.25")
+        by_day[row.usage_day].append(
+            {
+                "object": "organization.costs.result",
+                "amount": {"value": f"@{usd}@", "currency": "usd"},
+                "line_item": f"{row.model}, input",
+                "project_id": None,
+            }
+        )
+    first, last = rows[0].usage_day, rows[-1].usage_day + timedelta(days=1)
+    buckets = []
+    day = first
+    while day < last:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        buckets.append(
+            {
+                "object": "bucket",
+                "start_time": int(start.timestamp()),
+                "end_time": int((start + timedelta(days=1)).timestamp()),
+                "results": by_day.get(day, []),
+            }
+        )
+        day += timedelta(days=1)
+    page = {"object": "page", "data": buckets, "has_more": False, "next_page": None}
+    # Amounts as JSON numbers, digit for digit (as OpenAI writes them), never a float.
+    text = json.dumps(page, indent=1).replace('"@', "").replace('@"', "")
+    return text.encode(), first, last
+
+
+def _reconcile(contract: Contract) -> list[str]:
+    page = _costs_page(contract)
+    if page is None:
+        return [
+            "settlement: no usage drawn yet to reconcile (seed_demo again once the gateway "
+            "has booked some: OpenAI's costs page of it is imported and reconciled)"
+        ]
+    content, since, until = page
+    imported = statement_import(
+        contract=contract, content=content, filename="openai-costs-demo.json", actor=DEMO_ACTOR
+    )
+    if imported.replayed or ReconciliationRun.objects.filter(contract=contract).exists():
+        return [f"settlement: statement {imported.statement.pk} imported before"]
+    run = reconciliation_run(contract=contract, since=since, until=until, actor=DEMO_ACTOR)
+    return [
+        f"settlement: OpenAI costs statement {imported.statement.pk} "
+        f"({imported.statement.rows_imported} rows) reconciled: run {run.run.pk}, "
+        f"{run.differences} difference(s) at /api/settlement/reconciliations/{run.run.pk}/"
+        "differences/"
     ]

@@ -1,5 +1,7 @@
 """Settlement's errors, each with a stable code (mapped to HTTP by config.errors)."""
 
+from rest_framework import status
+
 from config.errors import Conflict, DomainError, NotFound
 
 
@@ -109,3 +111,4 @@ class NothingToTrueUp(SettlementError):
     no amount to book."""
 
     code = "nothing_to_true_up"
+    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY

@@ -14,7 +14,9 @@ prepaid_capacity:<p>:<id>, for what the commitments cover:
   earliest expiry, then the oldest; what none covers stays on payable:<p>.
 A batch is drawn once: the DrawdownBatch row is unique per metering sequence and the
 event's idempotency key is `settlement:drawdown:<sequence>`; the watermark moves in the
-same transaction, so a crash redoes the whole run or nothing.
+same transaction, so a crash redoes the whole run or nothing. The same run adds its
+batches to reconciliation's daily rollup (settlement.reconciliation.rollup), which so
+holds exactly the batches up to the watermark.
 
 Breakage. Once a commitment has been expired for SETTLEMENT_BREAKAGE_GRACE_HOURS, the
 job first draws every batch booked so far (usage that occurred before the expiry but

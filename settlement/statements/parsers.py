@@ -204,13 +204,18 @@ def _each(parsed: Parsed, items, build) -> None:
             parsed.refusals.append(Refusal(locator, _text(item), bad.code, bad.reason))
 
 
-def _openai_key(day: date, item: dict, *names: str) -> str:
+def _row_key(day: date, item: dict, *names: str) -> str:
+    """The provider's identity of a bucket's row: its day and the fields it is grouped by."""
     return "|".join([day.isoformat(), *(str(item.get(name) or "") for name in names)])
 
 
-def parse_openai_usage(content: bytes) -> Parsed:
+def _bucketed(content: bytes, build, start_key: str, end_key: str, day_of) -> Parsed:
     parsed = Parsed()
+    _each(parsed, _buckets(load_json(content), parsed, start_key, end_key, day_of), build)
+    return parsed
 
+
+def parse_openai_usage(content: bytes) -> Parsed:
     def build(locator, day, item) -> Row:
         model = _str(item, "model")
         inputs = _int(item, "input_tokens")
@@ -224,7 +229,7 @@ def parse_openai_usage(content: bytes) -> Parsed:
             locator,
             _text(item),
             "usage",
-            _openai_key(day, item, "model", "project_id", "user_id", "api_key_id", "batch"),
+            _row_key(day, item, "model", "project_id", "user_id", "api_key_id", "batch"),
             day,
             model,
             requests=_int(item, "num_model_requests", required=False),
@@ -235,15 +240,10 @@ def parse_openai_usage(content: bytes) -> Parsed:
             total_tokens=inputs + output + audio_in + audio_out,
         )
 
-    _each(
-        parsed, _buckets(load_json(content), parsed, "start_time", "end_time", _day_of_unix), build
-    )
-    return parsed
+    return _bucketed(content, build, "start_time", "end_time", _day_of_unix)
 
 
 def parse_openai_costs(content: bytes) -> Parsed:
-    parsed = Parsed()
-
     def build(locator, day, item) -> Row:
         amount = item.get("amount")
         if not isinstance(amount, dict):
@@ -261,7 +261,7 @@ def parse_openai_costs(content: bytes) -> Parsed:
             locator,
             _text(item),
             "cost",
-            _openai_key(day, item, "line_item", "project_id"),
+            _row_key(day, item, "line_item", "project_id"),
             day,
             model,
             amount=value,
@@ -269,15 +269,10 @@ def parse_openai_costs(content: bytes) -> Parsed:
             source_amount=str(value),
         )
 
-    _each(
-        parsed, _buckets(load_json(content), parsed, "start_time", "end_time", _day_of_unix), build
-    )
-    return parsed
+    return _bucketed(content, build, "start_time", "end_time", _day_of_unix)
 
 
 def parse_anthropic_usage(content: bytes) -> Parsed:
-    parsed = Parsed()
-
     def build(locator, day, item) -> Row:
         model = _str(item, "model", required=False)
         if not model:
@@ -295,19 +290,15 @@ def parse_anthropic_usage(content: bytes) -> Parsed:
             locator,
             _text(item),
             "usage",
-            "|".join(
-                [day.isoformat()]
-                + [
-                    str(item.get(name) or "")
-                    for name in (
-                        "model",
-                        "api_key_id",
-                        "workspace_id",
-                        "service_tier",
-                        "context_window",
-                        "inference_geo",
-                    )
-                ]
+            _row_key(
+                day,
+                item,
+                "model",
+                "api_key_id",
+                "workspace_id",
+                "service_tier",
+                "context_window",
+                "inference_geo",
             ),
             day,
             model,
@@ -318,18 +309,13 @@ def parse_anthropic_usage(content: bytes) -> Parsed:
             total_tokens=uncached + written + read + output,
         )
 
-    _each(
-        parsed, _buckets(load_json(content), parsed, "starting_at", "ending_at", _day_of_iso), build
-    )
-    return parsed
+    return _bucketed(content, build, "starting_at", "ending_at", _day_of_iso)
 
 
 CENTS = Decimal(100)
 
 
 def parse_anthropic_costs(content: bytes) -> Parsed:
-    parsed = Parsed()
-
     def build(locator, day, item) -> Row:
         model = _str(item, "model", required=False)
         if not model:
@@ -343,21 +329,17 @@ def parse_anthropic_costs(content: bytes) -> Parsed:
             locator,
             _text(item),
             "cost",
-            "|".join(
-                [day.isoformat()]
-                + [
-                    str(item.get(name) or "")
-                    for name in (
-                        "model",
-                        "description",
-                        "cost_type",
-                        "token_type",
-                        "workspace_id",
-                        "service_tier",
-                        "context_window",
-                        "inference_geo",
-                    )
-                ]
+            _row_key(
+                day,
+                item,
+                "model",
+                "description",
+                "cost_type",
+                "token_type",
+                "workspace_id",
+                "service_tier",
+                "context_window",
+                "inference_geo",
             ),
             day,
             model,
@@ -366,10 +348,7 @@ def parse_anthropic_costs(content: bytes) -> Parsed:
             source_amount=f"{cents} cents",
         )
 
-    _each(
-        parsed, _buckets(load_json(content), parsed, "starting_at", "ending_at", _day_of_iso), build
-    )
-    return parsed
+    return _bucketed(content, build, "starting_at", "ending_at", _day_of_iso)
 
 
 def parse_openrouter_generations(content: bytes) -> Parsed:

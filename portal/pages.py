@@ -2,11 +2,12 @@
 
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from portal.branding import brand_for
 
 # (page, url name, label): the navigation, in order, after the dashboard.
-NAV: tuple = ()
+NAV = (("usage", "portal:usage", _("Usage")),)
 
 
 def nav_pages(customer) -> list[dict]:

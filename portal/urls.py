@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
-from portal.views import dashboard, signin
+from portal.views import dashboard, signin, usage
 
 app_name = "portal"
 
@@ -32,4 +32,6 @@ urlpatterns = [
     ),
     path(CUSTOMER, dashboard.dashboard, name="dashboard"),
     path(CUSTOMER + "logo", dashboard.logo, name="logo"),
+    path(CUSTOMER + "usage/", usage.usage, name="usage"),
+    path(CUSTOMER + "usage.csv", usage.usage_csv, name="usage_csv"),
 ]

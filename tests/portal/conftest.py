@@ -37,3 +37,12 @@ def acme_client(acme_user):
     client = Client()
     client.force_login(acme_user)
     return client
+
+
+def book_usage(*events) -> None:
+    """Book usage events as the consumer does (metering's pipeline, real rating)."""
+    from metering.pipeline import Pipeline
+    from tests.metering.conftest import raw
+
+    result = Pipeline().process([raw(event) for event in events])
+    assert result.rejected == 0, result.dead_letters

@@ -1,0 +1,52 @@
+"""The portal's forms: what a customer may type, checked before any service is called."""
+
+from datetime import date, timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# The usage page shows at most this many days at once (one chart column a day).
+USAGE_DAYS_MAX = 400
+USAGE_DAYS_DEFAULT = 30
+
+
+class UsageFilterForm(forms.Form):
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    # Free text behind a select: the options are what the period holds (known only after
+    # the dates are read); any other value simply matches nothing.
+    model = forms.CharField(label=_("Model"), required=False, max_length=200, widget=forms.Select)
+    api_key = forms.CharField(
+        label=_("API key"), required=False, max_length=200, widget=forms.Select
+    )
+
+    def options_set(self, *, models, api_keys) -> None:
+        everything = [("", _("All"))]
+        self.fields["model"].widget.choices = everything + [(name, name) for name in models]
+        self.fields["api_key"].widget.choices = everything + [
+            (key, key or _("(none)")) for key in api_keys if key
+        ]
+
+    def clean(self):
+        data = super().clean()
+        today = timezone.now().date()
+        until = data.get("until") or today
+        since = data.get("since") or until - timedelta(days=USAGE_DAYS_DEFAULT - 1)
+        if since > until:
+            raise forms.ValidationError(_("The first day is after the last."))
+        if (until - since).days + 1 > USAGE_DAYS_MAX:
+            raise forms.ValidationError(
+                _("Choose at most %(days)s days at once.") % {"days": USAGE_DAYS_MAX}
+            )
+        data["since"], data["until"] = since, until
+        return data
+
+
+def default_period() -> tuple[date, date]:
+    today = timezone.now().date()
+    return today - timedelta(days=USAGE_DAYS_DEFAULT - 1), today

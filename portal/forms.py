@@ -50,3 +50,27 @@ class UsageFilterForm(forms.Form):
 def default_period() -> tuple[date, date]:
     today = timezone.now().date()
     return today - timedelta(days=USAGE_DAYS_DEFAULT - 1), today
+
+
+class TopUpForm(forms.Form):
+    # The amount stays text: payments parses it exactly (Decimal, never a float) and says
+    # what is wrong with it; the browser only helps with the keyboard.
+    amount = forms.CharField(
+        label=_("Amount"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    save_card = forms.BooleanField(
+        label=_("Keep this card for auto top-up"), required=False
+    )
+
+
+class AutoTopUpForm(forms.Form):
+    enabled = forms.BooleanField(label=_("Top up automatically"), required=False)
+    threshold = forms.DecimalField(
+        label=_("When the available balance falls below"), min_value=0, decimal_places=2,
+        max_digits=14,
+    )
+    target = forms.DecimalField(
+        label=_("Top up to"), min_value=0, decimal_places=2, max_digits=14
+    )

@@ -60,17 +60,15 @@ class TopUpForm(forms.Form):
         max_length=32,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
-    save_card = forms.BooleanField(
-        label=_("Keep this card for auto top-up"), required=False
-    )
+    save_card = forms.BooleanField(label=_("Keep this card for auto top-up"), required=False)
 
 
 class AutoTopUpForm(forms.Form):
     enabled = forms.BooleanField(label=_("Top up automatically"), required=False)
     threshold = forms.DecimalField(
-        label=_("When the available balance falls below"), min_value=0, decimal_places=2,
+        label=_("When the available balance falls below"),
+        min_value=0,
+        decimal_places=2,
         max_digits=14,
     )
-    target = forms.DecimalField(
-        label=_("Top up to"), min_value=0, decimal_places=2, max_digits=14
-    )
+    target = forms.DecimalField(label=_("Top up to"), min_value=0, decimal_places=2, max_digits=14)

@@ -14,8 +14,7 @@ REFUSALS = {
     "stripe_unavailable": _("The payment service did not answer. Nothing was charged; try again."),
     "stripe_not_configured": _("Card payments are not available right now. Nothing was charged."),
     "invalid_auto_topup_settings": _(
-        "Check the amounts: the target must be above the threshold and at most the largest "
-        "top-up."
+        "Check the amounts: the target must be above the threshold and at most the largest top-up."
     ),
     "payment_method_required": _("Save a card first: auto top-up charges it."),
     "invalid_amount": _("Enter an amount such as 25 or 25.50."),

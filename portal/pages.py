@@ -8,7 +8,11 @@ from portal.access import portal_customers
 from portal.branding import brand_for
 
 # (page, url name, label): the navigation, in order, after the dashboard.
-NAV = (("usage", "portal:usage", _("Usage")),)
+NAV = (
+    ("usage", "portal:usage", _("Usage")),
+    ("topup", "portal:topup", _("Top up")),
+    ("documents", "portal:documents", _("Invoices and receipts")),
+)
 
 
 def nav_pages(customer) -> list[dict]:

@@ -23,9 +23,9 @@ from payments.selectors import topup_list
 from payments.topups import amounts as topup_amounts
 from payments.topups import services as topups
 from portal.access import ADD_TOPUPS, VIEW_TOPUPS, actor_of, portal_customer
+from portal.formatting import money
 from portal.forms import TopUpForm
 from portal.messages import refusal_text
-from portal.formatting import money
 from portal.pages import render_login_page, render_page
 from wallets.models import Customer
 from wallets.selectors import wallet_balance_get

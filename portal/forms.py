@@ -72,3 +72,36 @@ class AutoTopUpForm(forms.Form):
         max_digits=14,
     )
     target = forms.DecimalField(label=_("Top up to"), min_value=0, decimal_places=2, max_digits=14)
+
+
+def _limit_field(label):
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        max_digits=14,
+        help_text=_("Empty: no limit."),
+    )
+
+
+class ApiKeyForm(forms.Form):
+    """A key's name, spend limits (major units; empty is no limit) and model allow-list
+    (one model per line or comma-separated; empty allows every model)."""
+
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    daily_limit = _limit_field(_("Daily spend limit"))
+    monthly_limit = _limit_field(_("Monthly spend limit"))
+    total_limit = _limit_field(_("Total spend limit"))
+    allowed_models = forms.CharField(
+        label=_("Allowed models"),
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One per line or separated by commas. Empty: every model."),
+    )
+
+    def clean_allowed_models(self) -> list[str]:
+        text = self.cleaned_data["allowed_models"]
+        names = [part.strip() for part in text.replace(",", "\n").splitlines()]
+        return [name for name in names if name]

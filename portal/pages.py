@@ -11,6 +11,7 @@ from portal.branding import brand_for
 NAV = (
     ("usage", "portal:usage", _("Usage")),
     ("topup", "portal:topup", _("Top up")),
+    ("keys", "portal:keys", _("API keys")),
     ("documents", "portal:documents", _("Invoices and receipts")),
 )
 

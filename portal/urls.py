@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.i18n import set_language
 
-from portal.views import auto_topup, dashboard, documents, signin, topups, usage
+from portal.views import auto_topup, dashboard, documents, keys, signin, topups, usage
 
 app_name = "portal"
 
@@ -38,6 +38,9 @@ urlpatterns = [
     path(CUSTOMER + "topup/pay", topups.topup_pay, name="topup_pay"),
     path(CUSTOMER + "auto-topup/", auto_topup.auto_topup, name="auto_topup"),
     path(CUSTOMER + "auto-topup/card", auto_topup.card_setup, name="card_setup"),
+    path(CUSTOMER + "keys/", keys.keys, name="keys"),
+    path(CUSTOMER + "keys/<int:pk>/", keys.key_edit, name="key_edit"),
+    path(CUSTOMER + "keys/<int:pk>/revoke", keys.key_revoke, name="key_revoke"),
     path(CUSTOMER + "documents/", documents.documents, name="documents"),
     path(CUSTOMER + "invoices/<uuid:public_id>.pdf", documents.invoice_pdf, name="invoice_pdf"),
     path(

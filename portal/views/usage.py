@@ -63,7 +63,9 @@ def _bounds(since, until) -> tuple[datetime, datetime]:
 @require_GET
 def usage(request, external_id):
     customer = portal_customer(request, external_id)
-    form = UsageFilterForm(request.GET or None)
+    since, until = default_period()
+    # Unbound (no filter asked), the form shows the default period it stands for.
+    form = UsageFilterForm(request.GET or None, initial={"since": since, "until": until})
     since, until, model, api_key = _period(form)
     start, end = _bounds(since, until)
     rows = usage_daily_list(customer=customer.external_id, since=start, until=end)

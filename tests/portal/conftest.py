@@ -7,11 +7,14 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.metering import conftest as metering
+from tests.payments import conftest as payments
 from wallets import selectors, services
 
 # Metering's fixtures, shared (assigned, not imported: pytest finds them by name).
 catalogue_subset = metering.catalogue_subset
 world = metering.world
+# Celery tasks inline (a live server's commits enqueue them; none may reach the shared Redis).
+celery_eager = payments.celery_eager
 
 PASSWORD = "portal-test-pw-1"
 

@@ -91,9 +91,7 @@ def accounts_totals_list(*, code_prefix: str, exact_code: bool = False) -> list[
             book,
             Money(amount, asset, scale),
             accounts,
-            statement_url(last_id)
-            if accounts == 1
-            else balances_url(book=book, code=code_prefix),
+            statement_url(last_id) if accounts == 1 else balances_url(book=book, code=code_prefix),
         )
         for (book, asset, scale), (amount, accounts, last_id) in sorted(sums.items())
     ]
@@ -159,9 +157,7 @@ def capacity_by_provider_list(*, now: datetime) -> list[ProviderCapacity]:
     for (provider, book, currency, scale), commitments in sorted(groups.items()):
         remaining = sum(c.remaining.amount_minor for c in commitments)
         burn = sum(c.burn_per_day.amount_minor for c in commitments)
-        run_out = (
-            now + timedelta(seconds=-(-remaining * _DAY_S // burn)) if burn > 0 else None
-        )
+        run_out = now + timedelta(seconds=-(-remaining * _DAY_S // burn)) if burn > 0 else None
         shortfalls = [c.shortfall_at for c in commitments if c.shortfall_at is not None]
         found.append(
             ProviderCapacity(

@@ -42,7 +42,9 @@ def _period_days(request) -> tuple[PeriodForm, int]:
     form = PeriodForm(request.GET or None)
     if form.is_bound and form.is_valid():
         return form, form.cleaned_data["days"]
-    return PeriodForm(initial={"days": selectors.PERIOD_DAYS_DEFAULT}), selectors.PERIOD_DAYS_DEFAULT
+    return PeriodForm(
+        initial={"days": selectors.PERIOD_DAYS_DEFAULT}
+    ), selectors.PERIOD_DAYS_DEFAULT
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,30 +21,34 @@ from portal.finance import selectors
 FINANCE_PERMISSION = "ledger.view_entry"  # ledger.permissions.CanReadLedger's
 CHART_HEIGHT = 120  # px of the per-day bars, half above the axis and half below
 CHART_BAR_WIDTH = 12
+# The per-day table lists the most recent days (the chart has the whole period; the
+# margin CSV every day): a year of rows would cost more to render than to compute.
+DAY_ROWS_MAX = 31
+
+
+PERIOD_LABELS = {
+    7: _("Last 7 days"),
+    30: _("Last 30 days"),
+    90: _("Last 90 days"),
+    365: _("Last 365 days"),
+}
 
 
 class PeriodForm(forms.Form):
-    days = forms.TypedChoiceField(
-        label=_("Period"),
-        choices=[
-            (7, _("Last 7 days")),
-            (30, _("Last 30 days")),
-            (90, _("Last 90 days")),
-            (365, _("Last 365 days")),
-        ],
-        coerce=int,
-        initial=selectors.PERIOD_DAYS_DEFAULT,
-    )
+    days = forms.TypedChoiceField(label=_("Period"), coerce=int)
+
+    def __init__(self, *args, choices=selectors.PERIOD_DAYS_CHOICES, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].choices = [(days, PERIOD_LABELS[days]) for days in choices]
 
 
-def _period_days(request) -> tuple[PeriodForm, int]:
+def _period_days(request, choices=selectors.PERIOD_DAYS_CHOICES) -> tuple[PeriodForm, int]:
     """The period asked for; anything else is the default (a GET form, nothing to refuse)."""
-    form = PeriodForm(request.GET or None)
+    form = PeriodForm(request.GET or None, choices=choices)
     if form.is_bound and form.is_valid():
         return form, form.cleaned_data["days"]
-    return PeriodForm(
-        initial={"days": selectors.PERIOD_DAYS_DEFAULT}
-    ), selectors.PERIOD_DAYS_DEFAULT
+    default = selectors.PERIOD_DAYS_DEFAULT
+    return PeriodForm(initial={"days": default}, choices=choices), default
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,9 @@ class Bar:
     y: int
     height: int
     negative: bool
-    row: selectors.MarginRow
+    # The bar's tooltip: the day and the exact margin (a decimal string, the same in
+    # every language); the table and the CSV have the formatted amounts.
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,8 @@ def _charts(per_day: list[selectors.MarginRow]) -> list[Chart]:
             margin = row.sums.margin_minor
             height = max(1, abs(margin) * half // peak) if margin else 0
             y = half - height if margin >= 0 else half
-            bars.append(Bar(n * CHART_BAR_WIDTH, y, height, margin < 0, row))
+            label = f"{row.key[0].isoformat()}: {from_minor_units(margin, row.scale)} {code}"
+            bars.append(Bar(n * CHART_BAR_WIDTH, y, height, margin < 0, label))
         charts.append(Chart(code, len(rows) * CHART_BAR_WIDTH, CHART_HEIGHT, half, bars))
     return charts
 
@@ -99,6 +106,8 @@ def finance_dashboard(request):
             "form": form,
             "dashboard": dashboard,
             "charts": _charts(dashboard.margins.per_day),
+            "day_rows": dashboard.margins.per_day[-DAY_ROWS_MAX:],
+            "days_hidden": max(0, len(dashboard.margins.per_day) - DAY_ROWS_MAX),
         },
     )
 
@@ -128,7 +137,7 @@ MARGIN_CSV_HEADER = (
 def margin_csv(request):
     """The period's margin per usage day, seller book and model: exact decimal strings
     beside the integers in the currency's minor units (config/csv_export.py)."""
-    _form, days = _period_days(request)
+    _form, days = _period_days(request, selectors.EXPORT_DAYS_CHOICES)
     since, until = selectors.period_bounds(now=timezone.now(), days=days)
 
     def rows():

@@ -202,7 +202,7 @@ def test_a_visitor_is_sent_to_sign_in_and_a_customer_login_is_refused(
 
 def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(seeded, finance_user):
     client = _client(finance_user)
-    page = client.get(DASHBOARD + "?days=365").content.decode()
+    page = client.get(DASHBOARD + "?days=90").content.decode()
     tiles = re.findall(
         r'<div class="card" data-figure="(\w+)"[^>]*data-minor="(-?\d+)">.*?'
         r'<a class="figure[^"]*" href="([^"]+)">',
@@ -228,7 +228,7 @@ def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(seeded, finance_
         if figure == "margin":
             # The margin links to the distributor's revenue:usage: its revenue side.
             margins = selectors.margins_get(
-                since=selectors.period_bounds(now=seeded.now, days=365)[0], until=seeded.now
+                since=selectors.period_bounds(now=seeded.now, days=90)[0], until=seeded.now
             )
             distributor = records(seller_book__code="distributor")
             assert (
@@ -274,8 +274,12 @@ def test_the_dashboard_takes_no_post_and_its_forms_carry_csrf_tokens(seeded, fin
 
 
 def test_an_unknown_period_shows_the_default_one(seeded, finance_user):
-    page = _client(finance_user).get(DASHBOARD + "?days=12345").content.decode()
-    assert '<option value="30" selected>' in page
+    client = _client(finance_user)
+    for days in ("12345", "abc", "365"):  # a year is the CSV's only
+        page = client.get(DASHBOARD + "?days=" + days).content.decode()
+        assert '<option value="30" selected>' in page, days
+        assert 'value="365"' not in page
+    assert '<option value="90" selected>' in client.get(DASHBOARD + "?days=90").content.decode()
 
 
 # --- the margin export ------------------------------------------------------------------------

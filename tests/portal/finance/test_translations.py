@@ -73,7 +73,7 @@ def test_the_chinese_page_shows_no_english_message(seeded, finance_user):
     client = Client()
     client.force_login(finance_user)
     client.cookies["django_language"] = "zh-hans"
-    page = client.get("/portal/finance/?days=365").content.decode()
+    page = client.get("/portal/finance/?days=90").content.decode()
     text = unescape(
         re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", "", page, flags=re.S))
     )

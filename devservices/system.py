@@ -28,6 +28,8 @@ PACKAGES = {
     "fonts-noto-cjk": "Noto Sans CJK SC, the documents' Chinese font",
     "poppler-utils": "pdftotext/pdffonts/pdftohtml: the PDF tests read documents back",
     "gettext": "msgfmt/xgettext: compilemessages and the translation tests",
+    # Playwright for Python drives the system's Chromium; never `playwright install`.
+    "chromium": "the portal's browser tests (tests/portal/test_browser.py)",
 }
 
 

@@ -115,3 +115,21 @@ class PaymentDuplicate(Conflict):
 class TopUpNotPaid(InvoicingError):
     code = "topup_not_paid"
     http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class BillingProfileNotFound(NotFound):
+    code = "billing_profile_not_found"
+
+
+class CreditNoteNotFound(NotFound):
+    code = "credit_note_not_found"
+
+
+class ReceiptNotFound(NotFound):
+    code = "receipt_not_found"
+
+
+class InvoiceNotIssued(Conflict):
+    """A draft has no number and no document yet: finalize it first."""
+
+    code = "invoice_not_issued"

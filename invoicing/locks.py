@@ -81,3 +81,14 @@ def document_number_take(*, seller_book_id: int, series: str, count: int = 1) ->
     counter.next_number = number + count
     counter.save(update_fields=["next_number"])
     return number
+
+
+def overdue_invoices_lock(*, now, limit: int) -> list[Invoice]:
+    """Finalized invoices past due and not marked overdue yet, oldest due first; rows
+    another transaction holds are skipped (the next run takes them)."""
+    return list(
+        Invoice.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related("seller_book", "currency")
+        .filter(state=Invoice.State.FINALIZED, overdue_at__isnull=True, due_at__lt=now)
+        .order_by("due_at", "pk")[:limit]
+    )

@@ -43,8 +43,20 @@ class BillingProfile(models.Model):
     currency = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
     payment_terms_days = models.PositiveIntegerField(default=30)
     language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN)
+    # A fee line on each of the seller's invoices (booked to revenue:fees, taxed like the
+    # usage): basis points of the usage subtotal, plus a fixed amount per invoice (ledger
+    # units of the currency, a whole number of its minor unit). Zero and zero: no fee line.
+    fee_bps = models.PositiveIntegerField(default=0, help_text="basis points of the usage")
+    fee_fixed_minor = models.BigIntegerField(default=0, help_text="per invoice, ledger units")
+    fee_description = models.CharField(max_length=200, default="Platform fee", blank=True)
     updated_at = models.DateTimeField()
     updated_by = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(fee_bps__lte=10_000), name="billing_fee_bps_max"),
+            models.CheckConstraint(condition=Q(fee_fixed_minor__gte=0), name="billing_fee_fixed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.legal_name} ({self.book})"
@@ -177,6 +189,8 @@ class Invoice(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     exact_subtotal = models.BigIntegerField(default=0)  # the records' amounts, unrounded
+    # The fee lines' sum (part of exact_subtotal and subtotal): revenue:fees, not usage.
+    fees = models.BigIntegerField(default=0)
     subtotal = models.BigIntegerField(default=0)  # the sum of the rounded lines
     tax = models.BigIntegerField(default=0)
     total = models.BigIntegerField(default=0)
@@ -187,6 +201,8 @@ class Invoice(models.Model):
     legal_note = models.CharField(max_length=300, blank=True)
     ledger_event_sequence = models.BigIntegerField(null=True, blank=True)
     void_event_sequence = models.BigIntegerField(null=True, blank=True)
+    # When the overdue mark (and its invoice.overdue webhook) was made: once per invoice.
+    overdue_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     created_by = models.CharField(max_length=200)
     updated_at = models.DateTimeField()
@@ -220,6 +236,11 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["seller_book", "buyer_key", "state"]),
             models.Index(fields=["state", "created_at"]),
+            models.Index(
+                fields=["due_at"],
+                condition=Q(state="finalized", overdue_at__isnull=True),
+                name="invoice_overdue_pending",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,7 +4,8 @@ Each action is one ledger event whose entry is carried explicitly in the payload
 here from the document's own amounts and account ids), so its registered rule is a
 transfer's pure parse and ledger_verify replays it exactly. In the seller's book:
 
-  finalize (tax exclusive):  Dr receivable:<buyer> total / Cr unbilled:<buyer> exact
+  finalize (tax exclusive):  Dr receivable:<buyer> total / Cr unbilled:<buyer> exact usage
+                             / Cr revenue:fees fees (the invoice's fee lines)
                              / Cr tax:payable tax / rounding: Cr (rounded up) or Dr (down)
   finalize (tax inclusive):  the same without Cr tax:payable, and the tax carved out of
                              revenue: Dr revenue:usage tax / Cr tax:payable tax
@@ -38,6 +39,7 @@ for _event_type in (
 TAX_PAYABLE = ("tax:payable", "liability")
 ROUNDING = ("rounding", "expense")
 REVENUE = ("revenue:usage", "revenue")
+FEE_REVENUE = ("revenue:fees", "revenue")  # payments' platform fee books there too
 CASH = {"stripe": ("cash:stripe", "asset"), "bank_transfer": ("cash:bank", "asset")}
 
 
@@ -64,6 +66,7 @@ class InvoiceAccounts:
     tax_payable: int
     rounding: int
     revenue: int
+    fee_revenue: int
 
 
 def _entry(book_id: int, asset_id: int, legs, memo: str) -> EntrySpec:
@@ -83,12 +86,18 @@ def finalize_entry(
     total: int,
     inclusive: bool,
     memo: str,
+    fees: int = 0,
 ) -> EntrySpec:
+    """`exact` is the lines' exact sum, fee lines included (a fee line's exact amount is
+    its amount: it is rounded when it is computed), so the usage leaves unbilled at
+    exact - fees and the rounding is the usage lines' alone."""
     rounding = subtotal - exact  # > 0: the lines were rounded up, a gain
     assert total == (subtotal if inclusive else subtotal + tax)
+    assert 0 <= fees <= exact
     legs = [
         (accounts.receivable, DEBIT, total),
-        (accounts.unbilled, CREDIT, exact),
+        (accounts.unbilled, CREDIT, exact - fees),
+        (accounts.fee_revenue, CREDIT, fees),
         (accounts.rounding, CREDIT if rounding > 0 else DEBIT, abs(rounding)),
         (accounts.tax_payable, CREDIT, tax),
     ]

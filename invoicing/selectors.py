@@ -2,13 +2,28 @@
 credited and due; and what a document (PDF) of an invoice says."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-from django.db.models import QuerySet, Sum
+from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import translation
+from django.utils.translation import gettext
 
 from invoicing.currencies import document_exponent
-from invoicing.models import BillingProfile, BuyerDetails, CreditNote, Invoice, InvoicePayment
+from invoicing.documents.model import TOKEN_KINDS, Document, DocumentLine, Party
+from invoicing.models import (
+    BillingProfile,
+    BuyerDetails,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    Receipt,
+    TaxRate,
+)
 from ledger.amounts import from_minor_units
 from pricing.rating import ATTO_SCALE
 
@@ -22,9 +37,14 @@ def invoices_list(
     state: str | None = None,
     period_start: datetime | None = None,
     period_end: datetime | None = None,
+    buyer_customers: QuerySet | None = None,
 ) -> QuerySet[Invoice]:
-    """Invoices newest first; `period_*` keep those whose period lies within."""
-    found = Invoice.objects.select_related("seller_book", "currency")
+    """Invoices newest first; `period_*` keep those whose period lies within.
+    `buyer_customers` (a tenant's customers) keeps their issued invoices only: a draft
+    is finance's until it is finalized."""
+    found = Invoice.objects.select_related("seller_book", "currency", "buyer_customer")
+    if buyer_customers is not None:
+        found = found.filter(buyer_customer__in=buyer_customers).exclude(state=Invoice.State.DRAFT)
     if seller_book_id is not None:
         found = found.filter(seller_book_id=seller_book_id)
     if buyer_key is not None:
@@ -38,14 +58,81 @@ def invoices_list(
     return found.order_by("-period_end", "-pk")
 
 
-def invoice_get(*, public_id) -> Invoice | None:
-    """An invoice with its lines (in order) and its parties."""
+def invoice_get(*, public_id, buyer_customers: QuerySet | None = None) -> Invoice | None:
+    """An invoice with its lines (in order) and its parties; with `buyer_customers`,
+    only an issued invoice of one of them (else None, as if it did not exist)."""
+    found = Invoice.objects.select_related(
+        "seller_book", "buyer_customer", "buyer_book", "currency"
+    ).prefetch_related("lines")
+    if buyer_customers is not None:
+        found = found.filter(buyer_customer__in=buyer_customers).exclude(state=Invoice.State.DRAFT)
+    return found.filter(public_id=public_id).first()
+
+
+def invoices_with_amounts(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Each invoice with `paid_minor`, `credited_minor` and `credited_to_receivable_minor`
+    (one query for a page or an export, not three per invoice)."""
+    paid = (
+        InvoicePayment.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(sum=Sum("applied"))
+        .values("sum")
+    )
+    credited = CreditNote.objects.filter(invoice=OuterRef("pk")).values("invoice")
+    return invoices.annotate(
+        paid_minor=Coalesce(Subquery(paid), 0),
+        credited_minor=Coalesce(Subquery(credited.annotate(sum=Sum("total")).values("sum")), 0),
+        credited_to_receivable_minor=Coalesce(
+            Subquery(credited.annotate(sum=Sum("to_receivable")).values("sum")), 0
+        ),
+    )
+
+
+def credit_notes_list(
+    *,
+    seller_book_id: int | None = None,
+    invoice_public_id=None,
+    buyer_customers: QuerySet | None = None,
+) -> QuerySet[CreditNote]:
+    """Credit notes newest first; with `buyer_customers`, theirs only."""
+    found = CreditNote.objects.select_related("invoice", "invoice__currency", "seller_book")
+    if buyer_customers is not None:
+        found = found.filter(invoice__buyer_customer__in=buyer_customers)
+    if seller_book_id is not None:
+        found = found.filter(seller_book_id=seller_book_id)
+    if invoice_public_id is not None:
+        found = found.filter(invoice__public_id=invoice_public_id)
+    return found.order_by("-issued_at", "-pk")
+
+
+def credit_note_get(*, public_id, buyer_customers: QuerySet | None = None) -> CreditNote | None:
     return (
-        Invoice.objects.select_related("seller_book", "buyer_customer", "buyer_book", "currency")
+        credit_notes_list(buyer_customers=buyer_customers)
         .prefetch_related("lines")
         .filter(public_id=public_id)
         .first()
     )
+
+
+def receipts_list(
+    *,
+    seller_book_id: int | None = None,
+    customer_external_id: str | None = None,
+    customers: QuerySet | None = None,
+) -> QuerySet[Receipt]:
+    """Receipts newest first; with `customers`, theirs only."""
+    found = Receipt.objects.select_related("seller_book", "customer", "currency", "topup")
+    if customers is not None:
+        found = found.filter(customer__in=customers)
+    if seller_book_id is not None:
+        found = found.filter(seller_book_id=seller_book_id)
+    if customer_external_id is not None:
+        found = found.filter(customer__external_id=customer_external_id)
+    return found.order_by("-issued_at", "-pk")
+
+
+def receipt_get(*, public_id, customers: QuerySet | None = None) -> Receipt | None:
+    return receipts_list(customers=customers).filter(public_id=public_id).first()
 
 
 @dataclass(frozen=True)
@@ -86,87 +173,210 @@ def _per_million(price_atto: int | None) -> Decimal | None:
     return (Decimal(price_atto) * TOKENS_PER_PRICE_UNIT).scaleb(-ATTO_SCALE).normalize()
 
 
-def _party(profile_or_details) -> dict:
+def _seller(profile: BillingProfile) -> Party:
+    """The seller as its own billing profile names it, and nobody else: a reseller's
+    documents carry no trace of the distributor (white label)."""
+    logo = str(Path(settings.MEDIA_ROOT) / profile.logo.name) if profile.logo.name else None
+    return Party(
+        name=profile.legal_name,
+        address=profile.address,
+        tax_id=profile.tax_id or None,
+        logo_path=logo,
+    )
+
+
+def _buyer(*, customer_id: int | None, book_id: int | None, fallback: str) -> Party:
+    details = BuyerDetails.objects.filter(customer_id=customer_id, book_id=book_id).first()
+    if details is None:
+        return Party(name=fallback, address="")
+    return Party(
+        name=details.legal_name,
+        address=details.address,
+        tax_id=details.tax_id or None,
+        region=details.region,
+    )
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _period(invoice: Invoice) -> dict:
+    """The period as printed: its first and last day (period_end is exclusive)."""
+    last = invoice.period_end - timedelta(microseconds=1)
+    return {"period_start": _day(invoice.period_start), "period_end": _day(last)}
+
+
+def _tax_terms(invoice: Invoice) -> dict:
+    standard = invoice.tax_kind == TaxRate.Kind.STANDARD
     return {
-        "legal_name": profile_or_details.legal_name,
-        "address": profile_or_details.address,
-        "tax_id": profile_or_details.tax_id,
+        "tax_label": gettext("Tax"),
+        "tax_rate_bp": invoice.tax_rate_bps if standard else None,
+        "tax_inclusive": invoice.tax_inclusive,
     }
 
 
-def invoice_document_get(invoice: Invoice) -> dict:
-    """Everything an invoice's document shows, amounts as Decimals of the currency.
+def _tax_notes(invoice: Invoice) -> list[str]:
+    # legal_note holds the English text of services.LEGAL_NOTES, which is its msgid.
+    notes = [gettext(invoice.legal_note)] if invoice.legal_note else []
+    if invoice.tax_inclusive and invoice.tax:
+        notes.append(gettext("Prices include tax."))
+    return notes
 
-    The seller is named by its own billing profile only (white label: a reseller's
-    invoice carries no trace of the distributor); the logo is a path under MEDIA_ROOT.
-    """
-    profile = BillingProfile.objects.get(book_id=invoice.seller_book_id)
-    buyer = BuyerDetails.objects.filter(
-        customer_id=invoice.buyer_customer_id, book_id=invoice.buyer_book_id
-    ).first()
-    currency = invoice.currency
+
+def _document_line(line: InvoiceLine, money) -> DocumentLine:
+    if line.kind != InvoiceLine.Kind.USAGE:
+        return DocumentLine(description=line.description, amount=money(line.amount))
+    tokens = {kind: getattr(line, f"{kind}_tokens") for kind in TOKEN_KINDS}
+    prices = {kind: _per_million(getattr(line, f"{kind}_price_atto")) for kind in TOKEN_KINDS}
+    return DocumentLine(
+        description=line.description,
+        amount=money(line.amount),
+        model=line.model or None,
+        provider=line.provider or None,
+        requests=line.requests,
+        tokens={kind: count for kind, count in tokens.items() if count},
+        unit_prices_per_million={
+            kind: price for kind, price in prices.items() if price is not None and tokens[kind]
+        },
+    )
+
+
+def _money_of(currency):
     exponent = document_exponent(currency.code)
 
     def money(amount: int) -> Decimal:
         return _money(amount, scale=currency.scale, exponent=exponent)
 
+    return money
+
+
+def invoice_document_get(invoice: Invoice) -> Document:
+    """What the PDF of a finalized (paid, void) invoice shows, from its stored rows, in
+    the seller's language. Amounts are Decimals of the currency's minor unit; the
+    Document checks that they add up. A draft has no number yet: no document."""
+    assert invoice.state != Invoice.State.DRAFT, "a draft has no document"
+    profile = BillingProfile.objects.get(book_id=invoice.seller_book_id)
+    money = _money_of(invoice.currency)
     amounts = invoice_amounts_get(invoice)
-    lines = []
-    for line in invoice.lines.all().order_by("position"):
-        lines.append(
-            {
-                "position": line.position,
-                "kind": line.kind,
-                "description": line.description,
-                "provider": line.provider,
-                "model": line.model,
-                "requests": line.requests,
-                "tokens": {
-                    "input": line.input_tokens,
-                    "output": line.output_tokens,
-                    "cache_read": line.cache_read_tokens,
-                    "cache_write": line.cache_write_tokens,
-                    "reasoning": line.reasoning_tokens,
-                },
-                "unit_prices_per_million": {
-                    "input": _per_million(line.input_price_atto),
-                    "output": _per_million(line.output_price_atto),
-                    "cache_read": _per_million(line.cache_read_price_atto),
-                    "cache_write": _per_million(line.cache_write_price_atto),
-                    "reasoning": _per_million(line.reasoning_price_atto),
-                },
-                "amount": money(line.amount),
-            }
+    voided = invoice.state == Invoice.State.VOID
+    with translation.override(profile.language):
+        notes = _tax_notes(invoice)
+        for note in invoice.credit_notes.order_by("number"):
+            notes.append(
+                gettext("Credit note %(number)s: %(amount)s")
+                % {"number": note.number_text, "amount": money(note.total)}
+            )
+        if voided:
+            notes.append(gettext("This invoice is void: nothing is due."))
+        return Document(
+            kind="invoice",
+            number=invoice.number_text,
+            language=profile.language,
+            seller=_seller(profile),
+            buyer=_buyer(
+                customer_id=invoice.buyer_customer_id,
+                book_id=invoice.buyer_book_id,
+                fallback=invoice.buyer_key,
+            ),
+            issued_at=_day(invoice.issued_at),
+            due_at=_day(invoice.due_at),
+            **_period(invoice),
+            currency=invoice.currency.code,
+            lines=tuple(
+                _document_line(line, money) for line in invoice.lines.all().order_by("position")
+            ),
+            subtotal=money(invoice.subtotal),
+            tax=money(invoice.tax),
+            total=money(invoice.total),
+            amount_paid=money(0 if voided else amounts.paid),
+            amount_credited=money(0 if voided else amounts.credited_to_receivable),
+            amount_due=money(amounts.due(invoice)),
+            **_tax_terms(invoice),
+            notes=tuple(notes),
+            payment_terms_days=profile.payment_terms_days,
+            voided=voided,
         )
-    notes = [invoice.legal_note] if invoice.legal_note else []
-    if invoice.tax_inclusive and invoice.tax:
-        notes.append("Prices include tax.")
-    return {
-        "kind": "invoice",
-        "public_id": str(invoice.public_id),
-        "number": invoice.number_text,
-        "state": invoice.state,
-        "language": profile.language,
-        "currency": currency.code,
-        "issued_at": invoice.issued_at,
-        "due_at": invoice.due_at,
-        "period_start": invoice.period_start,
-        "period_end": invoice.period_end,
-        "seller": _party(profile) | {"logo": profile.logo.name or ""},
-        "buyer": (
-            _party(buyer) | {"email": buyer.email, "region": buyer.region}
-            if buyer is not None
-            else {"legal_name": invoice.buyer_key, "address": "", "tax_id": "", "email": ""}
-        ),
-        "lines": lines,
-        "subtotal": money(invoice.subtotal),
-        "tax": money(invoice.tax),
-        "total": money(invoice.total),
-        "tax_rate_percent": (Decimal(invoice.tax_rate_bps) / 100).normalize(),
-        "tax_inclusive": invoice.tax_inclusive,
-        "tax_kind": invoice.tax_kind,
-        "paid": money(amounts.paid),
-        "credited": money(amounts.credited),
-        "due": money(amounts.due(invoice)),
-        "notes": notes,
-    }
+
+
+def credit_note_document_get(note: CreditNote) -> Document:
+    """What the PDF of a credit note shows. Lines credited by amount are gross (tax
+    included): the document shows them tax-inclusive. Lines credited as the invoice's
+    lines show, net of an exclusive tax, add up to the note's net up to the tax's
+    rounding, which is printed as its own line so every figure on the page is booked."""
+    invoice = note.invoice
+    profile = BillingProfile.objects.get(book_id=note.seller_book_id)
+    money = _money_of(invoice.currency)
+    rows = [(line.description, line.amount) for line in note.lines.all().order_by("pk")]
+    line_sum = sum(amount for _, amount in rows)
+    with translation.override(profile.language):
+        inclusive = invoice.tax_inclusive or line_sum == note.total
+        subtotal = note.total if inclusive else note.net
+        if line_sum != subtotal:
+            rows.append((gettext("Rounding"), subtotal - line_sum))
+        notes = [gettext("Reason: %(reason)s") % {"reason": gettext(note.reason)}]
+        if note.memo:
+            notes.append(note.memo)
+        terms = _tax_terms(invoice) | {"tax_inclusive": inclusive}
+        return Document(
+            kind="credit_note",
+            number=note.number_text,
+            language=profile.language,
+            seller=_seller(profile),
+            buyer=_buyer(
+                customer_id=invoice.buyer_customer_id,
+                book_id=invoice.buyer_book_id,
+                fallback=invoice.buyer_key,
+            ),
+            issued_at=_day(note.issued_at),
+            **_period(invoice),
+            currency=invoice.currency.code,
+            lines=tuple(
+                DocumentLine(description=description, amount=money(amount))
+                for description, amount in rows
+            ),
+            subtotal=money(subtotal),
+            tax=money(note.tax),
+            total=money(note.total),
+            amount_paid=money(0),
+            amount_due=money(note.total),
+            **terms,
+            notes=tuple(notes),
+            reference_number=invoice.number_text,
+        )
+
+
+def receipt_document_get(receipt: Receipt) -> Document:
+    """What the PDF of a top-up's receipt shows: the amount credited to the prepaid
+    balance and the platform fee, all paid."""
+    profile = BillingProfile.objects.get(book_id=receipt.seller_book_id)
+    money = _money_of(receipt.currency)
+    customer = receipt.customer
+    with translation.override(profile.language):
+        rows = [(gettext("Prepaid balance top-up"), receipt.amount)]
+        if receipt.fee:
+            rows.append((gettext("Platform fee"), receipt.fee))
+        return Document(
+            kind="receipt",
+            number=receipt.number_text,
+            language=profile.language,
+            seller=_seller(profile),
+            buyer=_buyer(
+                customer_id=customer.pk,
+                book_id=None,
+                fallback=customer.name or customer.external_id,
+            ),
+            issued_at=_day(receipt.issued_at),
+            currency=receipt.currency.code,
+            lines=tuple(
+                DocumentLine(description=description, amount=money(amount))
+                for description, amount in rows
+            ),
+            subtotal=money(receipt.total),
+            tax=money(0),
+            total=money(receipt.total),
+            amount_paid=money(receipt.total),
+            amount_due=money(0),
+            tax_label=gettext("Tax"),
+            notes=(gettext("Paid by card (Stripe)."),),
+        )

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,7 +19,7 @@ from django.utils import timezone
 from config.errors import DomainError
 from config.fast_insert import bulk_insert, insert_rows
 from invoicing import locks, postings
-from invoicing.currencies import divide_half_even, document_exponent, document_unit, round_half_even
+from invoicing.currencies import divide_half_even, document_unit, round_half_even
 from invoicing.errors import (
     BillingProfileMissing,
     BuyerDetailsMissing,
@@ -54,6 +55,7 @@ from invoicing.models import (
 )
 from invoicing.selectors import invoice_amounts_get
 from ledger import selectors as ledger_selectors
+from ledger.amounts import from_minor_units
 from ledger.locks import balances_lock
 from ledger.models import Asset, Book
 from ledger.posting_rules import entry_payload
@@ -70,6 +72,7 @@ from payments import locks as payments_locks
 from payments.models import TopUp
 from pricing.selectors import price_versions_named_list
 from wallets.models import Customer
+from webhooks.services import webhook_event_enqueue
 
 REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 PREFIX = re.compile(r"^[A-Za-z0-9/_.-]{0,16}$")
@@ -103,9 +106,14 @@ def billing_profile_set(
     receipt_prefix: str = "RC-",
     payment_terms_days: int = 30,
     language: str = Language.EN,
+    fee_bps: int = 0,
+    fee_fixed_minor: int = 0,
+    fee_description: str = "Platform fee",
 ) -> BillingProfile:
     """Create or replace the seller book's billing profile. `logo` is a path under
-    MEDIA_ROOT (a local file: documents never fetch remote assets)."""
+    MEDIA_ROOT (a local file: documents never fetch remote assets). A fee (basis points
+    of the usage and/or a fixed amount per invoice, in ledger units: a whole number of
+    the currency's minor unit) adds fee lines to the invoices drafted from now on."""
     _actor_check(actor)
     problems = {}
     if not legal_name.strip():
@@ -123,9 +131,15 @@ def billing_profile_set(
         problems["language"] = f"one of {Language.values}"
     if logo and (logo.startswith(("/", "\\")) or ".." in logo.split("/") or "://" in logo):
         problems["logo"] = "a relative path under MEDIA_ROOT"
+    if type(fee_bps) is not int or not 0 <= fee_bps <= 10_000:
+        problems["fee_bps"] = "an integer in 0..10000"
+    unit = document_unit(code=currency.code, scale=currency.scale)
+    if type(fee_fixed_minor) is not int or fee_fixed_minor < 0 or fee_fixed_minor % unit:
+        problems["fee_fixed_minor"] = "a non-negative whole number of the currency's minor unit"
+    if (fee_bps or fee_fixed_minor) and not (fee_description or "").strip():
+        problems["fee_description"] = "required with a fee"
     if problems:
         raise InvalidInvoicingInput("invalid billing profile", details=problems)
-    document_exponent(currency.code)
     with transaction.atomic():
         profile, _ = BillingProfile.objects.update_or_create(
             book=book,
@@ -140,6 +154,9 @@ def billing_profile_set(
                 "currency": currency,
                 "payment_terms_days": payment_terms_days,
                 "language": language,
+                "fee_bps": fee_bps,
+                "fee_fixed_minor": fee_fixed_minor,
+                "fee_description": fee_description,
                 "updated_at": timezone.now(),
                 "updated_by": actor,
             },
@@ -438,17 +455,64 @@ def _rate_for(buyer: Buyer, now: datetime) -> tuple[TaxRate, int]:
     return rate, document_unit(code=buyer.currency.code, scale=buyer.currency.scale)
 
 
+def _fee_lines(
+    invoice: Invoice, profile: BillingProfile, lines: Sequence[InvoiceLine], unit: int
+) -> list[InvoiceLine]:
+    """The seller's fee lines after the usage lines: basis points of the usage's exact
+    sum, rounded once half-even to the document's unit, and a fixed amount per invoice.
+    An invoice with nothing billed gets none (no usage: no invoice, not a fee alone)."""
+    usage_exact = sum(line.exact_amount for line in lines)
+    if not lines or usage_exact <= 0:
+        return []
+    amounts = []
+    if profile.fee_bps:
+        percent = (Decimal(profile.fee_bps) / 100).normalize()
+        amounts.append(
+            (
+                f"{profile.fee_description or 'Fee'} ({percent:f}%)",
+                divide_half_even(usage_exact * profile.fee_bps, 10_000, unit),
+            )
+        )
+    if profile.fee_fixed_minor:
+        amounts.append((profile.fee_description or "Fee", profile.fee_fixed_minor))
+    return [
+        # A fee's exact amount is its amount: it is rounded where it is computed.
+        InvoiceLine(
+            invoice=invoice,
+            position=len(lines) + offset,
+            kind=InvoiceLine.Kind.FEE,
+            description=description,
+            exact_amount=amount,
+            amount=amount,
+        )
+        for offset, (description, amount) in enumerate(
+            [item for item in amounts if item[1]], start=1
+        )
+    ]
+
+
+def _fees_of(lines: Sequence[InvoiceLine]) -> int:
+    return sum(line.amount for line in lines if line.kind == InvoiceLine.Kind.FEE)
+
+
 def _totals_apply(
-    invoice: Invoice, rate: TaxRate, unit: int, exact: Sequence[int], rounded: Sequence[int]
+    invoice: Invoice,
+    rate: TaxRate,
+    unit: int,
+    exact: Sequence[int],
+    rounded: Sequence[int],
+    fees: int = 0,
 ) -> None:
+    """`exact` and `rounded` are every line's, fee lines included (`fees` their sum)."""
     totals = invoice_totals(exact_amounts=exact, amounts=rounded, rate=rate, unit=unit)
-    if not rounded or totals.exact_subtotal == 0:
+    if not rounded or totals.exact_subtotal - fees == 0:
         raise InvoiceEmpty(
             f"nothing to invoice for {invoice.buyer_key} up to {invoice.period_end.isoformat()}",
             details={"buyer": invoice.buyer_key},
         )
     invoice.exact_subtotal, invoice.subtotal = totals.exact_subtotal, totals.subtotal
     invoice.tax, invoice.total = totals.tax, totals.total
+    invoice.fees = fees
     invoice.tax_region, invoice.tax_rate_bps = rate.region, rate.rate_bps
     invoice.tax_inclusive, invoice.tax_kind = rate.inclusive, rate.kind
     invoice.legal_note = LEGAL_NOTES.get(rate.kind, "")
@@ -468,8 +532,14 @@ def _fill(invoice: Invoice, buyer: Buyer, previous: Invoice | None, now: datetim
     invoice.after_period_end = previous.period_end if previous else None
     invoice.after_watermark = previous.usage_watermark if previous else None
     lines = _usage_lines(buyer, invoice, unit)
+    lines += _fee_lines(invoice, _profile(buyer.seller_book), lines, unit)
     _totals_apply(
-        invoice, rate, unit, [line.exact_amount for line in lines], [line.amount for line in lines]
+        invoice,
+        rate,
+        unit,
+        [line.exact_amount for line in lines],
+        [line.amount for line in lines],
+        _fees_of(lines),
     )
     invoice.updated_at = now
     if invoice.pk is None:
@@ -490,8 +560,9 @@ def _refresh_for_issue(invoice: Invoice, buyer: Buyer, now: datetime) -> None:
         _fill(invoice, buyer, previous, now)
         return
     rate, unit = _rate_for(buyer, now)
-    lines = list(invoice.lines.values_list("exact_amount", "amount"))
-    _totals_apply(invoice, rate, unit, [e for e, _ in lines], [a for _, a in lines])
+    lines = list(invoice.lines.values_list("exact_amount", "amount", "kind"))
+    fees = sum(a for _, a, kind in lines if kind == InvoiceLine.Kind.FEE)
+    _totals_apply(invoice, rate, unit, [e for e, _, _ in lines], [a for _, a, _ in lines], fees)
 
 
 def _period_check(period_start: datetime, period_end: datetime, now: datetime) -> None:
@@ -548,7 +619,14 @@ def invoice_draft(
     return invoice
 
 
-_INVOICE_ACCOUNTS = ("receivable", "unbilled", "tax_payable", "rounding", "revenue")
+_INVOICE_ACCOUNTS = (
+    "receivable",
+    "unbilled",
+    "tax_payable",
+    "rounding",
+    "revenue",
+    "fee_revenue",
+)
 
 
 def _account_refs(book_id: int, asset_id: int, buyer_key: str) -> dict[str, AccountRef]:
@@ -559,6 +637,7 @@ def _account_refs(book_id: int, asset_id: int, buyer_key: str) -> dict[str, Acco
         "tax_payable": postings.TAX_PAYABLE,
         "rounding": postings.ROUNDING,
         "revenue": postings.REVENUE,
+        "fee_revenue": postings.FEE_REVENUE,
     }
     return {name: AccountRef(book_id, asset_id, *codes[name]) for name in _INVOICE_ACCOUNTS}
 
@@ -591,6 +670,7 @@ def _finalize_entry(invoice: Invoice, accounts: postings.InvoiceAccounts):
         total=invoice.total,
         inclusive=invoice.tax_inclusive,
         memo=f"invoice {invoice.number_text}",
+        fees=invoice.fees,
     )
 
 
@@ -600,6 +680,44 @@ def _finalized_payload(invoice: Invoice, entry) -> dict:
         "invoice": str(invoice.public_id),
         "number": invoice.number_text,
     }
+
+
+INVOICE_FINALIZED_WEBHOOK = "invoice.finalized"
+INVOICE_OVERDUE_WEBHOOK = "invoice.overdue"
+
+
+def invoice_webhook_payload(invoice: Invoice) -> dict:
+    """What a seller's endpoint is told of an invoice: exact JSON (decimal strings and
+    integers in the ledger asset's scale, never floats)."""
+    scale = invoice.currency.scale
+
+    def money(amount: int) -> dict:
+        return {"amount": from_minor_units(amount, scale), "minor": amount}
+
+    return {
+        "invoice": str(invoice.public_id),
+        "number": invoice.number_text,
+        "state": invoice.state,
+        "buyer": invoice.buyer_key,
+        "currency": invoice.currency.code,
+        "period_start": invoice.period_start.isoformat(),
+        "period_end": invoice.period_end.isoformat(),
+        "issued_at": invoice.issued_at.isoformat() if invoice.issued_at else None,
+        "due_at": invoice.due_at.isoformat() if invoice.due_at else None,
+        "subtotal": money(invoice.subtotal),
+        "tax": money(invoice.tax),
+        "total": money(invoice.total),
+    }
+
+
+def _invoice_webhook(invoice: Invoice, event_type: str) -> None:
+    """In the caller's transaction: the event exists iff the change commits."""
+    webhook_event_enqueue(
+        book_id=invoice.seller_book_id,
+        event_type=event_type,
+        payload=invoice_webhook_payload(invoice),
+        idempotency_key=f"invoicing:invoice:{invoice.public_id}:{event_type}",
+    )
 
 
 def invoice_finalize(*, invoice: Invoice, actor: str, now: datetime | None = None) -> Invoice:
@@ -637,6 +755,7 @@ def invoice_finalize(*, invoice: Invoice, actor: str, now: datetime | None = Non
         invoice.state = Invoice.State.FINALIZED
         invoice.save()
         _state_change(invoice, Invoice.State.DRAFT, actor)
+        _invoice_webhook(invoice, INVOICE_FINALIZED_WEBHOOK)
     return invoice
 
 
@@ -1108,6 +1227,7 @@ def _customers_draft_batch(
                 own = _lines_from_rows(
                     invoice, rows[customer.external_id], prices, False, terms.unit
                 )
+                own += _fee_lines(invoice, terms.profile, own, terms.unit)
                 try:
                     _totals_apply(
                         invoice,
@@ -1115,6 +1235,7 @@ def _customers_draft_batch(
                         terms.unit,
                         [line.exact_amount for line in own],
                         [line.amount for line in own],
+                        _fees_of(own),
                     )
                 except InvoiceEmpty:
                     report.skipped += 1
@@ -1220,11 +1341,11 @@ def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: 
                 customer__in=[invoice.buyer_customer_id for invoice in candidates]
             )
         }
-        amounts: dict[int, list[tuple[int, int]]] = {invoice.pk: [] for invoice in candidates}
-        for invoice_id, exact, rounded in InvoiceLine.objects.filter(
+        amounts: dict[int, list[tuple[int, int, str]]] = {invoice.pk: [] for invoice in candidates}
+        for invoice_id, exact, rounded, kind in InvoiceLine.objects.filter(
             invoice__in=candidates
-        ).values_list("invoice_id", "exact_amount", "amount"):
-            amounts[invoice_id].append((exact, rounded))
+        ).values_list("invoice_id", "exact_amount", "amount", "kind"):
+            amounts[invoice_id].append((exact, rounded, kind))
         ready, single = [], [invoice for invoice in locked if invoice not in candidates]
         for invoice in candidates:
             previous = latest.get(invoice.buyer_key)
@@ -1235,9 +1356,10 @@ def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: 
                 if found is None or invoice.currency_id != terms.profile.currency_id:
                     raise BuyerDetailsMissing("refused one at a time")
                 rate = _tax_rate_pick(terms.rates, terms.profile, found.region, now)
-                pairs = amounts[invoice.pk]
+                own = amounts[invoice.pk]
+                fees = sum(a for _, a, kind in own if kind == InvoiceLine.Kind.FEE)
                 _totals_apply(
-                    invoice, rate, terms.unit, [e for e, _ in pairs], [a for _, a in pairs]
+                    invoice, rate, terms.unit, [e for e, _, _ in own], [a for _, a, _ in own], fees
                 )
             except DomainError:
                 single.append(invoice)
@@ -1273,6 +1395,8 @@ def _finalize_batch(invoices: list[Invoice], actor: str, now: datetime, report: 
             invoice.ledger_event_sequence = result.sequence
             invoice.state = Invoice.State.FINALIZED
         _invoices_store_finalized(ready)
+        for invoice in ready:
+            _invoice_webhook(invoice, INVOICE_FINALIZED_WEBHOOK)
         bulk_insert(
             [
                 InvoiceStateChange(
@@ -1316,6 +1440,7 @@ _FINALIZED_FIELDS = [
     "subtotal",
     "tax",
     "total",
+    "fees",
     "tax_region",
     "tax_rate_bps",
     "tax_inclusive",
@@ -1367,3 +1492,37 @@ def invoices_finalize_due(*, actor: str, now: datetime | None = None, progress=N
         now=now,
         progress=progress,
     )
+
+
+# --- overdue --------------------------------------------------------------------------
+
+OVERDUE_BATCH_MAX = 500
+
+
+def invoices_overdue_mark(
+    *, actor: str, now: datetime | None = None, limit: int = OVERDUE_BATCH_MAX
+) -> RunReport:
+    """Mark finalized invoices past their due date as overdue, once each, and tell the
+    seller (invoice.overdue) in the same transaction as the mark. Rows another run holds
+    are skipped (SKIP LOCKED) and picked up by the next run; a paid, credited-away or
+    voided invoice is no longer `finalized`, so it is never marked."""
+    _actor_check(actor)
+    now = now or timezone.now()
+    report = RunReport()
+    with transaction.atomic():
+        due = locks.overdue_invoices_lock(now=now, limit=limit)
+        for invoice in due:
+            invoice.overdue_at = now
+            invoice.save(update_fields=["overdue_at"])
+            InvoiceStateChange.objects.create(
+                invoice=invoice,
+                from_state=invoice.state,
+                to_state=invoice.state,
+                at=now,
+                actor=actor,
+                note="overdue",
+            )
+            _invoice_webhook(invoice, INVOICE_OVERDUE_WEBHOOK)
+        report.done = len(due)
+        report.invoices = due
+    return report

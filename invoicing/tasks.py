@@ -5,14 +5,17 @@ from celery import shared_task
 from django.utils import timezone
 
 from invoicing.services import (
+    OVERDUE_BATCH_MAX,
     invoices_draft_period,
     invoices_finalize_due,
+    invoices_overdue_mark,
     month_bounds,
     receipts_issue_pending,
 )
 from ledger.models import Book
 
 ACTOR = "system:invoicing"
+OVERDUE_RUNS_MAX = 20
 
 
 def previous_month(now=None) -> str:
@@ -51,3 +54,15 @@ def issue_receipts() -> dict:
     """A receipt for every paid top-up that has none yet."""
     report = receipts_issue_pending(actor=ACTOR)
     return {"issued": report.done, "failed": report.failed}
+
+
+@shared_task(name="invoicing.mark_overdue", acks_late=True)
+def mark_overdue() -> dict:
+    """Mark invoices past their due date overdue (once each: invoice.overdue webhooks)."""
+    marked = 0
+    for _ in range(OVERDUE_RUNS_MAX):  # bounded: a backlog beyond it waits an hour
+        report = invoices_overdue_mark(actor=ACTOR)
+        marked += report.done
+        if report.done < OVERDUE_BATCH_MAX:
+            break
+    return {"marked": marked}

@@ -3,10 +3,11 @@ upstream cost of each usage batch (settlement's draw-down)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate
 
 from metering.models import UsageRecord
 
@@ -74,16 +75,39 @@ USAGE_FINANCE_FIELDS = ("wholesale_minor", "cost_minor", "margin_minor")
 _EXPORTED = ("id", *USAGE_TENANT_FIELDS, *USAGE_FINANCE_FIELDS)
 
 
-def usage_records_iter(
-    *, customer: str, since: datetime | None = None, until: datetime | None = None
+def _customer_records(
+    *,
+    customer: str,
+    since: datetime | None,
+    until: datetime | None,
+    model: str | None = None,
+    api_key: str | None = None,
 ):
-    """One customer's usage records, oldest first, read in chunks along the (customer,
-    occurred_at) index, so an export of a busy month streams."""
     records = UsageRecord.objects.filter(customer=customer)
     if since is not None:
         records = records.filter(occurred_at__gte=since)
     if until is not None:
         records = records.filter(occurred_at__lt=until)
+    if model:
+        records = records.filter(model=model)
+    if api_key:
+        records = records.filter(api_key=api_key)
+    return records
+
+
+def usage_records_iter(
+    *,
+    customer: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+):
+    """One customer's usage records (of one model or API key), oldest first, read in
+    chunks along the (customer, occurred_at) index, so an export of a busy month streams."""
+    records = _customer_records(
+        customer=customer, since=since, until=until, model=model, api_key=api_key
+    )
     page = records
     while True:
         ordered = page.order_by("occurred_at", "id")
@@ -95,6 +119,45 @@ def usage_records_iter(
         page = records.filter(
             Q(occurred_at__gt=last.occurred_at) | Q(occurred_at=last.occurred_at, id__gt=last.id)
         )
+
+
+def usage_records_recent(
+    *,
+    customer: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+):
+    """A customer's usage records, newest first, with the fields its members see (a page
+    of the portal's usage table is a slice of this)."""
+    records = _customer_records(
+        customer=customer, since=since, until=until, model=model, api_key=api_key
+    )
+    return records.order_by("-occurred_at", "-id").values(*USAGE_TENANT_FIELDS)
+
+
+def usage_daily_list(*, customer: str, since: datetime, until: datetime) -> list[dict]:
+    """A customer's usage per UTC day, model and API key: requests, each kind of tokens
+    apart (input, output, cache read, cache write, reasoning) and the price it pays, in
+    minor units. One grouped scan along the (customer, occurred_at) index; a year of a
+    busy customer is a few thousand rows."""
+    rows = (
+        _customer_records(customer=customer, since=since, until=until)
+        .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+        .values("day", "provider", "model", "api_key", "currency")
+        .annotate(
+            requests=Count("id"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cache_read_tokens=Sum("cache_read_tokens"),
+            cache_write_tokens=Sum("cache_write_tokens"),
+            reasoning_tokens=Sum("reasoning_tokens"),
+            price_minor=Sum("price_minor"),
+        )
+        .order_by("day", "provider", "model", "api_key")
+    )
+    return [dict(row) for row in rows]
 
 
 # --- usage to invoice (invoicing.services calls this; metering owns the table) ----------

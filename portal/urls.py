@@ -1,7 +1,7 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from portal.views import dashboard, signin
+from portal.views import auto_topup, dashboard, documents, keys, signin, topups, usage
 
 app_name = "portal"
 
@@ -33,4 +33,27 @@ urlpatterns = [
     path("finance/", include("portal.finance.urls")),
     path(CUSTOMER, dashboard.dashboard, name="dashboard"),
     path(CUSTOMER + "logo", dashboard.logo, name="logo"),
+    path(CUSTOMER + "usage/", usage.usage, name="usage"),
+    path(CUSTOMER + "usage.csv", usage.usage_csv, name="usage_csv"),
+    path(CUSTOMER + "topup/", topups.topup, name="topup"),
+    path(CUSTOMER + "topup/pay", topups.topup_pay, name="topup_pay"),
+    path(CUSTOMER + "auto-topup/", auto_topup.auto_topup, name="auto_topup"),
+    path(CUSTOMER + "auto-topup/card", auto_topup.card_setup, name="card_setup"),
+    path(CUSTOMER + "keys/", keys.keys, name="keys"),
+    path(CUSTOMER + "keys/<int:pk>/", keys.key_edit, name="key_edit"),
+    path(CUSTOMER + "keys/<int:pk>/revoke", keys.key_revoke, name="key_revoke"),
+    path(CUSTOMER + "documents/", documents.documents, name="documents"),
+    path(CUSTOMER + "invoices/<uuid:public_id>.pdf", documents.invoice_pdf, name="invoice_pdf"),
+    path(
+        CUSTOMER + "credit-notes/<uuid:public_id>.pdf",
+        documents.credit_note_pdf,
+        name="credit_note_pdf",
+    ),
+    path(CUSTOMER + "receipts/<uuid:public_id>.pdf", documents.receipt_pdf, name="receipt_pdf"),
+    # Stripe sends the customer back here (WALLETS_TOPUP_SUCCESS_URL and the others): the
+    # session id, not the URL, says whose top-up or card it is.
+    path("topups/done", topups.topup_done, name="topup_done"),
+    path("topups/cancelled", topups.topup_cancelled, name="topup_cancelled"),
+    path("auto-topup/card-saved", auto_topup.card_saved, name="card_saved"),
+    path("auto-topup/cancelled", auto_topup.card_setup_cancelled, name="card_setup_cancelled"),
 ]

@@ -41,6 +41,7 @@ cat <<MSG
     API docs (OpenAPI):  http://${HOST_PORT}/api/docs/
     OpenAPI schema:      http://${HOST_PORT}/api/schema/
     Admin:               http://${HOST_PORT}/admin/   (admin / admin)
+    Customer portal:     http://${HOST_PORT}/portal/  (acme / acme-portal, soylent / soylent-portal)
     Health:              http://${HOST_PORT}/healthz
     Margin by model:     http://${HOST_PORT}/v1/usage/summary?group_by=model
   A simulated gateway posts usage to /v1/usage (SIMULATE=0 turns it off).

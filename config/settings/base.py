@@ -149,7 +149,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Choice sets whose field names other components share.
-    "ENUM_NAME_OVERRIDES": {"WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State"},
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookDeliveryStateEnum": "webhooks.models.WebhookDelivery.State",
+        "InvoiceStateEnum": "invoicing.models.Invoice.State",
+        "InvoiceLineKindEnum": "invoicing.models.InvoiceLine.Kind",
+        "TaxRateKindEnum": "invoicing.models.TaxRate.Kind",
+        "CreditNoteReasonEnum": "invoicing.models.CreditNote.Reason",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.nullable_instead_of_null_type",
@@ -231,6 +237,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=30, hour=1),
     },
     "invoicing-issue-receipts": {"task": "invoicing.issue_receipts", "schedule": 600.0},
+    # Every hour: invoices past their due date become overdue once (invoice.overdue).
+    "invoicing-mark-overdue": {"task": "invoicing.mark_overdue", "schedule": 3600.0},
     # Every minute: draw upstream commitments down by the usage batches booked since the
     # last run, and book the breakage of expired ones (settlement/commitments/drawdown.py).
     "settlement-draw-down-commitments": {

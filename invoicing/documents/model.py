@@ -167,6 +167,9 @@ class Document:
     notes: tuple[str, ...] = ()  # printed as they are: reverse charge, credit reason, method
     reference_number: str | None = None  # the invoice a credit note credits
     payment_terms_days: int | None = None
+    # Credit notes applied to what was due (an invoice's); due = total - paid - credited.
+    amount_credited: Decimal = Decimal("0")
+    voided: bool = False  # a void invoice keeps its number and figures; nothing is due
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -226,7 +229,7 @@ class Document:
         exponent = CURRENCY_MINOR_UNITS[self.currency]
         amounts = {
             name: _decimal(getattr(self, name), name, exponent=exponent)
-            for name in ("subtotal", "tax", "total", "amount_paid", "amount_due")
+            for name in ("subtotal", "tax", "total", "amount_paid", "amount_due", "amount_credited")
         }
         line_sum = Decimal(0)
         for line in self.lines:
@@ -244,10 +247,20 @@ class Document:
         if amounts["total"] != expected_total:
             how = "subtotal (tax inclusive)" if self.tax_inclusive else "subtotal + tax"
             raise DocumentInvalid(f"total {amounts['total']} is not {how} = {expected_total}")
-        if amounts["total"] - amounts["amount_paid"] != amounts["amount_due"]:
+        if not isinstance(self.voided, bool):
+            raise DocumentInvalid("voided must be a bool")
+        if self.voided:
+            if amounts["amount_due"] != 0:
+                raise DocumentInvalid(
+                    f"a void document has nothing due, not {amounts['amount_due']}"
+                )
+            return
+        expected_due = amounts["total"] - amounts["amount_paid"] - amounts["amount_credited"]
+        if expected_due != amounts["amount_due"]:
             raise DocumentInvalid(
                 f"amount_due {amounts['amount_due']} is not total {amounts['total']} "
-                f"- amount_paid {amounts['amount_paid']}"
+                f"- amount_paid {amounts['amount_paid']} "
+                f"- amount_credited {amounts['amount_credited']}"
             )
 
     @property

@@ -113,6 +113,7 @@ def _context(document: Document) -> dict:
         "total": money(document.total),
         "amount_paid": money(document.amount_paid),
         "amount_due": money(document.amount_due),
+        "amount_credited": money(document.amount_credited) if document.amount_credited else None,
     }
 
 

@@ -140,11 +140,7 @@ def customer_payable_check(customer: Customer) -> int:
         raise CurrencyNotSupported(str(exc)) from exc
 
 
-def topup_new(
-    *, customer: Customer, amount_stripe: int, source: str, actor: str, save_card: bool = False
-) -> TopUp:
-    """A top-up row for `amount_stripe` (Stripe minor units) plus the platform fee, in
-    range, before Stripe is asked: the caller commits it, then calls Stripe."""
+def _amounts_in_range(customer: Customer, amount_stripe: int, percent: str):
     customer_payable_check(customer)
     code = customer.currency.code
     minimum, maximum = topup_limits_stripe(code)
@@ -158,13 +154,29 @@ def topup_new(
                 "maximum": from_minor_units(maximum, exponent),
             },
         )
-    percent = fee_percent()
-    amounts = topup_amounts.topup_amounts(
+    return topup_amounts.topup_amounts(
         amount_stripe=amount_stripe,
         fee_percent_millionths=topup_amounts.fee_percent_parse(percent),
         currency_code=code,
         ledger_scale=customer.currency.scale,
     )
+
+
+def topup_quote(*, customer: Customer, amount: str) -> topup_amounts.TopUpAmounts:
+    """What a top-up of `amount` (major units) would cost, fee included, before anything
+    is written: the same parsing, range and fee as topup_checkout_create (the portal shows
+    it before the customer pays). Raises what topup_checkout_create would."""
+    amount_stripe = parse_topup_amount(customer=customer, amount=amount)
+    return _amounts_in_range(customer, amount_stripe, fee_percent())
+
+
+def topup_new(
+    *, customer: Customer, amount_stripe: int, source: str, actor: str, save_card: bool = False
+) -> TopUp:
+    """A top-up row for `amount_stripe` (Stripe minor units) plus the platform fee, in
+    range, before Stripe is asked: the caller commits it, then calls Stripe."""
+    percent = fee_percent()
+    amounts = _amounts_in_range(customer, amount_stripe, percent)
     return TopUp.objects.create(
         customer=customer,
         source=source,

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 
 from portal.views import auto_topup, dashboard, documents, keys, signin, topups, usage
@@ -30,6 +30,7 @@ urlpatterns = [
         signin.PortalPasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("finance/", include("portal.finance.urls")),
     path(CUSTOMER, dashboard.dashboard, name="dashboard"),
     path(CUSTOMER + "logo", dashboard.logo, name="logo"),
     path(CUSTOMER + "usage/", usage.usage, name="usage"),

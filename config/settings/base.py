@@ -100,6 +100,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 # The portal's languages (portal/locale/); the language switcher offers these.
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# The finance dashboard's catalogue (portal/finance is a sub-package, not an app).
+LOCALE_PATHS = [BASE_DIR / "portal" / "finance" / "locale"]
 # Customers sign in to the portal; the admin keeps its own sign-in page.
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"

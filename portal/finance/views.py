@@ -19,30 +19,44 @@ from ledger.amounts import from_minor_units
 from portal.finance import selectors
 
 FINANCE_PERMISSION = "ledger.view_entry"  # ledger.permissions.CanReadLedger's
-CHART_HEIGHT = 120  # px of the per-day bars, half above the axis and half below
+CHART_HEIGHT = 120  # px of the per-day bars
 CHART_BAR_WIDTH = 12
+# The per-day table lists the most recent days (the chart has the whole period; the
+# margin CSV every day): a year of rows would cost more to render than to compute.
+DAY_ROWS_MAX = 31
+
+
+# The pricing's token types (pricing.rating.TOKEN_TYPES) as the page names them.
+TOKEN_TYPE_LABELS = {
+    "input": _("input"),
+    "output": _("output"),
+    "cache_read": _("cache read"),
+    "cache_write": _("cache write"),
+    "reasoning": _("reasoning"),
+}
+PERIOD_LABELS = {
+    7: _("Last 7 days"),
+    30: _("Last 30 days"),
+    90: _("Last 90 days"),
+    365: _("Last 365 days"),
+}
 
 
 class PeriodForm(forms.Form):
-    days = forms.TypedChoiceField(
-        label=_("Period"),
-        choices=[
-            (7, _("Last 7 days")),
-            (30, _("Last 30 days")),
-            (90, _("Last 90 days")),
-            (365, _("Last 365 days")),
-        ],
-        coerce=int,
-        initial=selectors.PERIOD_DAYS_DEFAULT,
-    )
+    days = forms.TypedChoiceField(label=_("Period"), coerce=int)
+
+    def __init__(self, *args, choices=selectors.PERIOD_DAYS_CHOICES, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].choices = [(days, PERIOD_LABELS[days]) for days in choices]
 
 
-def _period_days(request) -> tuple[PeriodForm, int]:
+def _period_days(request, choices=selectors.PERIOD_DAYS_CHOICES) -> tuple[PeriodForm, int]:
     """The period asked for; anything else is the default (a GET form, nothing to refuse)."""
-    form = PeriodForm(request.GET or None)
+    form = PeriodForm(request.GET or None, choices=choices)
     if form.is_bound and form.is_valid():
         return form, form.cleaned_data["days"]
-    return PeriodForm(initial={"days": selectors.PERIOD_DAYS_DEFAULT}), selectors.PERIOD_DAYS_DEFAULT
+    default = selectors.PERIOD_DAYS_DEFAULT
+    return PeriodForm(initial={"days": default}, choices=choices), default
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +65,9 @@ class Bar:
     y: int
     height: int
     negative: bool
-    row: selectors.MarginRow
+    # The bar's tooltip: the day and the exact margin (a decimal string, the same in
+    # every language); the table and the CSV have the formatted amounts.
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,25 +77,33 @@ class Chart:
     height: int
     axis_y: int
     bars: list[Bar]
+    first: selectors.MarginRow
+    last: selectors.MarginRow
 
 
 def _charts(per_day: list[selectors.MarginRow]) -> list[Chart]:
-    """Margin per day as bars (one chart per currency), heights in whole pixels from the
-    integer margins: the largest absolute margin fills half the chart."""
+    """Margin per day as bars (one chart per currency), in whole pixels from the integer
+    margins: the chart spans the highest margin to the lowest loss (zero included), the
+    axis where zero falls."""
     by_currency: dict[str, list[selectors.MarginRow]] = {}
     for row in per_day:
         by_currency.setdefault(row.code, []).append(row)
-    half = CHART_HEIGHT // 2
     charts = []
     for code, rows in by_currency.items():
-        peak = max(abs(row.sums.margin_minor) for row in rows) or 1
+        top = max(0, *(row.sums.margin_minor for row in rows))
+        bottom = min(0, *(row.sums.margin_minor for row in rows))
+        span = (top - bottom) or 1
+        axis_y = CHART_HEIGHT * top // span
         bars = []
         for n, row in enumerate(rows):
             margin = row.sums.margin_minor
-            height = max(1, abs(margin) * half // peak) if margin else 0
-            y = half - height if margin >= 0 else half
-            bars.append(Bar(n * CHART_BAR_WIDTH, y, height, margin < 0, row))
-        charts.append(Chart(code, len(rows) * CHART_BAR_WIDTH, CHART_HEIGHT, half, bars))
+            height = max(1, abs(margin) * CHART_HEIGHT // span) if margin else 0
+            y = axis_y - height if margin >= 0 else axis_y
+            label = f"{row.key[0].isoformat()}: {from_minor_units(margin, row.scale)} {code}"
+            bars.append(Bar(n * CHART_BAR_WIDTH, y, height, margin < 0, label))
+        charts.append(
+            Chart(code, len(rows) * CHART_BAR_WIDTH, CHART_HEIGHT, axis_y, bars, rows[0], rows[-1])
+        )
     return charts
 
 
@@ -97,6 +121,12 @@ def finance_dashboard(request):
             "form": form,
             "dashboard": dashboard,
             "charts": _charts(dashboard.margins.per_day),
+            "below_cost": [
+                (m, TOKEN_TYPE_LABELS.get(m.token_type, m.token_type))
+                for m in dashboard.prices_below_cost
+            ],
+            "day_rows": dashboard.margins.per_day[-DAY_ROWS_MAX:],
+            "days_hidden": max(0, len(dashboard.margins.per_day) - DAY_ROWS_MAX),
         },
     )
 
@@ -126,7 +156,7 @@ MARGIN_CSV_HEADER = (
 def margin_csv(request):
     """The period's margin per usage day, seller book and model: exact decimal strings
     beside the integers in the currency's minor units (config/csv_export.py)."""
-    _form, days = _period_days(request)
+    _form, days = _period_days(request, selectors.EXPORT_DAYS_CHOICES)
     since, until = selectors.period_bounds(now=timezone.now(), days=days)
 
     def rows():

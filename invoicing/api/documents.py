@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.pagination import BoundedLimitOffsetPagination
 from invoicing import selectors
 from invoicing.api.common import (
     PDF_RENDERERS,
@@ -105,6 +106,7 @@ class CreditNoteFilters(serializers.Serializer):
 
 
 class CreditNoteListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = (UnknownBook,)
 
     @extend_schema(
@@ -195,6 +197,7 @@ class ReceiptFilters(serializers.Serializer):
 
 
 class ReceiptListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = (UnknownBook,)
 
     @extend_schema(

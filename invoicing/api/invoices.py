@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from config.csv_export import EXPORT_RENDERERS, csv_response, text_cell
 from config.fields import DecimalString
+from config.pagination import BoundedLimitOffsetPagination
 from invoicing import selectors, services
 from invoicing.api.common import (
     ADD_CREDIT_NOTES,
@@ -280,6 +281,7 @@ def _invoices(request):
 
 
 class InvoiceListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = (UnknownBook, InvalidInvoicingInput)
 
     @extend_schema(parameters=_FILTER_PARAMETERS, responses=InvoiceOutput(many=True))

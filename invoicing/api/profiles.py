@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.fields import DecimalString
+from config.pagination import BoundedLimitOffsetPagination
 from invoicing import services
 from invoicing.api.common import (
     ADD_TAX_RATES,
@@ -115,6 +116,7 @@ def _profile(code: str) -> BillingProfile:
 
 
 class BillingProfileListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     permission_classes = [needs(GET=VIEW_PROFILES)]
 
     @extend_schema(responses=BillingProfileOutput(many=True))
@@ -194,6 +196,7 @@ class TaxRateInput(serializers.Serializer):
 
 
 class TaxRateListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination  # paginated by hand; the schema says so
     api_errors = {
         "GET": (BillingProfileNotFound,),
         "POST": (BillingProfileNotFound, InvalidInvoicingInput),

@@ -15,7 +15,7 @@ end-to-end events/s of `manage.py metering_consume` from the topic to committed 
 records and ledger postings (a separate process, as in production), then the ratios
 (end-to-end / raw, litellm / usage_event, whose floor is 0.8x the UsageEvent rate of
 the same run) and the consumers' peak memory (VmHWM), with the issue's goals beside them;
-last, the CPU per message of parsing alone in the bench's own process (best of 5, so a
+last, the CPU per message of parsing alone in the bench's own process (best of 15, so a
 loaded machine barely moves it): UsageEvent (the floor), LiteLLM through adapt_message
 (the fast path, metering/adapters/litellm_fast.py) and through the full adapter alone.
 The data is real: prices from the LiteLLM catalogue in ../shared/data, a realistic model
@@ -376,7 +376,7 @@ def measure(variant: str, round_no: int, args, run_id: str, customers: list[str]
 
 def parsing_cpu(customers: list[str], count: int = 5_000) -> dict[str, float]:
     """CPU microseconds per message to turn each variant's bytes into a UsageEvent, in
-    this process (best of 5, so the other processes' load barely touches it): the
+    this process (best of 15, so the other processes' load barely touches it): the
     UsageEvent parse (the floor), LiteLLM through adapt_message (the fast path) and
     LiteLLM through the full adapter alone, as before the fast path."""
     events = list(make_events(count, customers, random.Random(7), "parse", "bench-parse"))
@@ -397,7 +397,7 @@ def parsing_cpu(customers: list[str], count: int = 5_000) -> dict[str, float]:
         ],
     }
     best = dict.fromkeys(variants, float("inf"))
-    for _round in range(5):
+    for _round in range(15):
         for name, run in variants.items():
             started = time.process_time()
             run()
@@ -515,7 +515,7 @@ def main() -> int:
     )
     for name, measured, goal, outcome in rows:
         print(f"  {name:42} {measured:>14}  {goal:>14}  {outcome}")
-    print("\nParsing, CPU us per message in this process (best of 5; the first is the floor)")
+    print("\nParsing, CPU us per message in this process (best of 15; the first is the floor)")
     print(f"  UsageEvent                               {parsing['usage_event']:>8.1f}")
     print(f"  LiteLLM, adapt_message (fast path)       {parsing['litellm']:>8.1f}")
     print(f"  LiteLLM, the full adapter alone          {parsing['litellm_full_adapter']:>8.1f}")

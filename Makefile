@@ -1,7 +1,7 @@
 # Two commands set up everything on a fresh machine:
 #   make run   - the product on its embedded defaults, with demo data, on http://127.0.0.1:8000
 #   make test  - every service the tests need, ruff, pytest; stops what it started
-.PHONY: run test install services-up services-down bench-ledger bench-metering bench-wallets bench-invoicing clean
+.PHONY: run test install services-up services-down bench-ledger bench-metering bench-wallets bench-invoicing bench-credit clean
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -50,6 +50,10 @@ bench-wallets: install
 bench-invoicing: install
 	$(PY) -m devservices up postgres
 	$(PY) benchmarks/invoicing_bench.py
+
+bench-credit: install
+	$(PY) -m devservices up postgres
+	$(PY) benchmarks/credit_bench.py
 
 clean: services-down
 	rm -rf var $(VENV)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/webhooks/", include("webhooks.urls")),
     path("api/settlement/", include("settlement.urls")),
     path("api/invoicing/", include("invoicing.urls")),
+    path("api/credit/", include("credit.report_urls")),
     path("v1/", include("metering.urls")),
     path("v1/", include("wallets.gateways.urls")),
     path("v1/stripe/", include("payments.stripe.urls")),

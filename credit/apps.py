@@ -7,4 +7,9 @@ class CreditConfig(AppConfig):
 
     def ready(self) -> None:
         # Credit customers' funds policy and the wallet view's credit position.
-        from credit import funding  # noqa: F401
+        from credit import funding, postings  # noqa: F401
+        from credit.checks import credit_check
+        from ledger.services import verify_check_register
+
+        # ledger_verify ties credit's allowance, write-off and recovery rows to the ledger.
+        verify_check_register("credit", credit_check)

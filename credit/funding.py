@@ -7,5 +7,5 @@ from credit import api, selectors
 from wallets import funding
 from wallets.models import Customer
 
-funding.funds_policy(Customer.Billing.CREDIT)(selectors.credit_available_minor)
+funding.funds_policy(Customer.Billing.CREDIT)(selectors.credit_funds)
 funding.wallet_details_register(fields=api.CreditPositionOutput, body=api.credit_position_body)

@@ -56,8 +56,9 @@ MAY_IMPORT = {
     "pricing": {"ledger"},
     "wallets": {"ledger", "pricing"},
     "payments": {"wallets", "ledger", "pricing"},
-    # credit reads invoicing's receivables (aging, exposure), so invoicing does not import it.
-    "credit": {"invoicing", "wallets", "ledger", "pricing", "webhooks"},
+    # credit reads invoicing's receivables (aging, exposure), so invoicing does not import it;
+    # its dunning charges the card saved for payments' auto top-up.
+    "credit": {"invoicing", "payments", "wallets", "ledger", "pricing", "webhooks"},
     # invoicing reads metering's usage (through metering.selectors) and payments' top-ups.
     "invoicing": {"metering", "payments", "wallets", "ledger", "pricing", "webhooks"},
     "settlement": {"metering", "wallets", "ledger", "pricing"},

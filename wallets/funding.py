@@ -35,8 +35,24 @@ class FundsQuery:
     balance: AccountBalance  # debits_pending: the open holds
 
 
-# Answers, in order, what each account may still hold (may be negative).
-FundsPolicy = Callable[[Sequence[FundsQuery]], list[int]]
+@dataclass(frozen=True, slots=True)
+class Funds:
+    """A policy's answer that says more than an amount (the credit app's: a customer over
+    its credit limit, restricted or suspended by dunning). `refused_reason`: every request
+    of the account is declined with it; `request_max_minor`: a single request costing more
+    is declined with `request_max_reason`; a request over `available_minor` is declined
+    with `short_reason`. Every reason is one of wallets.services.DECLINE_REASONS."""
+
+    available_minor: int
+    short_reason: str = "insufficient_funds"
+    refused_reason: str = ""
+    request_max_minor: int | None = None
+    request_max_reason: str = ""
+
+
+# Answers, in order, what each account may still hold (may be negative): an amount, or
+# Funds when the policy has more to say.
+FundsPolicy = Callable[[Sequence[FundsQuery]], list["int | Funds"]]
 _POLICIES: dict[str, FundsPolicy] = {}
 
 
@@ -59,13 +75,13 @@ def prepaid_available_minor(queries: Sequence[FundsQuery]) -> list[int]:
     return [q.balance.available for q in queries]
 
 
-def available_minor(queries: Sequence[FundsQuery]) -> list[int]:
+def available_minor(queries: Sequence[FundsQuery]) -> list["int | Funds"]:
     """What each query's account may still hold, in order: one policy call per billing
     mode present; 0 where no policy is registered for the customer's billing."""
     by_billing: dict[str, list[int]] = {}
     for index, query in enumerate(queries):
         by_billing.setdefault(query.customer.billing, []).append(index)
-    answers = [0] * len(queries)
+    answers: list[int | Funds] = [0] * len(queries)
     for billing, indexes in by_billing.items():
         policy = _POLICIES.get(billing)
         if policy is None:

@@ -30,7 +30,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -74,6 +74,9 @@ CUSTOMER_SUSPENDED = "customer_suspended"
 MODEL_NOT_ALLOWED = "model_not_allowed"
 KEY_LIMIT_EXCEEDED = "key_limit_exceeded"
 INSUFFICIENT_FUNDS = "insufficient_funds"
+# Given by a funds policy (wallets.funding.Funds): the credit app's.
+CREDIT_LIMIT_EXCEEDED = "credit_limit_exceeded"
+CUSTOMER_RESTRICTED = "customer_restricted"
 DECLINE_REASONS = (
     UNKNOWN_KEY,
     KEY_REVOKED,
@@ -81,6 +84,8 @@ DECLINE_REASONS = (
     MODEL_NOT_ALLOWED,
     KEY_LIMIT_EXCEEDED,
     INSUFFICIENT_FUNDS,
+    CREDIT_LIMIT_EXCEEDED,
+    CUSTOMER_RESTRICTED,
 )
 
 
@@ -388,7 +393,7 @@ def _funds_available(
     pending: Sequence[PendingAuthorization],
     declined: dict[int, str],
     balances: dict[int, AccountBalance],
-) -> dict[int, int]:
+) -> dict[int, funding.Funds]:
     """{customer account: what it may still hold} for the requests still to decide, from
     the locked balances: one call of the funds policy per billing mode (wallets.funding)."""
     customers: dict[int, Customer] = {}
@@ -397,7 +402,11 @@ def _funds_available(
             customers.setdefault(item.debit.id, item.customer)
     accounts = list(customers)
     queries = [funding.FundsQuery(customers[account], balances[account]) for account in accounts]
-    return dict(zip(accounts, funding.available_minor(queries), strict=True))
+    answers = [
+        answer if isinstance(answer, funding.Funds) else funding.Funds(answer)
+        for answer in funding.available_minor(queries)
+    ]
+    return dict(zip(accounts, answers, strict=True))
 
 
 def _limits(api_key: ApiKey) -> tuple[int | None, int | None, int | None]:
@@ -479,11 +488,23 @@ def authorizations_decide(*, pending: Sequence[PendingAuthorization]) -> list[Au
             ):
                 rows.append(_declined_row(item.base, KEY_LIMIT_EXCEEDED, **who))
                 continue
-            if available[account] < item.estimate_minor:
-                rows.append(_declined_row(item.base, INSUFFICIENT_FUNDS, **who))
+            funds = available[account]
+            if funds.refused_reason:
+                rows.append(_declined_row(item.base, funds.refused_reason, **who))
                 continue
-            available[account] -= item.estimate_minor
-            assert available[account] >= 0, "an approval overdrew"
+            if (
+                funds.request_max_minor is not None
+                and item.estimate_minor > funds.request_max_minor
+            ):
+                rows.append(_declined_row(item.base, funds.request_max_reason, **who))
+                continue
+            if funds.available_minor < item.estimate_minor:
+                rows.append(_declined_row(item.base, funds.short_reason, **who))
+                continue
+            available[account] = funds = replace(
+                funds, available_minor=funds.available_minor - item.estimate_minor
+            )
+            assert funds.available_minor >= 0, "an approval overdrew"
             if used is not None:
                 for position in range(len(used)):
                     used[position] += item.estimate_minor

@@ -246,6 +246,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "settlement-expire-commitments": {"task": "settlement.expire_commitments", "schedule": 60.0},
+    # Credit (credit/tasks.py): every hour, walk overdue customers down their book's dunning
+    # ladder; every day, book the allowance at the last month end (once per period).
+    "credit-dunning-evaluate": {"task": "credit.dunning_evaluate", "schedule": 3600.0},
+    "credit-allowance-period-end": {
+        "task": "credit.allowance_period_end",
+        "schedule": crontab(minute=45, hour=1),
+    },
 }
 # Drafts are finalized automatically this many days after they were made (finance may
 # review, regenerate or finalize them by hand before).

@@ -27,7 +27,7 @@ def test_credit_customers_are_approved_up_to_the_default_limit(world, settings):
     first = authorize(key.raw)
     assert first.decision == "approved"
     assert first.hold.debit_account.code == "unbilled:globex"
-    assert authorize(key.raw).reason == "insufficient_funds"
+    assert authorize(key.raw).reason == "credit_limit_exceeded"
 
 
 def test_over_the_customers_own_limit_is_declined_over_http(world, settings):
@@ -41,7 +41,7 @@ def test_over_the_customers_own_limit_is_declined_over_http(world, settings):
     def raise_limit():
         credit_limit_set(customer=globex, credit_limit_minor=estimate, actor="t")
 
-    assert_declined_then_approved("insufficient_funds", key.raw, key.raw, raise_limit)
+    assert_declined_then_approved("credit_limit_exceeded", key.raw, key.raw, raise_limit)
 
 
 def test_over_the_default_limit_is_declined_over_http(world, settings):
@@ -53,7 +53,7 @@ def test_over_the_default_limit_is_declined_over_http(world, settings):
     def raise_limit():
         settings.CREDIT_LIMIT_DEFAULT = from_minor_units(estimate, 9)
 
-    assert_declined_then_approved("insufficient_funds", key.raw, key.raw, raise_limit)
+    assert_declined_then_approved("credit_limit_exceeded", key.raw, key.raw, raise_limit)
 
 
 def _limit_queries(queries) -> list[str]:
@@ -86,7 +86,7 @@ def test_a_batch_reads_the_limits_of_all_its_credit_customers_in_one_query(world
         ("approved", ""),
         ("approved", ""),  # hooli: the default limit (1000)
         ("approved", ""),
-        ("declined", "insufficient_funds"),  # globex's own limit is used up
+        ("declined", "credit_limit_exceeded"),  # globex's own limit is used up
         ("approved", ""),
     ]
     assert len(_limit_queries(queries.captured_queries)) == 1

@@ -10,7 +10,7 @@ scale; the template turns them into text.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -18,6 +18,8 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 
+from credit.losses import selectors as loss_selectors
+from credit.models import BUCKETS
 from ledger import selectors as ledger_selectors
 from ledger.models import Asset, Book
 from metering.models import UsageRecord
@@ -41,6 +43,7 @@ WALLET_PREFIX = "wallet:"
 UNBILLED_PREFIX = "unbilled:"
 RECEIVABLE_PREFIX = "receivable:"
 STRIPE_CASH_CODE = "cash:stripe"
+ALLOWANCE_CODE = "allowance:doubtful"  # credit/postings.py: the contra asset
 REVENUE_CODE = "revenue:usage"
 COGS_PREFIX = "cogs:"
 
@@ -174,6 +177,69 @@ def capacity_by_provider_list(*, now: datetime) -> list[ProviderCapacity]:
                 min(shortfalls) if shortfalls else None,
                 commitments,
                 balances_url(book=book, code=f"prepaid_capacity:{provider}:"),
+            )
+        )
+    return found
+
+
+# --- receivables by age, expected loss ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivablesAging:
+    """A book's open receivables in one currency by aging bucket (credit's aging as of
+    today), the allowance credit's provision matrix calls for (the expected loss) and
+    the allowance booked so far (the ledger's allowance:doubtful)."""
+
+    book: str
+    code: str  # the currency's asset code (and `scale`: what the `money` filter reads)
+    scale: int
+    buckets: list[tuple[str, int]]  # (bucket, open minor units), in BUCKETS order
+    total_minor: int
+    buyers: int
+    expected_loss_minor: int | None  # None: the book has no provision matrix in force
+    allowance_booked_minor: int | None  # None: nothing booked yet
+    url: str  # credit's aging CSV of the book, as of the day
+    expected_loss_url: str  # credit's allowance CSV (matrix x aging, per bucket)
+    allowance_url: str | None  # the statement of allowance:doubtful
+
+    @property
+    def overdue_minor(self) -> int:
+        return self.total_minor - dict(self.buckets)["current"]
+
+
+def receivables_aging_list(*, as_of: date) -> list[ReceivablesAging]:
+    totals = loss_selectors.aging_totals(loss_selectors.aging_list(as_of=as_of))
+    allowances = {
+        (a.book_id, a.currency_id): a for a in loss_selectors.allowances_list(as_of=as_of)
+    }
+    books = dict(Book.objects.values_list("id", "code"))
+    assets = {asset.id: asset for asset in Asset.objects.all()}
+    booked = {
+        (row.book_code, row.asset_code): row
+        for row in ledger_selectors.account_balances_iter(code_prefix=ALLOWANCE_CODE)
+        if row.account_code == ALLOWANCE_CODE
+    }
+    found = []
+    for total in totals:
+        book, asset = books[total.book_id], assets[total.currency_id]
+        allowance = allowances.get((total.book_id, total.currency_id))
+        account = booked.get((book, asset.code))
+        query = urlencode({"book": book, "as_of": as_of.isoformat()})
+        found.append(
+            ReceivablesAging(
+                book,
+                asset.code,
+                asset.scale,
+                [(bucket, total.buckets[bucket]) for bucket in BUCKETS],
+                total.total,
+                total.buyers,
+                allowance.allowance_minor if allowance else None,
+                # A contra asset: its credit balance is the allowance.
+                -account.balance.balance if account else None,
+                reverse("credit-aging-csv") + "?" + query,
+                reverse("credit-allowance-csv") + "?" + query,
+                statement_url(account.account_id) if account else None,
             )
         )
     return found
@@ -399,6 +465,7 @@ class Dashboard:
     wallet_liabilities: list[AccountsTotal]
     unbilled_usage: list[AccountsTotal]
     receivables: list[AccountsTotal]
+    receivables_aging: list[ReceivablesAging]
     stripe_cash: list[AccountsTotal]
     margins: Margins
     prices_below_cost: list[NegativeMargin] = field(default_factory=list)
@@ -420,6 +487,7 @@ def finance_dashboard_get(*, now: datetime, period_days: int = PERIOD_DAYS_DEFAU
         wallet_liabilities=accounts_totals_list(code_prefix=WALLET_PREFIX),
         unbilled_usage=accounts_totals_list(code_prefix=UNBILLED_PREFIX),
         receivables=accounts_totals_list(code_prefix=RECEIVABLE_PREFIX),
+        receivables_aging=receivables_aging_list(as_of=now.astimezone(UTC).date()),
         stripe_cash=accounts_totals_list(code_prefix=STRIPE_CASH_CODE, exact_code=True),
         margins=margins_get(since=since, until=until),
         prices_below_cost=negative_margin_report(at=now),

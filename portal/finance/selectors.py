@@ -81,14 +81,41 @@ class AccountsTotal:
     url: str  # one account: its statement; several: the balances list behind the sum
 
 
-def accounts_totals_list(*, code_prefix: str, exact_code: bool = False) -> list[AccountsTotal]:
+@dataclass(frozen=True, slots=True)
+class LedgerBalances:
+    """Every account's live balance, read once for the page (one query per 5,000
+    accounts, where a read per figure cost a round trip each)."""
+
+    rows: list[ledger_selectors.AccountBalanceRow]
+
+    def matching(self, code_prefix: str, *, exact_code: bool = False):
+        for row in self.rows:
+            if row.account_code == code_prefix or (
+                not exact_code and row.account_code.startswith(code_prefix)
+            ):
+                yield row
+
+    def statement_urls(self, code_prefix: str) -> dict[tuple[str, str, str], str]:
+        """{(book code, asset code, account code): statement address} by code prefix."""
+        return {
+            (row.book_code, row.asset_code, row.account_code): statement_url(row.account_id)
+            for row in self.matching(code_prefix)
+        }
+
+
+def ledger_balances_get() -> LedgerBalances:
+    return LedgerBalances(list(ledger_selectors.account_balances_iter()))
+
+
+def accounts_totals_list(
+    *, code_prefix: str, exact_code: bool = False, ledger: LedgerBalances | None = None
+) -> list[AccountsTotal]:
     """Per book and asset, the sum of the posted balances of the accounts whose code
     starts with `code_prefix` (is it, when `exact_code`), each account as the ledger
     signs it (a wallet's funds positive, a receivable positive)."""
+    ledger = ledger or ledger_balances_get()
     sums: dict[tuple[str, str, int], list[int]] = {}
-    for row in ledger_selectors.account_balances_iter(code_prefix=code_prefix):
-        if exact_code and row.account_code != code_prefix:
-            continue
+    for row in ledger.matching(code_prefix, exact_code=exact_code):
         found = sums.setdefault((row.book_code, row.asset_code, row.scale), [0, 0, 0])
         found[0] += row.balance.balance
         found[1] += 1
@@ -208,22 +235,30 @@ class ReceivablesAging:
         return self.total_minor - dict(self.buckets)["current"]
 
 
-def receivables_aging_list(*, as_of: date) -> list[ReceivablesAging]:
+def receivables_aging_list(
+    *, as_of: date, ledger: LedgerBalances | None = None
+) -> list[ReceivablesAging]:
+    """Credit's aging as of the day and, where the book has a provision matrix in force,
+    the allowance it calls for (credit.losses.selectors.allowance_of: what
+    allowances_list computes, from the same aging read once)."""
+    ledger = ledger or ledger_balances_get()
     totals = loss_selectors.aging_totals(loss_selectors.aging_list(as_of=as_of))
-    allowances = {
-        (a.book_id, a.currency_id): a for a in loss_selectors.allowances_list(as_of=as_of)
-    }
     books = dict(Book.objects.values_list("id", "code"))
     assets = {asset.id: asset for asset in Asset.objects.all()}
     booked = {
         (row.book_code, row.asset_code): row
-        for row in ledger_selectors.account_balances_iter(code_prefix=ALLOWANCE_CODE)
-        if row.account_code == ALLOWANCE_CODE
+        for row in ledger.matching(ALLOWANCE_CODE, exact_code=True)
     }
+    matrices: dict[int, object] = {}
     found = []
     for total in totals:
         book, asset = books[total.book_id], assets[total.currency_id]
-        allowance = allowances.get((total.book_id, total.currency_id))
+        if total.book_id not in matrices:
+            matrices[total.book_id] = loss_selectors.provision_matrix_in_force(
+                book_id=total.book_id, on=as_of
+            )
+        matrix = matrices[total.book_id]
+        allowance = loss_selectors.allowance_of(total, matrix) if matrix else None
         account = booked.get((book, asset.code))
         query = urlencode({"book": book, "as_of": as_of.isoformat()})
         found.append(
@@ -350,23 +385,18 @@ def _route_rows(*, since: datetime, until: datetime, day: bool = False):
     return records.values(*by).annotate(**_SUMS).order_by()
 
 
-def _statement_urls(*, code_prefix: str) -> dict[tuple[str, str, str], str]:
-    """{(book code, asset code, account code): statement address} by code prefix."""
-    return {
-        (row.book_code, row.asset_code, row.account_code): statement_url(row.account_id)
-        for row in ledger_selectors.account_balances_iter(code_prefix=code_prefix)
-    }
-
-
-def margins_get(*, since: datetime, until: datetime) -> Margins:
+def margins_get(
+    *, since: datetime, until: datetime, ledger: LedgerBalances | None = None
+) -> Margins:
     """Price, wholesale, cost and margin of the usage that occurred in [since, until):
     in total, per day, per model and per reseller. A usage record's amounts are what
     its batch posted (metering/postings.py), so over the same records these tie out
     to revenue:usage and cogs:* in the ledger. Two scans of the period's records."""
     scales = dict(Asset.objects.values_list("code", "scale"))
     books = {book.id: book for book in Book.objects.all()}
-    revenue = _statement_urls(code_prefix=REVENUE_CODE)
-    cogs = _statement_urls(code_prefix=COGS_PREFIX)
+    ledger = ledger or ledger_balances_get()
+    revenue = ledger.statement_urls(REVENUE_CODE)
+    cogs = ledger.statement_urls(COGS_PREFIX)
     distributors = sorted(b.code for b in books.values() if b.kind == Book.Kind.DISTRIBUTOR)
 
     def first_url(urls: dict, currency: str, code: str) -> str | None:
@@ -480,15 +510,18 @@ def period_bounds(*, now: datetime, days: int) -> tuple[datetime, datetime]:
 def finance_dashboard_get(*, now: datetime, period_days: int = PERIOD_DAYS_DEFAULT) -> Dashboard:
     assert 1 <= period_days <= PERIOD_DAYS_MAX, "a period of whole days, at most a year"
     since, until = period_bounds(now=now, days=period_days)
+    ledger = ledger_balances_get()
     return Dashboard(
         now=now,
         period_days=period_days,
         capacity=capacity_by_provider_list(now=now),
-        wallet_liabilities=accounts_totals_list(code_prefix=WALLET_PREFIX),
-        unbilled_usage=accounts_totals_list(code_prefix=UNBILLED_PREFIX),
-        receivables=accounts_totals_list(code_prefix=RECEIVABLE_PREFIX),
-        receivables_aging=receivables_aging_list(as_of=now.astimezone(UTC).date()),
-        stripe_cash=accounts_totals_list(code_prefix=STRIPE_CASH_CODE, exact_code=True),
-        margins=margins_get(since=since, until=until),
+        wallet_liabilities=accounts_totals_list(code_prefix=WALLET_PREFIX, ledger=ledger),
+        unbilled_usage=accounts_totals_list(code_prefix=UNBILLED_PREFIX, ledger=ledger),
+        receivables=accounts_totals_list(code_prefix=RECEIVABLE_PREFIX, ledger=ledger),
+        receivables_aging=receivables_aging_list(as_of=now.astimezone(UTC).date(), ledger=ledger),
+        stripe_cash=accounts_totals_list(
+            code_prefix=STRIPE_CASH_CODE, exact_code=True, ledger=ledger
+        ),
+        margins=margins_get(since=since, until=until, ledger=ledger),
         prices_below_cost=negative_margin_report(at=now),
     )

@@ -11,7 +11,6 @@ scale; the template turns them into text.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.db.models import Count, F, Sum
@@ -56,10 +55,6 @@ class Money:
     amount_minor: int
     code: str
     scale: int
-
-    @property
-    def exact(self) -> Decimal:
-        return Decimal(self.amount_minor).scaleb(-self.scale)
 
 
 def statement_url(account_id: int) -> str:

@@ -243,7 +243,9 @@ def test_a_visitor_is_sent_to_sign_in_and_a_customer_login_is_refused(
         assert _client(finance_user).get(url).status_code == 200
 
 
-def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(seeded, finance_user):
+def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(
+    seeded, finance_user, customer_user
+):
     client = _client(finance_user)
     page = client.get(DASHBOARD + "?days=90").content.decode()
     tiles = re.findall(
@@ -288,6 +290,9 @@ def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(seeded, finance_
             assert int(minor) == margins.total[0].sums.margin_minor
         else:
             assert int(minor) == linked, (figure, url)
+        # Finance's exports only: a customer's login reads none of them.
+        refused = _client(customer_user).get(url.replace("&amp;", "&"))
+        assert refused.status_code == 403, url
 
 
 def test_the_page_shows_amounts_per_locale_and_in_chinese(seeded, finance_user):

@@ -10,14 +10,15 @@ scale; the template turns them into text.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 
+from credit.losses import selectors as loss_selectors
+from credit.models import BUCKETS
 from ledger import selectors as ledger_selectors
 from ledger.models import Asset, Book
 from metering.models import UsageRecord
@@ -41,6 +42,7 @@ WALLET_PREFIX = "wallet:"
 UNBILLED_PREFIX = "unbilled:"
 RECEIVABLE_PREFIX = "receivable:"
 STRIPE_CASH_CODE = "cash:stripe"
+ALLOWANCE_CODE = "allowance:doubtful"  # credit/postings.py: the contra asset
 REVENUE_CODE = "revenue:usage"
 COGS_PREFIX = "cogs:"
 
@@ -53,10 +55,6 @@ class Money:
     amount_minor: int
     code: str
     scale: int
-
-    @property
-    def exact(self) -> Decimal:
-        return Decimal(self.amount_minor).scaleb(-self.scale)
 
 
 def statement_url(account_id: int) -> str:
@@ -78,14 +76,41 @@ class AccountsTotal:
     url: str  # one account: its statement; several: the balances list behind the sum
 
 
-def accounts_totals_list(*, code_prefix: str, exact_code: bool = False) -> list[AccountsTotal]:
+@dataclass(frozen=True, slots=True)
+class LedgerBalances:
+    """Every account's live balance, read once for the page (one query per 5,000
+    accounts, where a read per figure cost a round trip each)."""
+
+    rows: list[ledger_selectors.AccountBalanceRow]
+
+    def matching(self, code_prefix: str, *, exact_code: bool = False):
+        for row in self.rows:
+            if row.account_code == code_prefix or (
+                not exact_code and row.account_code.startswith(code_prefix)
+            ):
+                yield row
+
+    def statement_urls(self, code_prefix: str) -> dict[tuple[str, str, str], str]:
+        """{(book code, asset code, account code): statement address} by code prefix."""
+        return {
+            (row.book_code, row.asset_code, row.account_code): statement_url(row.account_id)
+            for row in self.matching(code_prefix)
+        }
+
+
+def ledger_balances_get() -> LedgerBalances:
+    return LedgerBalances(list(ledger_selectors.account_balances_iter()))
+
+
+def accounts_totals_list(
+    *, code_prefix: str, exact_code: bool = False, ledger: LedgerBalances | None = None
+) -> list[AccountsTotal]:
     """Per book and asset, the sum of the posted balances of the accounts whose code
     starts with `code_prefix` (is it, when `exact_code`), each account as the ledger
     signs it (a wallet's funds positive, a receivable positive)."""
+    ledger = ledger or ledger_balances_get()
     sums: dict[tuple[str, str, int], list[int]] = {}
-    for row in ledger_selectors.account_balances_iter(code_prefix=code_prefix):
-        if exact_code and row.account_code != code_prefix:
-            continue
+    for row in ledger.matching(code_prefix, exact_code=exact_code):
         found = sums.setdefault((row.book_code, row.asset_code, row.scale), [0, 0, 0])
         found[0] += row.balance.balance
         found[1] += 1
@@ -174,6 +199,77 @@ def capacity_by_provider_list(*, now: datetime) -> list[ProviderCapacity]:
                 min(shortfalls) if shortfalls else None,
                 commitments,
                 balances_url(book=book, code=f"prepaid_capacity:{provider}:"),
+            )
+        )
+    return found
+
+
+# --- receivables by age, expected loss ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivablesAging:
+    """A book's open receivables in one currency by aging bucket (credit's aging as of
+    today), the allowance credit's provision matrix calls for (the expected loss) and
+    the allowance booked so far (the ledger's allowance:doubtful)."""
+
+    book: str
+    code: str  # the currency's asset code (and `scale`: what the `money` filter reads)
+    scale: int
+    buckets: list[tuple[str, int]]  # (bucket, open minor units), in BUCKETS order
+    total_minor: int
+    buyers: int
+    expected_loss_minor: int | None  # None: the book has no provision matrix in force
+    allowance_booked_minor: int | None  # None: nothing booked yet
+    url: str  # credit's aging CSV of the book, as of the day
+    expected_loss_url: str  # credit's allowance CSV (matrix x aging, per bucket)
+    allowance_url: str | None  # the statement of allowance:doubtful
+
+    @property
+    def overdue_minor(self) -> int:
+        return self.total_minor - dict(self.buckets)["current"]
+
+
+def receivables_aging_list(
+    *, as_of: date, ledger: LedgerBalances | None = None
+) -> list[ReceivablesAging]:
+    """Credit's aging as of the day and, where the book has a provision matrix in force,
+    the allowance it calls for (credit.losses.selectors.allowance_of: what
+    allowances_list computes, from the same aging read once)."""
+    ledger = ledger or ledger_balances_get()
+    totals = loss_selectors.aging_totals(loss_selectors.aging_list(as_of=as_of))
+    books = dict(Book.objects.values_list("id", "code"))
+    assets = {asset.id: asset for asset in Asset.objects.all()}
+    booked = {
+        (row.book_code, row.asset_code): row
+        for row in ledger.matching(ALLOWANCE_CODE, exact_code=True)
+    }
+    matrices: dict[int, object] = {}
+    found = []
+    for total in totals:
+        book, asset = books[total.book_id], assets[total.currency_id]
+        if total.book_id not in matrices:
+            matrices[total.book_id] = loss_selectors.provision_matrix_in_force(
+                book_id=total.book_id, on=as_of
+            )
+        matrix = matrices[total.book_id]
+        allowance = loss_selectors.allowance_of(total, matrix) if matrix else None
+        account = booked.get((book, asset.code))
+        query = urlencode({"book": book, "as_of": as_of.isoformat()})
+        found.append(
+            ReceivablesAging(
+                book,
+                asset.code,
+                asset.scale,
+                [(bucket, total.buckets[bucket]) for bucket in BUCKETS],
+                total.total,
+                total.buyers,
+                allowance.allowance_minor if allowance else None,
+                # A contra asset: its credit balance is the allowance.
+                -account.balance.balance if account else None,
+                reverse("credit-aging-csv") + "?" + query,
+                reverse("credit-allowance-csv") + "?" + query,
+                statement_url(account.account_id) if account else None,
             )
         )
     return found
@@ -284,23 +380,18 @@ def _route_rows(*, since: datetime, until: datetime, day: bool = False):
     return records.values(*by).annotate(**_SUMS).order_by()
 
 
-def _statement_urls(*, code_prefix: str) -> dict[tuple[str, str, str], str]:
-    """{(book code, asset code, account code): statement address} by code prefix."""
-    return {
-        (row.book_code, row.asset_code, row.account_code): statement_url(row.account_id)
-        for row in ledger_selectors.account_balances_iter(code_prefix=code_prefix)
-    }
-
-
-def margins_get(*, since: datetime, until: datetime) -> Margins:
+def margins_get(
+    *, since: datetime, until: datetime, ledger: LedgerBalances | None = None
+) -> Margins:
     """Price, wholesale, cost and margin of the usage that occurred in [since, until):
     in total, per day, per model and per reseller. A usage record's amounts are what
     its batch posted (metering/postings.py), so over the same records these tie out
     to revenue:usage and cogs:* in the ledger. Two scans of the period's records."""
     scales = dict(Asset.objects.values_list("code", "scale"))
     books = {book.id: book for book in Book.objects.all()}
-    revenue = _statement_urls(code_prefix=REVENUE_CODE)
-    cogs = _statement_urls(code_prefix=COGS_PREFIX)
+    ledger = ledger or ledger_balances_get()
+    revenue = ledger.statement_urls(REVENUE_CODE)
+    cogs = ledger.statement_urls(COGS_PREFIX)
     distributors = sorted(b.code for b in books.values() if b.kind == Book.Kind.DISTRIBUTOR)
 
     def first_url(urls: dict, currency: str, code: str) -> str | None:
@@ -399,6 +490,7 @@ class Dashboard:
     wallet_liabilities: list[AccountsTotal]
     unbilled_usage: list[AccountsTotal]
     receivables: list[AccountsTotal]
+    receivables_aging: list[ReceivablesAging]
     stripe_cash: list[AccountsTotal]
     margins: Margins
     prices_below_cost: list[NegativeMargin] = field(default_factory=list)
@@ -413,14 +505,18 @@ def period_bounds(*, now: datetime, days: int) -> tuple[datetime, datetime]:
 def finance_dashboard_get(*, now: datetime, period_days: int = PERIOD_DAYS_DEFAULT) -> Dashboard:
     assert 1 <= period_days <= PERIOD_DAYS_MAX, "a period of whole days, at most a year"
     since, until = period_bounds(now=now, days=period_days)
+    ledger = ledger_balances_get()
     return Dashboard(
         now=now,
         period_days=period_days,
         capacity=capacity_by_provider_list(now=now),
-        wallet_liabilities=accounts_totals_list(code_prefix=WALLET_PREFIX),
-        unbilled_usage=accounts_totals_list(code_prefix=UNBILLED_PREFIX),
-        receivables=accounts_totals_list(code_prefix=RECEIVABLE_PREFIX),
-        stripe_cash=accounts_totals_list(code_prefix=STRIPE_CASH_CODE, exact_code=True),
-        margins=margins_get(since=since, until=until),
+        wallet_liabilities=accounts_totals_list(code_prefix=WALLET_PREFIX, ledger=ledger),
+        unbilled_usage=accounts_totals_list(code_prefix=UNBILLED_PREFIX, ledger=ledger),
+        receivables=accounts_totals_list(code_prefix=RECEIVABLE_PREFIX, ledger=ledger),
+        receivables_aging=receivables_aging_list(as_of=now.astimezone(UTC).date(), ledger=ledger),
+        stripe_cash=accounts_totals_list(
+            code_prefix=STRIPE_CASH_CODE, exact_code=True, ledger=ledger
+        ),
+        margins=margins_get(since=since, until=until, ledger=ledger),
         prices_below_cost=negative_margin_report(at=now),
     )

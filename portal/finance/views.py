@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from config.csv_export import csv_response, text_cell
+from credit.models import BUCKETS
 from ledger.amounts import from_minor_units
 from portal.finance import selectors
 
@@ -33,6 +34,14 @@ TOKEN_TYPE_LABELS = {
     "cache_read": _("cache read"),
     "cache_write": _("cache write"),
     "reasoning": _("reasoning"),
+}
+# credit's aging buckets (credit.models.BUCKETS) as the page names them.
+BUCKET_LABELS = {
+    "current": _("Not yet due"),
+    "d1_30": _("1–30 days overdue"),
+    "d31_60": _("31–60 days overdue"),
+    "d61_90": _("61–90 days overdue"),
+    "over_90": _("Over 90 days overdue"),
 }
 PERIOD_LABELS = {
     7: _("Last 7 days"),
@@ -126,6 +135,7 @@ def finance_dashboard(request):
                 for m in dashboard.prices_below_cost
             ],
             "day_rows": dashboard.margins.per_day[-DAY_ROWS_MAX:],
+            "bucket_labels": [BUCKET_LABELS[bucket] for bucket in BUCKETS],
             "days_hidden": max(0, len(dashboard.margins.per_day) - DAY_ROWS_MAX),
         },
     )

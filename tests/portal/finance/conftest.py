@@ -1,8 +1,9 @@
 """A finance world booked through the apps' own services: invoicing's world (real
 catalogue prices, the distributor and the reseller apex, customers prepaid and on
-credit), a paid Stripe top-up, five weeks of usage through metering's real pipeline, an
-OpenAI commitment drawn down by it, a finalized invoice, and a customer price below
-cost. Dates are relative to today, as the dashboard's are."""
+credit), a paid Stripe top-up, ten weeks of usage through metering's real pipeline, an
+OpenAI commitment drawn down by it, two finalized invoices with credit's provision
+matrix and allowance, and a customer price below cost. Dates are relative to today, as
+the dashboard's are."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from credit.losses import services as loss_services
 from invoicing import services as invoicing_services
 from metering.models import UsageRecord
 from metering.pipeline import Pipeline
@@ -28,7 +30,11 @@ from tests.metering.conftest import PRICES_FROM, catalogue_subset, raw, usage  #
 from wallets.models import CustomerMembership
 
 USD = 10**9  # nano-dollars per dollar
-DAYS_BACK = 35  # usage from five weeks ago to yesterday (the 30-day period cuts it)
+# Usage from ten weeks ago to yesterday: the 30-day period cuts it, and the month before
+# last has usage whatever today's date (its invoice is due by about now).
+DAYS_BACK = 70
+# The distributor's loss rates per aging bucket (credit's provision matrix), in bps.
+LOSS_RATES_BPS = {"current": 100, "d1_30": 500, "d31_60": 2000, "d61_90": 5000, "over_90": 10000}
 # (customer, model, provider) booked every day: the distributor's customers acme
 # (prepaid) and globex (credit), the reseller apex's umbrella (prepaid) and initech
 # (credit). Only acme uses deepseek-chat, at its own price below cost.
@@ -51,8 +57,9 @@ class Seeded:
     now: datetime
     topup: TopUp
     commitment: Commitment
-    invoice: object
+    invoices: list  # globex's: the month before last (issued then), and last month
     first_day: datetime
+    allowance_period_end: object  # the day the allowance was booked as of
 
 
 def seed(world, now: datetime | None = None) -> Seeded:  # noqa: F811
@@ -91,7 +98,7 @@ def seed(world, now: datetime | None = None) -> Seeded:  # noqa: F811
     commitment = commitment_purchase(
         contract=contract,
         name="Quarter block",
-        amount_minor=5 * USD,
+        amount_minor=8 * USD,
         currency="USD",
         starts_at=today - timedelta(days=DAYS_BACK + 5),
         expires_at=today + timedelta(days=60),
@@ -118,19 +125,33 @@ def seed(world, now: datetime | None = None) -> Seeded:  # noqa: F811
     result = Pipeline().process([raw(event) for event in events])
     assert result.rejected == 0, result
     commitments_draw_down_all()
-    # globex's last whole month, invoiced and finalized: a receivable.
+    # globex's last two whole months, each invoiced and finalized the day after it ended:
+    # receivables, the older one past due by now.
     month_start = today.replace(day=1)
     last_month = (month_start - timedelta(days=1)).replace(day=1)
-    invoice = invoicing_services.invoice_draft(
-        seller_book=distributor,
-        customer=world["globex"],
-        period_start=last_month,
-        period_end=month_start,
-        actor="test",
-        now=now,
+    before_last = (last_month - timedelta(days=1)).replace(day=1)
+    invoices = []
+    for start, end, at in (
+        (before_last, last_month, last_month + timedelta(hours=1)),
+        (last_month, month_start, now),
+    ):
+        draft = invoicing_services.invoice_draft(
+            seller_book=distributor,
+            customer=world["globex"],
+            period_start=start,
+            period_end=end,
+            actor="test",
+            now=at,
+        )
+        invoices.append(invoicing_services.invoice_finalize(invoice=draft, actor="test", now=at))
+    # Credit's provision matrix, and the allowance booked at last month's end (the older
+    # invoice only: the newer one was issued since).
+    loss_services.provision_matrix_set(
+        book=distributor, effective_from=before_last.date(), rates_bps=LOSS_RATES_BPS, actor="t"
     )
-    invoice = invoicing_services.invoice_finalize(invoice=invoice, actor="test", now=now)
-    return Seeded(now, topup, commitment, invoice, first_day)
+    period_end = (month_start - timedelta(days=1)).date()
+    loss_services.allowances_book_period_end(period_end=period_end, actor="test")
+    return Seeded(now, topup, commitment, invoices, first_day, period_end)
 
 
 @pytest.fixture

@@ -9,43 +9,24 @@ import re
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, User
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from ledger.models import Account
 from ledger.selectors import account_balance_get
 from tests.portal.finance.conftest import seed
 
+# The portal's browser (Debian's Chromium, headless) and where its screenshots go.
+from tests.portal.test_browser import ARTIFACTS, browser_page  # noqa: F401  (fixture)
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(django_settings.VAR_DIR) / "test-artifacts" / "portal"
 PASSWORD = "finance-test-pw-1"
 
 
-@pytest.fixture
-def browser_page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM reads
-    # between browser steps are synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-background-networking"],
-        )
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, accept_downloads=True
-        )
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        browser.close()
-
-
 def test_finance_reads_the_dashboard_follows_a_figure_and_reads_it_in_chinese(
-    browser_page, live_server, world
+    browser_page,  # noqa: F811  (the imported fixture)
+    live_server,
+    world,
 ):
     seeded = seed(world)
     user = User.objects.create_user("finance-ann", password=PASSWORD)

@@ -6,17 +6,26 @@ import csv
 import io
 import re
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
 
+from credit.losses.selectors import bucket_of
+from credit.models import BUCKETS
 from ledger.models import Account, Book
 from ledger.selectors import account_balance_get
 from portal.finance import selectors
-from tests.portal.finance.conftest import DAILY, USD, records, today_utc
+from tests.portal.finance.conftest import (
+    DAILY,
+    DAYS_BACK,
+    LOSS_RATES_BPS,
+    USD,
+    records,
+    today_utc,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +54,7 @@ def one(items, **match):
 
 def test_balance_tiles_tie_out_to_the_ledger_and_to_what_was_booked(seeded):
     dashboard = selectors.finance_dashboard_get(now=seeded.now, period_days=365)
-    topup, invoice = seeded.topup, seeded.invoice
+    topup, (older, newer) = seeded.topup, seeded.invoices
 
     # Customer wallets (liabilities): acme's top-up less its usage; umbrella (apex's,
     # never topped up) below zero by its usage.
@@ -62,15 +71,16 @@ def test_balance_tiles_tie_out_to_the_ledger_and_to_what_was_booked(seeded):
     assert stripe.money.amount_minor == topup.amount_minor + topup.fee_minor
     assert stripe.money.amount_minor == ledger_balance("distributor", "cash:stripe")
 
-    # Receivables: globex's finalized invoice, to the unit.
+    # Receivables: globex's two finalized invoices, to the unit.
     receivable = one(dashboard.receivables, book="distributor")
-    assert receivable.money.amount_minor == invoice.total > 0
+    assert receivable.money.amount_minor == older.total + newer.total
+    assert older.total > 0 and newer.total > 0
     assert receivable.money.amount_minor == ledger_balance("distributor", "receivable:globex")
 
     # Unbilled usage: globex's usage since the invoiced period, and apex's wholesale
     # (the distributor's book); initech's usage in apex's book.
     unbilled = one(dashboard.unbilled_usage, book="distributor")
-    globex_after = records(customer="globex", occurred_at__gte=invoice.period_end)
+    globex_after = records(customer="globex", occurred_at__gte=newer.period_end)
     apex_wholesale = total(records(seller_book__code="apex"), "wholesale_minor")
     assert unbilled.money.amount_minor == total(globex_after, "price_minor") + apex_wholesale
     assert unbilled.accounts == 2
@@ -81,11 +91,44 @@ def test_balance_tiles_tie_out_to_the_ledger_and_to_what_was_booked(seeded):
     assert apex_unbilled.money.amount_minor == total(records(customer="initech"), "price_minor")
 
 
+def _half_even(numerator: int, denominator: int) -> int:
+    quotient = Decimal(numerator) / Decimal(denominator)
+    return int(quotient.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def test_receivables_by_age_and_expected_loss_from_credit_tie_out(seeded):
+    dashboard = selectors.finance_dashboard_get(now=seeded.now)
+    (aging,) = dashboard.receivables_aging
+    older, newer = seeded.invoices
+    assert (aging.book, aging.code, aging.buyers) == ("distributor", "USD", 1)
+    # Each invoice in the bucket of its days past due today; the buckets add up to the
+    # ledger's receivable:globex.
+    today = seeded.now.date()
+    expected = dict.fromkeys(BUCKETS, 0)
+    for invoice in (older, newer):
+        expected[bucket_of((today - invoice.due_at.date()).days)] += invoice.total
+    assert dict(aging.buckets) == expected
+    assert aging.total_minor == ledger_balance("distributor", "receivable:globex")
+    assert aging.overdue_minor == aging.total_minor - expected["current"]
+    # The expected loss: the matrix's rate of each bucket, rounded half-even per bucket.
+    assert aging.expected_loss_minor == sum(
+        _half_even(amount * LOSS_RATES_BPS[bucket], 10_000) for bucket, amount in expected.items()
+    )
+    # Booked at last month's end, when only the older invoice was issued (and current).
+    assert aging.allowance_booked_minor == _half_even(
+        older.total * LOSS_RATES_BPS["current"], 10_000
+    )
+    assert aging.allowance_booked_minor == -ledger_balance("distributor", "allowance:doubtful")
+    allowance = Account.objects.get(book__code="distributor", code="allowance:doubtful")
+    assert aging.allowance_url == reverse("ledger-account-statement-csv", args=[allowance.id])
+    assert aging.url == f"/api/credit/aging.csv?book=distributor&as_of={today.isoformat()}"
+
+
 def test_prepaid_capacity_is_the_commitment_less_the_openai_usage_it_covered(seeded):
     dashboard = selectors.finance_dashboard_get(now=seeded.now)
     openai = one(dashboard.capacity, provider="openai")
     covered = total(records(provider="openai"), "cost_minor")
-    assert openai.remaining.amount_minor == 5 * USD - covered > 0
+    assert openai.remaining.amount_minor == 8 * USD - covered > 0
     commitment = one(openai.commitments, commitment_id=seeded.commitment.pk)
     assert (
         commitment.remaining.amount_minor
@@ -100,7 +143,7 @@ def test_prepaid_capacity_is_the_commitment_less_the_openai_usage_it_covered(see
     assert openai.burn_per_day.amount_minor == burn > 0
     seconds = -(-openai.remaining.amount_minor * 86_400 // burn)
     assert openai.run_out_at == seeded.now + timedelta(seconds=seconds)
-    # At that rate $5 lasts past the expiry: the rest is expected breakage, no shortfall.
+    # At that rate $8 lasts past the expiry: the rest is expected breakage, no shortfall.
     assert openai.first_shortfall_at is None
     assert 0 < openai.expected_breakage.amount_minor < openai.remaining.amount_minor
     # Only commitments bought: no capacity tile for the other providers.
@@ -118,9 +161,9 @@ def test_margins_tie_out_to_revenue_less_cost_in_every_book(seeded):
     )
     assert usd.sums.margin_minor == revenue - cogs == total(records(), "margin_minor")
     assert usd.sums.price_minor == total(records(), "price_minor")
-    assert usd.sums.requests == records().count() == len(DAILY) * 35
+    assert usd.sums.requests == records().count() == len(DAILY) * DAYS_BACK
     # Per day: each day's records, and the days add up to the total.
-    assert len(margins.per_day) == 35
+    assert len(margins.per_day) == DAYS_BACK
     assert sum(row.sums.margin_minor for row in margins.per_day) == usd.sums.margin_minor
     first = margins.per_day[0]
     assert first.key == (seeded.first_day.date(),)
@@ -200,7 +243,9 @@ def test_a_visitor_is_sent_to_sign_in_and_a_customer_login_is_refused(
         assert _client(finance_user).get(url).status_code == 200
 
 
-def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(seeded, finance_user):
+def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(
+    seeded, finance_user, customer_user
+):
     client = _client(finance_user)
     page = client.get(DASHBOARD + "?days=90").content.decode()
     tiles = re.findall(
@@ -213,6 +258,8 @@ def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(seeded, finance_
         "capacity",
         "wallets",
         "receivables",
+        "overdue",
+        "expected_loss",
         "unbilled",
         "stripe",
         "margin",
@@ -221,7 +268,12 @@ def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(seeded, finance_
         answer = client.get(url.replace("&amp;", "&"))
         assert answer.status_code == 200, url
         rows = list(csv.DictReader(io.StringIO(b"".join(answer.streaming_content).decode())))
-        if "balance_minor" in rows[0]:  # the balances list behind a sum
+        if figure == "overdue":  # credit's aging: every buyer's buckets past due
+            past_due = [f"{bucket}_minor" for bucket in BUCKETS if bucket != "current"]
+            linked = sum(int(row[column]) for row in rows for column in past_due)
+        elif figure == "expected_loss":  # credit's allowance: matrix x aging per bucket
+            linked = sum(int(row["allowance_minor"]) for row in rows)
+        elif "balance_minor" in rows[0]:  # the balances list behind a sum
             linked = sum(int(row["balance_minor"]) for row in rows)
         else:  # one account's statement: its last running balance
             linked = int(rows[-1]["running_balance_minor"])
@@ -238,6 +290,9 @@ def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(seeded, finance_
             assert int(minor) == margins.total[0].sums.margin_minor
         else:
             assert int(minor) == linked, (figure, url)
+        # Finance's exports only: a customer's login reads none of them.
+        refused = _client(customer_user).get(url.replace("&amp;", "&"))
+        assert refused.status_code == 403, url
 
 
 def test_the_page_shows_amounts_per_locale_and_in_chinese(seeded, finance_user):
@@ -294,7 +349,7 @@ def test_the_margin_csv_has_every_day_book_and_model_with_exact_amounts(seeded, 
     seller = {"acme": "distributor", "globex": "distributor", "umbrella": "apex", "initech": "apex"}
     per_day = len({(seller[customer], model) for customer, model, _ in DAILY})
     assert per_day == 5
-    assert len(rows) == 35 * per_day
+    assert len(rows) == DAYS_BACK * per_day
     assert sum(int(row["margin_minor"]) for row in rows) == total(records(), "margin_minor")
     assert sum(int(row["requests"]) for row in rows) == records().count()
     for row in rows:

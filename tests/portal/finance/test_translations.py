@@ -10,6 +10,7 @@ from html import unescape
 import pytest
 from django.test import Client
 
+from tests.invoicing.test_pdf import _po_entries
 from tests.portal.finance import messages
 
 pytestmark = pytest.mark.django_db
@@ -17,30 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def _entries(path) -> dict[str, list[str]]:
     """{msgid: its msgstrs} of a .po or .pot (the header left out)."""
-    entries, msgid, strs, current = {}, None, [], None
-    for raw in [*path.read_text().splitlines(), ""]:
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            if msgid:
-                entries[msgid] = strs
-            msgid, strs, current = None, [], None
-            continue
-        if line.startswith('"'):
-            value = line[1:-1]
-            if current == "msgid":
-                msgid += value
-            elif current == "msgstr":
-                strs[-1] += value
-            continue
-        keyword, _, rest = line.partition(" ")
-        if keyword == "msgid":
-            msgid, current = rest[1:-1], "msgid"
-        elif keyword.startswith("msgstr"):
-            strs.append(rest[1:-1])
-            current = "msgstr"
-        else:
-            current = None  # msgid_plural
-    return entries
+    return dict(_po_entries(path))
 
 
 def test_every_message_is_translated():

@@ -26,7 +26,7 @@ from settlement.statements.services import statement_import
 DEMO_PROVIDER = "openai"
 
 
-@demo_seeder(40)
+@demo_seeder(70)  # after the portal's year of usage (60), so one run draws it all
 def seed_demo_settlement() -> list[str]:
     book = Book.objects.get(code="distributor")
     contract = Contract.objects.filter(book=book, provider=DEMO_PROVIDER).first()
@@ -71,16 +71,22 @@ def seed_demo_settlement() -> list[str]:
     return lines + _reconcile(contract)
 
 
+DEMO_STATEMENT_DAYS = 30
+
+
 def _costs_page(contract: Contract) -> tuple[bytes, datetime, datetime] | None:
     """OpenAI's /v1/organization/costs page (group_by=line_item) of the demo's usage:
     what OpenAI bills, the dearest day x model 25% dearer. None without usage."""
-    rows = list(
-        DailyUsageRollup.objects.filter(
-            book=contract.book, provider=contract.provider, currency=contract.currency.code
-        ).order_by("usage_day", "model")
+    drawn = DailyUsageRollup.objects.filter(
+        book=contract.book, provider=contract.provider, currency=contract.currency.code
     )
-    if not rows:
+    latest = drawn.order_by("-usage_day").values_list("usage_day", flat=True).first()
+    if latest is None:
         return None
+    # The last 30 days drawn: the portal's demo books a year of usage, and one
+    # reconciliation covers at most PERIOD_DAYS_MAX days (a statement is a month).
+    since = latest - timedelta(days=DEMO_STATEMENT_DAYS - 1)
+    rows = list(drawn.filter(usage_day__gte=since).order_by("usage_day", "model"))
     dearest = max(rows, key=lambda r: (r.cost_minor, r.usage_day, r.model))
     scale = Decimal(10) ** contract.currency.scale
     by_day = defaultdict(list)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -40,7 +40,7 @@ from invoicing.models import Invoice
 from ledger.amounts import from_minor_units
 from ledger.errors import UnknownBook
 from ledger.models import Book
-from ledger.permissions import CanReadLedger
+from ledger.permissions import CanReadLedger, FinanceMay
 from wallets import access
 from wallets.api import CustomerHeadOutput, customer_head
 from wallets.errors import CustomerNotFound
@@ -156,18 +156,8 @@ class CustomerCreditLimitApi(APIView):
 #   customers/{external_id}/dunning-card/  PUT the card dunning may charge (the same)
 
 
-class _FinanceMay(BasePermission):
-    """Reads need the finance role (as the ledger's); a write needs its own permission."""
-
-    write_perm = ""
+class _FinanceMay(FinanceMay):
     message = "Credit reports need the finance role."
-
-    def has_permission(self, request, view) -> bool:
-        if not CanReadLedger().has_permission(request, view):
-            return False
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return True
-        return bool(request.user.has_perm(self.write_perm))
 
 
 class CanSetMatrices(_FinanceMay):

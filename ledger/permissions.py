@@ -15,3 +15,19 @@ class CanPostAdjustment(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.has_perm("ledger.post_adjustment"))
+
+
+class FinanceMay(BasePermission):
+    """Reads need the finance role (CanReadLedger); a write also needs `write_perm`: the
+    one shape of the finance apps' permissions (credit, settlement), each with its own
+    message and one subclass per write."""
+
+    write_perm = ""
+    message = "This needs the finance role."
+
+    def has_permission(self, request, view) -> bool:
+        if not CanReadLedger().has_permission(request, view):
+            return False
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return bool(request.user.has_perm(self.write_perm))

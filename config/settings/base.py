@@ -287,22 +287,23 @@ CREDIT_DUNNING_CARD_RETRY_S = env_int("CREDIT_DUNNING_CARD_RETRY_S", 3600)
 WALLETS_TOPUP_MIN = env_str("WALLETS_TOPUP_MIN", "5")
 WALLETS_TOPUP_MAX = env_str("WALLETS_TOPUP_MAX", "10000")
 WALLETS_PLATFORM_FEE_PERCENT = env_str("WALLETS_PLATFORM_FEE_PERCENT", "5.5")
-# Where Checkout sends the customer back; Stripe fills in {CHECKOUT_SESSION_ID}.
+# Where Checkout sends the customer back (the portal of `make run`, which serves
+# 127.0.0.1:8000: the session cookie is per host); Stripe fills in {CHECKOUT_SESSION_ID}.
 WALLETS_TOPUP_SUCCESS_URL = env_str(
     "WALLETS_TOPUP_SUCCESS_URL",
-    "http://localhost:8000/portal/topups/done?session_id={CHECKOUT_SESSION_ID}",
+    "http://127.0.0.1:8000/portal/topups/done?session_id={CHECKOUT_SESSION_ID}",
 )
 WALLETS_TOPUP_CANCEL_URL = env_str(
-    "WALLETS_TOPUP_CANCEL_URL", "http://localhost:8000/portal/topups/cancelled"
+    "WALLETS_TOPUP_CANCEL_URL", "http://127.0.0.1:8000/portal/topups/cancelled"
 )
 # Where Checkout in setup mode (saving a card for auto top-up,
 # payments/auto_topup/saved_cards.py) sends the customer back.
 WALLETS_CARD_SETUP_SUCCESS_URL = env_str(
     "WALLETS_CARD_SETUP_SUCCESS_URL",
-    "http://localhost:8000/portal/auto-topup/card-saved?session_id={CHECKOUT_SESSION_ID}",
+    "http://127.0.0.1:8000/portal/auto-topup/card-saved?session_id={CHECKOUT_SESSION_ID}",
 )
 WALLETS_CARD_SETUP_CANCEL_URL = env_str(
-    "WALLETS_CARD_SETUP_CANCEL_URL", "http://localhost:8000/portal/auto-topup/cancelled"
+    "WALLETS_CARD_SETUP_CANCEL_URL", "http://127.0.0.1:8000/portal/auto-topup/cancelled"
 )
 # Webhook signatures older than this are refused (replay protection), as Stripe advises.
 STRIPE_WEBHOOK_TOLERANCE_S = env_int("STRIPE_WEBHOOK_TOLERANCE_S", 300)

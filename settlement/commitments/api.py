@@ -15,7 +15,6 @@ integer in minor units and a decimal string, and come in as decimal strings.
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,7 +25,7 @@ from ledger.amounts import InvalidAmount, from_minor_units, to_minor_units
 from ledger.errors import IdempotencyConflict as LedgerIdempotencyConflict
 from ledger.errors import UnknownBook
 from ledger.models import Asset, Book
-from ledger.permissions import CanReadLedger
+from ledger.permissions import CanReadLedger, FinanceMay
 from settlement.commitments import selectors, services
 from settlement.commitments.models import BPS_MAX, Commitment, Contract
 from settlement.errors import (
@@ -44,18 +43,8 @@ from settlement.errors import (
 )
 
 
-class _FinanceMay(BasePermission):
-    """Reads need the finance role (as the ledger's); a write needs its own permission."""
-
-    write_perm = ""
+class _FinanceMay(FinanceMay):
     message = "Settlement needs the finance role."
-
-    def has_permission(self, request, view) -> bool:
-        if not CanReadLedger().has_permission(request, view):
-            return False
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return True
-        return bool(request.user.has_perm(self.write_perm))
 
 
 class CanManageContracts(_FinanceMay):

@@ -3,22 +3,23 @@
 Amounts arrive as integers in the asset's scale (USD: nano-dollars) and become Decimal
 here, never floats. A page shows the currency's minor unit (cents), rounded half-even
 as invoices are, plus `extra_places` more where usage is sub-cent (a day's spend on a
-cheap model); the exact amount sits in the element's title. The number itself is grouped
-by the active language's rules (Django's formats: both languages group thousands with
-","), and the currency code goes where each language puts it (invoicing's documents:
-"1,234.56 USD" in English, "USD 1,234.56" in Chinese).
+cheap model); the exact amount sits in the element's title. The text is invoicing's
+documents' (invoicing.documents.formatting, one rule for both): thousands grouped with
+"," in both languages, the currency code after the number in English ("1,234.56 USD")
+and before it in Chinese ("USD 1,234.56").
 """
 
 from decimal import Decimal
 
-from django.utils import formats, translation
+from django.utils import translation
 
 from invoicing.currencies import ISO_4217_EXPONENTS, round_half_even
+from invoicing.documents import formatting as documents
 from ledger.amounts import from_minor_units
 
 
-def _is_chinese() -> bool:
-    return (translation.get_language() or "").lower().startswith("zh")
+def _language() -> str:
+    return "zh-hans" if (translation.get_language() or "").lower().startswith("zh") else "en"
 
 
 def exponent_of(code: str, scale: int) -> int:
@@ -36,8 +37,7 @@ def money_decimal(amount_minor: int, *, scale: int, places: int) -> Decimal:
 def money(amount_minor: int, *, code: str, scale: int, extra_places: int = 0) -> str:
     places = min(exponent_of(code, scale) + extra_places, scale)
     value = money_decimal(amount_minor, scale=scale, places=places)
-    text = formats.number_format(value, places, use_l10n=True, force_grouping=True)
-    return f"{code} {text}" if _is_chinese() else f"{text} {code}"
+    return documents.amount(value, code, places, _language())
 
 
 def exact(amount_minor: int, *, code: str, scale: int) -> str:
@@ -45,4 +45,4 @@ def exact(amount_minor: int, *, code: str, scale: int) -> str:
 
 
 def tokens(count: int) -> str:
-    return formats.number_format(count, 0, use_l10n=True, force_grouping=True)
+    return documents.tokens(count)

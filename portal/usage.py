@@ -1,12 +1,12 @@
 """The usage page's figures, from metering's per-day rows (pure: rows in, totals out).
 
-A row is one UTC day, model and API key (metering.selectors.usage_daily_list). The page
-filters them by model and key, then adds them up per day (every day of the period, empty
-ones too, so the chart's time axis is even) and per model (dearest first).
+A row is one UTC day and model, already filtered by model and API key in the database
+(metering.selectors.usage_daily_list). The page adds them up per day (every day of the
+period, empty ones too, so the chart's time axis is even) and per model (dearest first).
+Plain integers throughout: a year of a busy customer is a few thousand rows.
 """
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 TOKEN_KINDS = (
@@ -29,9 +29,9 @@ class Totals:
     reasoning_tokens: int = 0
     price_minor: int = 0
 
-    def add(self, row: dict) -> None:
-        for name in FIGURES:
-            setattr(self, name, getattr(self, name) + int(row[name]))
+    @classmethod
+    def of(cls, figures: list[int]) -> "Totals":
+        return cls(*figures)
 
     @property
     def tokens(self) -> int:
@@ -46,28 +46,29 @@ class UsageFigures:
     days: list[tuple[date, Totals]]
     models: list[tuple[str, Totals]]  # "provider/model", dearest first
     total: Totals
-    model_names: list[str] = field(default_factory=list)  # every model of the period
-    api_keys: list[str] = field(default_factory=list)
 
 
-def usage_figures(
-    rows: list[dict], *, since: date, until: date, model: str = "", api_key: str = ""
-) -> UsageFigures:
-    per_day: dict[date, Totals] = defaultdict(Totals)
-    per_model: dict[str, Totals] = defaultdict(Totals)
-    total = Totals()
-    model_names, api_keys = set(), set()
+def _add(into: list[int], row: dict) -> None:
+    for index, name in enumerate(FIGURES):
+        into[index] += row[name] or 0
+
+
+def usage_figures(rows: list[dict], *, since: date, until: date) -> UsageFigures:
+    width = len(FIGURES)
+    per_day: dict[date, list[int]] = {}
+    per_model: dict[str, list[int]] = {}
+    total = [0] * width
     for row in rows:
-        model_names.add(row["model"])
-        api_keys.add(row["api_key"])
-        if (model and row["model"] != model) or (api_key and row["api_key"] != api_key):
-            continue
-        per_day[row["day"]].add(row)
-        per_model[f"{row['provider']}/{row['model']}"].add(row)
-        total.add(row)
-    days = [
-        (since + timedelta(days=offset), per_day.get(since + timedelta(days=offset), Totals()))
-        for offset in range((until - since).days + 1)
-    ]
-    models = sorted(per_model.items(), key=lambda item: (-item[1].price_minor, item[0]))
-    return UsageFigures(days, models, total, sorted(model_names), sorted(api_keys))
+        _add(per_day.setdefault(row["day"], [0] * width), row)
+        _add(per_model.setdefault(f"{row['provider']}/{row['model']}", [0] * width), row)
+        _add(total, row)
+    empty = [0] * width
+    days = []
+    for offset in range((until - since).days + 1):
+        day = since + timedelta(days=offset)
+        days.append((day, Totals.of(per_day.get(day, empty))))
+    price = FIGURES.index("price_minor")
+    models = sorted(per_model.items(), key=lambda item: (-item[1][price], item[0]))
+    return UsageFigures(
+        days, [(name, Totals.of(figures)) for name, figures in models], Totals.of(total)
+    )

@@ -14,6 +14,7 @@ from ledger.amounts import from_minor_units
 from metering.selectors import (
     USAGE_TENANT_FIELDS,
     usage_daily_list,
+    usage_filter_options,
     usage_records_iter,
     usage_records_recent,
 )
@@ -68,9 +69,12 @@ def usage(request, external_id):
     form = UsageFilterForm(request.GET or None, initial={"since": since, "until": until})
     since, until, model, api_key = _period(form)
     start, end = _bounds(since, until)
-    rows = usage_daily_list(customer=customer.external_id, since=start, until=end)
-    figures = usage_figures(rows, since=since, until=until, model=model, api_key=api_key)
-    form.options_set(models=figures.model_names, api_keys=figures.api_keys)
+    rows = usage_daily_list(
+        customer=customer.external_id, since=start, until=end, model=model, api_key=api_key
+    )
+    figures = usage_figures(rows, since=since, until=until)
+    models, api_keys = usage_filter_options(customer=customer.external_id, since=start, until=end)
+    form.options_set(models=models, api_keys=api_keys)
 
     currency = customer.currency
 

@@ -92,3 +92,25 @@ def test_the_api_stays_english_whatever_the_browser_asks(world, acme_client):
     answer = acme_client.get("/api/wallets/customers/nope/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert answer.status_code == 404
     assert answer.json()["error"]["message"].isascii()
+
+
+def test_home_opens_the_only_customer_or_lists_them_or_says_there_is_none(world):
+    from django.contrib.auth.models import User
+
+    from wallets import services
+
+    from .conftest import member
+
+    both = member(world["acme"], "erin")
+    services.customer_member_add(customer=world["globex"], user=both, actor="test")
+    client = Client()
+    client.force_login(both)
+    listed = client.get(reverse("portal:home"))
+    assert listed.status_code == 200
+    assert [c.external_id for c in listed.context["customers"]] == ["acme", "globex"]
+    nobody = Client()
+    nobody.force_login(User.objects.create_user("frank", password=PASSWORD))
+    alone = nobody.get(reverse("portal:home"))
+    assert alone.status_code == 200 and alone.context["customers"] == []
+    assert "not a member of any account" in alone.content.decode()
+    assert nobody.get(reverse("portal:dashboard", args=["acme"])).status_code == 404

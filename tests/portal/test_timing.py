@@ -2,9 +2,10 @@
 demo seeded (the real catalogue, every app's demo data, the portal's year of acme's
 history), then each page timed, signed in as the demo's acme login.
 
-Each page is asked a few times and the best time kept, as a user's second visit is what
-the budget is about (the first request of a process also compiles templates); the CPU
-floor of the same run (a trivial request through the same middleware) is printed beside.
+Each page is asked once to warm up (the first request of a process compiles templates),
+then five times; the median is held to the budget (the machine is shared: one slow
+outlier is noise, a slow median is not). The floor of the same run, the sign-in page
+through the same middleware, is printed beside each figure.
 """
 
 import time
@@ -19,10 +20,11 @@ from portal.demo import HISTORY_DAYS, HISTORY_PER_DAY, HISTORY_SOURCE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 BUDGET_S = 0.300
-TRIES = 3
+TRIES = 5
 
 
-def _best(client, url, **params) -> tuple[float, int]:
+def _median(client, url, **params) -> tuple[float, int]:
+    client.get(url, params)
     times, status = [], None
     for _ in range(TRIES):
         started = time.perf_counter()
@@ -31,7 +33,7 @@ def _best(client, url, **params) -> tuple[float, int]:
             b"".join(answer.streaming_content)
         times.append(time.perf_counter() - started)
         status = answer.status_code
-    return min(times), status
+    return sorted(times)[TRIES // 2], status
 
 
 def test_every_page_answers_within_300_ms_with_a_year_of_demo_usage(settings):
@@ -57,12 +59,12 @@ def test_every_page_answers_within_300_ms_with_a_year_of_demo_usage(settings):
         ("API keys", reverse("portal:keys", args=["acme"]), {}),
         ("invoices and receipts", reverse("portal:documents", args=["acme"]), {}),
     ]
-    floor, _ = _best(client, "/portal/login/")
+    floor, _ = _median(client, "/portal/login/")
     slow = []
     for label, url, params in pages:
-        best, status = _best(client, url, **params)
-        print(f"portal timing: {label:<24} {best * 1000:6.1f} ms (floor {floor * 1000:.1f} ms)")
+        median, status = _median(client, url, **params)
+        print(f"portal timing: {label:<24} {median * 1000:6.1f} ms (floor {floor * 1000:.1f} ms)")
         assert status == 200, (label, status)
-        if best > BUDGET_S:
-            slow.append((label, round(best * 1000)))
+        if median > BUDGET_S:
+            slow.append((label, round(median * 1000)))
     assert slow == [], f"pages over {BUDGET_S * 1000:.0f} ms: {slow}"

@@ -274,6 +274,9 @@ WALLETS_AUTHORIZATION_TTL_S = env_int("WALLETS_AUTHORIZATION_TTL_S", 900)
 CREDIT_LIMIT_DEFAULT = env_str(
     "CREDIT_LIMIT_DEFAULT", env_str("WALLETS_CREDIT_LIMIT_DEFAULT", "1000")
 )
+# Dunning's card retry (credit/dunning/cards.py): a soft decline is tried again after
+# this many seconds, doubled at each try (the step bounds the tries).
+CREDIT_DUNNING_CARD_RETRY_S = env_int("CREDIT_DUNNING_CARD_RETRY_S", 3600)
 
 # Payments (payments/): Stripe top-ups, auto top-up, low-balance alerts. Their settings
 # keep the WALLETS_ names they had before payments left wallets, so that deployments'

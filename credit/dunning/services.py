@@ -120,15 +120,18 @@ def dunning_evaluate(
     actor: str = ACTOR,
     now: datetime | None = None,
     aging: list[AgingRow] | None = None,
+    steps: list[DunningStep] | None = None,
 ) -> list[DunningAction]:
     """Walk the customer down its book's ladder as far as its overdue invoices reach
     today (each step once per episode), or reinstate it when nothing is overdue any more.
-    `aging`: the rows of a batch's one aging query, if the caller has them."""
+    `aging`, `steps`: a batch's one aging query and its book's ladder, if the caller has
+    them."""
     now = now or timezone.now()
     if aging is None:
         aging = aging_list(as_of=now.date(), customer_ids=[customer.pk])
     overdue, days = _overdue(customer, aging)
-    steps = list(DunningStep.objects.filter(book_id=customer.book_id).order_by("position"))
+    if steps is None:
+        steps = list(DunningStep.objects.filter(book_id=customer.book_id).order_by("position"))
     taken = []
     with transaction.atomic():
         standing = locks.standing_lock(customer_id=customer.pk, now=now)
@@ -175,9 +178,16 @@ def dunning_evaluate_all(*, actor: str = ACTOR, now: datetime | None = None) -> 
         by_customer.setdefault(row.customer_id, []).append(row)
     counts = {"customers": 0, "actions": 0}
     customers = Customer.objects.select_related("currency").filter(pk__in=wanted).order_by("pk")
+    ladders: dict[int, list[DunningStep]] = {}
+    for step in DunningStep.objects.order_by("book_id", "position"):
+        ladders.setdefault(step.book_id, []).append(step)
     for customer in customers:
         actions = dunning_evaluate(
-            customer=customer, actor=actor, now=now, aging=by_customer.get(customer.pk, [])
+            customer=customer,
+            actor=actor,
+            now=now,
+            aging=by_customer.get(customer.pk, []),
+            steps=ladders.get(customer.book_id, []),
         )
         counts["customers"] += 1
         counts["actions"] += len(actions)

@@ -243,3 +243,14 @@ def test_a_write_off_is_not_a_payment_at_authorization(world):
     assert selectors.credit_position_get(customer=globex).standing.level == "suspended"
     [reinstated] = dunning.dunning_evaluate(customer=globex, now=_noon(date(2026, 8, 3)))
     assert reinstated.action == "reinstate"
+
+
+def test_beat_runs_dunning_hourly_and_the_allowance_daily_for_the_last_month_end(settings):
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["credit-dunning-evaluate"] == {
+        "task": "credit.dunning_evaluate",
+        "schedule": 3600.0,
+    }
+    assert schedule["credit-allowance-period-end"]["task"] == "credit.allowance_period_end"
+    assert tasks.last_period_end(date(2026, 3, 1)) == date(2026, 2, 28)
+    assert tasks.last_period_end(date(2026, 1, 17)) == date(2025, 12, 31)

@@ -225,3 +225,34 @@ def test_ledger_verify_finds_a_write_off_row_the_ledger_does_not_back(world, inv
     problems = verify_ledger().problems
     assert any("write-off" in p and str(june.total - 1) in p for p in problems), problems
     assert any("allowance:doubtful" in p for p in problems), problems
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_period_end_runs_book_the_allowance_once(world, invoices):
+    import threading
+
+    from tests.threads import in_thread
+
+    distributor = world["distributor"]
+    losses.provision_matrix_set(
+        book=distributor, effective_from=date(2026, 1, 1), rates_bps=RATES, actor="finance"
+    )
+    events_before = Event.objects.count()
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def run() -> None:
+        losses.allowances_book_period_end(period_end=date(2026, 9, 30), actor="job")
+
+    threads = [in_thread(run, failures, lock, start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    [booking] = AllowanceBooking.objects.all()
+    assert Event.objects.count() == events_before + 1
+    assert -balance(distributor, "allowance:doubtful") == booking.allowance_minor > 0
+    assert verify_ledger().ok

@@ -9,11 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Permission, User
 from playwright.sync_api import expect
 
 from ledger.models import Account
 from ledger.selectors import account_balance_get
+from portal.finance.views import FINANCE_PERMISSION
 from tests.portal.finance.conftest import seed
 
 # The portal's browser (Debian's Chromium, headless) and where its screenshots go.
@@ -21,6 +22,7 @@ from tests.portal.test_browser import ARTIFACTS, browser_page  # noqa: F401  (fi
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PASSWORD = "finance-test-pw-1"
+FINANCE_CODENAME = FINANCE_PERMISSION.split(".")[1]
 
 
 def test_finance_reads_the_dashboard_follows_a_figure_and_reads_it_in_chinese(
@@ -29,8 +31,13 @@ def test_finance_reads_the_dashboard_follows_a_figure_and_reads_it_in_chinese(
     world,
 ):
     seeded = seed(world)
+    # The finance role's permission itself: a transactional test's database is flushed
+    # after each such test, which drops the rows migrations made (the finance group) but
+    # makes the permissions again.
     user = User.objects.create_user("finance-ann", password=PASSWORD)
-    user.groups.add(Group.objects.get(name="finance"))
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="ledger", codename=FINANCE_CODENAME)
+    )
     page, base = browser_page, live_server.url
 
     page.goto(f"{base}/portal/finance/")  # a visitor is sent to sign in first

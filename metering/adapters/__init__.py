@@ -51,7 +51,8 @@ def adapt(kind: str, payload: Any, **kwargs: Any) -> UsageEvent:
 NATIVE_KINDS: Final = ("openai", "anthropic", "openrouter", "litellm")
 # What the HTTP ingest path keeps of a native record, per kind (in Kafka and in dead
 # letters): a LiteLLM record without the prompt, the completion and whatever else its
-# adapter never reads (litellm.edge_record). The other kinds' records carry no content.
+# adapter never reads (litellm.edge_record). The others are kept whole for now (OpenAI's
+# and Anthropic's responses do hold the completion).
 EDGE_RECORDS: Final[dict[str, Callable[[Any], Any]]] = {"litellm": litellm.edge_record}
 
 # What a message may say beside its record (Kafka headers; the native endpoints set them).

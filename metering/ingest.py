@@ -14,7 +14,7 @@ from django.conf import settings
 from kafka import KafkaProducer
 
 from config import metrics
-from metering.adapters import adapt_message
+from metering.adapters import EDGE_RECORDS, adapt_message
 from metering.pipeline import KIND_HEADER, Pipeline, RawMessage
 from metering.schema import NOT_BILLABLE, InvalidUsageEvent, not_billable_reason, parse_usage_event
 
@@ -96,7 +96,12 @@ def ingest_events(payloads: list[bytes], *, keys: list[str], kafka_servers: str)
 def ingest_native(kind: str, records: list, *, args: dict[str, str], kafka_servers: str) -> dict:
     """Native records of one adapter `kind`, each with the same `args` (source, customer,
     ...): produced with a `kind` header, or adapted by the direct pipeline. The record
-    itself is kept as sent, so a refused one is a dead letter in its provider's format."""
+    itself is kept in its provider's format, so a refused one is a dead letter that replays
+    with the same adapter; of a LiteLLM record only what its adapter reads is kept (the
+    prompt and the completion never reach Kafka nor a dead letter: litellm.edge_record)."""
+    edge_record = EDGE_RECORDS.get(kind)
+    if edge_record is not None:
+        records = [edge_record(record) for record in records]
     payloads = [json.dumps(record).encode() for record in records]
     headers = ((KIND_HEADER, kind.encode()), *((n, v.encode()) for n, v in args.items()))
     items, keys = [], []

@@ -49,6 +49,12 @@ def adapt(kind: str, payload: Any, **kwargs: Any) -> UsageEvent:
 
 # The native endpoints and Kafka's `kind` header: the provider formats we accept as is.
 NATIVE_KINDS: Final = ("openai", "anthropic", "openrouter", "litellm")
+# What the HTTP ingest path keeps of a native record, per kind (in Kafka and in dead
+# letters): a LiteLLM record without the prompt, the completion and whatever else its
+# adapter never reads (litellm.edge_record). The others are kept whole for now (OpenAI's
+# and Anthropic's responses do hold the completion).
+EDGE_RECORDS: Final[dict[str, Callable[[Any], Any]]] = {"litellm": litellm.edge_record}
+
 # What a message may say beside its record (Kafka headers; the native endpoints set them).
 MESSAGE_ARGS: Final = (
     "source",
@@ -134,4 +140,12 @@ def adapt_message(kind: str, value: bytes, args: Mapping[str, str]) -> UsageEven
     return adapter(_json_record(value), **kwargs)
 
 
-__all__ = ["ADAPTERS", "MESSAGE_ARGS", "NATIVE_KINDS", "Adapter", "adapt", "adapt_message"]
+__all__ = [
+    "ADAPTERS",
+    "EDGE_RECORDS",
+    "MESSAGE_ARGS",
+    "NATIVE_KINDS",
+    "Adapter",
+    "adapt",
+    "adapt_message",
+]

@@ -354,3 +354,59 @@ def _context(record: Mapping[str, Any], logged_metadata: Mapping[str, Any]) -> d
         "key_alias": logged_metadata.get("user_api_key_alias"),
         "gateway_reported_cost": number_as_text(record.get("response_cost")),
     }
+
+
+# What `to_usage_event` (and the fast path, which reads a subset) ever reads of a record:
+# the top-level keys, and within them the keys of the nested objects named here. A key
+# of the record that is not listed is never read, so dropping it changes no outcome.
+_READ_KEYS: dict[str, Any] = {
+    "id": None,
+    "status": None,
+    "custom_llm_provider": None,
+    "startTime": None,
+    "prompt_tokens": None,
+    "completion_tokens": None,
+    "total_tokens": None,
+    "model": None,
+    "model_map_information": {"model_map_key": None, "model_map_value": {"key": None}},
+    "metadata": {
+        "usage_object": None,  # kept whole: counts only, a few hundred bytes
+        "user_api_key_hash": None,
+        "user_api_key_team_id": None,
+        "user_api_key_user_id": None,
+        "user_api_key_org_id": None,
+        "user_api_key_end_user_id": None,
+        "user_api_key_alias": None,
+        "spend_logs_metadata": {"authorization_id": None},
+    },
+    "call_type": None,
+    "model_group": None,
+    "model_id": None,
+    "litellm_call_id": None,
+    "trace_id": None,
+    "cache_hit": None,
+    "stream": None,
+    "end_user": None,
+    "response_cost": None,
+}
+
+
+def edge_record(record: Any) -> Any:
+    """The record with only the keys the adapter reads: still a StandardLoggingPayload
+    (this adapter, on it, gives the same event or refusal as on the whole record), but
+    without the prompt (`messages`), the completion (`response`), the price entry in
+    `model_map_value` and the rest, about nine tenths of its bytes. The HTTP ingest path
+    keeps this and never the whole record, in Kafka and in dead letters alike, so the
+    customer's content is never stored. A value that is not an object where one is read
+    is kept as sent: the adapter's answer to it stands."""
+    return _project(record, _READ_KEYS)
+
+
+def _project(value: Any, keys: dict[str, Any]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: item if keys[key] is None else _project(item, keys[key])
+        for key, item in value.items()
+        if key in keys
+    }

@@ -7,9 +7,10 @@ run it measures two variants of the same traffic, interleaved `--rounds` times (
 machine may be shared: alternating them exposes both to the same noise), each on a topic
 of its own:
   - `usage_event`: our own UsageEvent JSON, no headers;
-  - `litellm`: the same calls as LiteLLM's StandardLoggingPayload records with the
-    headers POST /v1/usage/litellm produces (`kind: litellm`, source, customer_from),
-    adapted by the consumer before validation.
+  - `litellm`: the same calls as LiteLLM's StandardLoggingPayload records as POST
+    /v1/usage/litellm produces them: only the fields the adapter reads
+    (`litellm.edge_record`: no prompt, completion or price entry), with its headers
+    (`kind: litellm`, source, customer_from), adapted by the consumer before validation.
 For each it prints the raw kafka-python consume rate of its topic (the ceiling) and the
 end-to-end events/s of `manage.py metering_consume` from the topic to committed usage
 records and ledger postings (a separate process, as in production), then the ratios
@@ -17,7 +18,11 @@ records and ledger postings (a separate process, as in production), then the rat
 the same run) and the consumers' peak memory (VmHWM), with the issue's goals beside them;
 last, the CPU per message of parsing alone in the bench's own process (best of 15, so a
 loaded machine barely moves it): UsageEvent (the floor), LiteLLM through adapt_message
-(the fast path, metering/adapters/litellm_fast.py) and through the full adapter alone.
+(the fast path, metering/adapters/litellm_fast.py) and through the full adapter alone;
+and per round the ceiling those floors leave the LiteLLM / UsageEvent ratio: the
+UsageEvent's own end-to-end time per event plus the LiteLLM messages' extra raw read
+time and extra parsing CPU (spread over the consumer processes), i.e. the best ratio
+reachable were everything after parsing as cheap as for a UsageEvent.
 The data is real: prices from the LiteLLM catalogue in ../shared/data, a realistic model
 mix, 1,000 customers of a distributor and a reseller.
 """
@@ -157,7 +162,8 @@ def usage_event_messages(events):
 
 
 def litellm_messages(events):
-    """The same calls as LiteLLM logs them, with the headers the HTTP endpoint sets."""
+    """The same calls as LiteLLM logs them, as the HTTP endpoint produces them: the
+    fields the adapter reads (litellm.edge_record) and the endpoint's headers."""
     headers = None
     for customer, event in events:
         if headers is None:
@@ -166,7 +172,8 @@ def litellm_messages(events):
                 ("source", event["source"].encode()),
                 ("customer_from", b"user_api_key_team_id"),
             ]
-        yield customer.encode(), json.dumps(litellm_payload(event)).encode(), headers
+        record = litellm.edge_record(litellm_payload(event))
+        yield customer.encode(), json.dumps(record).encode(), headers
 
 
 def litellm_payload(event: dict) -> dict:
@@ -235,7 +242,7 @@ def produce(topic: str, messages) -> tuple[int, float]:
     return sent, time.monotonic() - started
 
 
-def raw_consume_rate(topic: str, expected: int) -> float:
+def raw_consume_rate(topic: str, expected: int) -> tuple[float, float]:
     """The ceiling: kafka-python reading the topic and touching every value, nothing else."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
@@ -254,7 +261,7 @@ def raw_consume_rate(topic: str, expected: int) -> float:
             size += sum(len(m.value) for m in messages)
     elapsed_s = time.monotonic() - started
     consumer.close()
-    return seen / elapsed_s
+    return seen / elapsed_s, size / max(seen, 1)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -353,7 +360,7 @@ def measure(variant: str, round_no: int, args, run_id: str, customers: list[str]
     messages = (usage_event_messages if variant == "usage_event" else litellm_messages)(events)
     sent, produce_s = produce(topic, messages)
     progress(f"{variant} #{round_no}: produced {sent:,} in {produce_s:.1f} s")
-    raw_rate = raw_consume_rate(topic, sent)
+    raw_rate, message_bytes = raw_consume_rate(topic, sent)
     result = run_consumers(topic, f"bench-{tag}", sent, args.batch_size, args.consumers)
     booked = UsageRecord.objects.filter(source=source).count()
     if booked != sent:
@@ -362,6 +369,7 @@ def measure(variant: str, round_no: int, args, run_id: str, customers: list[str]
         "variant": variant,
         "round": round_no,
         "raw": raw_rate,
+        "bytes": message_bytes,
         "e2e": sent / result["total_s"],
         "steady": sent / max(result["steady_s"], 1e-3),  # one batch: no steady state
         "peak_mb": result["peak_mb"],
@@ -369,7 +377,8 @@ def measure(variant: str, round_no: int, args, run_id: str, customers: list[str]
     }
     progress(
         f"{variant} #{round_no}: {figures['e2e']:,.0f} events/s end to end "
-        f"({figures['steady']:,.0f} from the first commit), raw {raw_rate:,.0f}/s"
+        f"({figures['steady']:,.0f} from the first commit), raw {raw_rate:,.0f}/s "
+        f"of {message_bytes:,.0f} B messages"
     )
     return figures
 
@@ -447,12 +456,12 @@ def main() -> int:
     print("\nEvery run")
     print(
         f"  {'variant':12} {'round':>5} {'end-to-end/s':>13} "
-        f"{'first commit on/s':>18} {'raw/s':>10}"
+        f"{'first commit on/s':>18} {'raw/s':>10} {'bytes/msg':>10}"
     )
     for run in runs:
         print(
             f"  {run['variant']:12} {run['round']:>5} {run['e2e']:>13,.0f} "
-            f"{run['steady']:>18,.0f} {run['raw']:>10,.0f}"
+            f"{run['steady']:>18,.0f} {run['raw']:>10,.0f} {run['bytes']:>10,.0f}"
         )
     usage_rate, native_rate = mean("usage_event", "e2e"), mean("litellm", "e2e")
     usage_raw = mean("usage_event", "raw")
@@ -515,6 +524,30 @@ def main() -> int:
     )
     for name, measured, goal, outcome in rows:
         print(f"  {name:42} {measured:>14}  {goal:>14}  {outcome}")
+    print(
+        "\nPer round: the ratio beside the ceiling the read + parse floors allow it "
+        f"(extra read + parse spread over {args.consumers} consumer process(es))"
+    )
+    print(
+        f"  {'round':>5} {'ratio':>6} {'ceiling':>8} {'ratio 1st-commit-on':>20} "
+        f"{'ceiling':>8} {'read us UE':>11} {'read us LL':>11} "
+        f"{'parse us UE':>12} {'parse us LL':>12}"
+    )
+    for round_no in range(1, args.rounds + 1):
+        usage, native = (run for run in runs if run["round"] == round_no)
+        read_u, read_n = 1e6 / usage["raw"], 1e6 / native["raw"]
+        extra_us = (read_n - read_u) + (parsing["litellm"] - parsing["usage_event"])
+        spread_us = max(extra_us, 0.0) / args.consumers
+        ceiling, steady_ceiling = (
+            (1e6 / usage[figure]) / (1e6 / usage[figure] + spread_us)
+            for figure in ("e2e", "steady")
+        )
+        print(
+            f"  {round_no:>5} {native['e2e'] / usage['e2e']:>6.2f} {ceiling:>8.2f} "
+            f"{native['steady'] / usage['steady']:>20.2f} {steady_ceiling:>8.2f} "
+            f"{read_u:>11.1f} {read_n:>11.1f} {parsing['usage_event']:>12.1f} "
+            f"{parsing['litellm']:>12.1f}"
+        )
     print("\nParsing, CPU us per message in this process (best of 15; the first is the floor)")
     print(f"  UsageEvent                               {parsing['usage_event']:>8.1f}")
     print(f"  LiteLLM, adapt_message (fast path)       {parsing['litellm']:>8.1f}")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext
@@ -31,6 +31,36 @@ from pricing.rating import ATTO_SCALE
 TOKENS_PER_PRICE_UNIT = 1_000_000  # documents show prices per million tokens
 
 
+def _tenancy(
+    customers: QuerySet | None, books: QuerySet | None, *, customer: str, sellers: str, buyers=""
+) -> Q | None:
+    """What a tenant may read, or None (finance: everything): the documents of its
+    customers (`customer` names the field) and, for a member of a seller book (a
+    reseller's staff), those that book issued (`sellers`) and those billed to it
+    (`buyers`, an invoice's `buyer_book`). Never another book's, nor the seller's other
+    customers'."""
+    if customers is None and books is None:
+        return None
+    scope = Q(pk__in=[])
+    if customers is not None:
+        scope |= Q(**{f"{customer}__in": customers})
+    if books is not None:
+        scope |= Q(**{f"{sellers}__in": books})
+        if buyers:
+            scope |= Q(**{f"{buyers}__in": books})
+    return scope
+
+
+def _issued_invoices(found, customers, books):
+    scope = _tenancy(
+        customers, books, customer="buyer_customer", sellers="seller_book", buyers="buyer_book"
+    )
+    if scope is None:
+        return found
+    # A draft is finance's until it is finalized.
+    return found.filter(scope).exclude(state=Invoice.State.DRAFT)
+
+
 def invoices_list(
     *,
     seller_book_id: int | None = None,
@@ -39,13 +69,13 @@ def invoices_list(
     period_start: datetime | None = None,
     period_end: datetime | None = None,
     buyer_customers: QuerySet | None = None,
+    member_books: QuerySet | None = None,
 ) -> QuerySet[Invoice]:
     """Invoices newest first; `period_*` keep those whose period lies within.
-    `buyer_customers` (a tenant's customers) keeps their issued invoices only: a draft
-    is finance's until it is finalized."""
+    `buyer_customers` (a tenant's customers) and `member_books` (a reseller member's
+    books: what they sold, and what they were billed) keep those issued invoices only."""
     found = Invoice.objects.select_related("seller_book", "currency", "buyer_customer")
-    if buyer_customers is not None:
-        found = found.filter(buyer_customer__in=buyer_customers).exclude(state=Invoice.State.DRAFT)
+    found = _issued_invoices(found, buyer_customers, member_books)
     if seller_book_id is not None:
         found = found.filter(seller_book_id=seller_book_id)
     if buyer_key is not None:
@@ -59,14 +89,16 @@ def invoices_list(
     return found.order_by("-period_end", "-pk")
 
 
-def invoice_get(*, public_id, buyer_customers: QuerySet | None = None) -> Invoice | None:
-    """An invoice with its lines (in order) and its parties; with `buyer_customers`,
-    only an issued invoice of one of them (else None, as if it did not exist)."""
+def invoice_get(
+    *, public_id, buyer_customers: QuerySet | None = None, member_books: QuerySet | None = None
+) -> Invoice | None:
+    """An invoice with its lines (in order) and its parties; with `buyer_customers` or
+    `member_books`, only an issued invoice the tenant may read (else None, as if it did
+    not exist)."""
     found = Invoice.objects.select_related(
         "seller_book", "buyer_customer", "buyer_book", "currency"
     ).prefetch_related("lines")
-    if buyer_customers is not None:
-        found = found.filter(buyer_customer__in=buyer_customers).exclude(state=Invoice.State.DRAFT)
+    found = _issued_invoices(found, buyer_customers, member_books)
     wanted = _uuid(public_id)
     return None if wanted is None else found.filter(public_id=wanted).first()
 
@@ -103,11 +135,20 @@ def credit_notes_list(
     seller_book_id: int | None = None,
     invoice_public_id=None,
     buyer_customers: QuerySet | None = None,
+    member_books: QuerySet | None = None,
 ) -> QuerySet[CreditNote]:
-    """Credit notes newest first; with `buyer_customers`, theirs only."""
+    """Credit notes newest first; with `buyer_customers` or `member_books`, those of the
+    invoices the tenant may read only."""
     found = CreditNote.objects.select_related("invoice", "invoice__currency", "seller_book")
-    if buyer_customers is not None:
-        found = found.filter(invoice__buyer_customer__in=buyer_customers)
+    scope = _tenancy(
+        buyer_customers,
+        member_books,
+        customer="invoice__buyer_customer",
+        sellers="seller_book",
+        buyers="invoice__buyer_book",
+    )
+    if scope is not None:
+        found = found.filter(scope)
     if seller_book_id is not None:
         found = found.filter(seller_book_id=seller_book_id)
     if invoice_public_id is not None:
@@ -115,11 +156,14 @@ def credit_notes_list(
     return found.order_by("-issued_at", "-pk")
 
 
-def credit_note_get(*, public_id, buyer_customers: QuerySet | None = None) -> CreditNote | None:
+def credit_note_get(
+    *, public_id, buyer_customers: QuerySet | None = None, member_books: QuerySet | None = None
+) -> CreditNote | None:
     wanted = _uuid(public_id)
     if wanted is None:
         return None
-    return credit_notes_list(buyer_customers=buyer_customers).filter(public_id=wanted).first()
+    found = credit_notes_list(buyer_customers=buyer_customers, member_books=member_books)
+    return found.filter(public_id=wanted).first()
 
 
 def receipts_list(
@@ -127,11 +171,14 @@ def receipts_list(
     seller_book_id: int | None = None,
     customer_external_id: str | None = None,
     customers: QuerySet | None = None,
+    member_books: QuerySet | None = None,
 ) -> QuerySet[Receipt]:
-    """Receipts newest first; with `customers`, theirs only."""
+    """Receipts newest first; with `customers`, theirs only, with `member_books`, those
+    the books issued (to their own customers)."""
     found = Receipt.objects.select_related("seller_book", "customer", "currency", "topup")
-    if customers is not None:
-        found = found.filter(customer__in=customers)
+    scope = _tenancy(customers, member_books, customer="customer", sellers="seller_book")
+    if scope is not None:
+        found = found.filter(scope)
     if seller_book_id is not None:
         found = found.filter(seller_book_id=seller_book_id)
     if customer_external_id is not None:
@@ -139,11 +186,14 @@ def receipts_list(
     return found.order_by("-issued_at", "-pk")
 
 
-def receipt_get(*, public_id, customers: QuerySet | None = None) -> Receipt | None:
+def receipt_get(
+    *, public_id, customers: QuerySet | None = None, member_books: QuerySet | None = None
+) -> Receipt | None:
     wanted = _uuid(public_id)
     if wanted is None:
         return None
-    return receipts_list(customers=customers).filter(public_id=wanted).first()
+    found = receipts_list(customers=customers, member_books=member_books)
+    return found.filter(public_id=wanted).first()
 
 
 @dataclass(frozen=True)

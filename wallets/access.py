@@ -9,6 +9,7 @@ tenants cannot probe each other's ids.
 from django.db.models import QuerySet
 from rest_framework.permissions import BasePermission
 
+from ledger.models import Book
 from wallets.errors import ApiKeyNotFound, CustomerNotFound
 from wallets.models import ApiKey, Customer
 
@@ -41,6 +42,14 @@ def customers_visible(*, user, perm: str) -> QuerySet[Customer]:
     if not (user and user.is_authenticated):
         return customers.none()
     return customers.filter(memberships__user=user)
+
+
+def books_visible(*, user) -> QuerySet[Book]:
+    """The seller books `user` is a member of (none for an anonymous login). Finance's
+    reach is by permission, decided by the caller, not here."""
+    if not (user and user.is_authenticated):
+        return Book.objects.none()
+    return Book.objects.filter(memberships__user=user)
 
 
 def customer_for_user(*, user, external_id: str, perm: str) -> Customer:

@@ -6,6 +6,7 @@ from wallets.gateways.keys import gateway_key_create, gateway_key_settings_chang
 from wallets.models import (
     ApiKey,
     Authorization,
+    BookMembership,
     Customer,
     CustomerMembership,
     GatewayKey,
@@ -49,6 +50,24 @@ class CustomerAdmin(admin.ModelAdmin):
     ]
     list_filter = ["book", "billing", "plan", "suspended"]
     search_fields = ["external_id", "name"]
+
+
+@admin.register(BookMembership)
+class BookMembershipAdmin(admin.ModelAdmin):
+    """The logins that act for a seller book (a reseller's staff: they see the invoicing
+    documents of that book only). Registered here, as the book's own admin is the ledger's."""
+
+    list_display = ["user", "book", "created_at", "created_by"]
+    list_filter = ["book"]
+    search_fields = ["user__username", "book__code"]
+    fields = ["user", "book", "created_at", "created_by"]
+    readonly_fields = ["created_at", "created_by"]
+    autocomplete_fields = ["user"]
+    list_select_related = ["user", "book"]
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by = obj.created_by or f"admin:{request.user.get_username()}"
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ApiKey)

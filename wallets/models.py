@@ -213,6 +213,27 @@ class CustomerMembership(models.Model):
         return f"{self.user} @ {self.customer}"
 
 
+class BookMembership(models.Model):
+    """A login that acts for a seller book, a reseller's staff: in invoicing it sees the
+    documents the book issued to its own customers and the invoices billed to the book
+    (wallets.access.books_visible). It gives no finance permission and no other book."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="book_memberships"
+    )
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "book"], name="book_membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.book}"
+
+
 # --- credit lots (a sub-ledger of the wallet account; see wallets.lots.allocation) -----------
 
 

@@ -43,7 +43,7 @@ from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.amounts import amount_text
 from ledger.locks import balances_lock
-from ledger.models import Account, HoldResolution
+from ledger.models import Account, Book, HoldResolution
 from ledger.selectors import AccountBalance
 from ledger.services import ledger_errors
 from wallets import funding, selectors
@@ -57,7 +57,7 @@ from wallets.errors import (
     InvalidAuthorizationRequest,
 )
 from wallets.locks import authorization_lock, authorizations_lock
-from wallets.models import ApiKey, Authorization, Customer, CustomerMembership
+from wallets.models import ApiKey, Authorization, BookMembership, Customer, CustomerMembership
 from wallets.postings import capture_returned_event
 
 logger = logging.getLogger(__name__)
@@ -739,5 +739,13 @@ def customer_member_add(*, customer: Customer, user, actor: str) -> CustomerMemb
     """Let `user` act for `customer` (see its wallet, manage its keys). Idempotent."""
     membership, _created = CustomerMembership.objects.get_or_create(
         user=user, customer=customer, defaults={"created_by": actor}
+    )
+    return membership
+
+
+def book_member_add(*, book: Book, user, actor: str) -> BookMembership:
+    """Let `user` act for the seller book `book` (a reseller's staff). Idempotent."""
+    membership, _created = BookMembership.objects.get_or_create(
+        user=user, book=book, defaults={"created_by": actor}
     )
     return membership

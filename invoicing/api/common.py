@@ -51,6 +51,14 @@ def tenant_customers(request, perm: str) -> QuerySet | None:
     return access.customers_visible(user=request.user, perm=perm)
 
 
+def tenant_books(request, perm: str) -> QuerySet | None:
+    """None for finance, else the seller books the login is a member of (a reseller's
+    staff; maybe none): their documents are read beside the customers' above."""
+    if access.is_staff_for(request.user, perm):
+        return None
+    return access.books_visible(user=request.user)
+
+
 def actor(request) -> str:
     return f"user:{request.user.get_username()}"
 

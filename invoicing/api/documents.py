@@ -1,4 +1,5 @@
-"""Credit notes and receipts: read by finance and by the buyer's members.
+"""Credit notes and receipts: read by finance, by the buyer's members and by the members
+of the seller book (or, for a credit note, of the buyer reseller's book).
 
 credit-notes/              GET list (?book=, ?invoice=)
 credit-notes/{id}/         GET one, with its lines
@@ -24,6 +25,7 @@ from invoicing.api.common import (
     book_by_code,
     money,
     paginated,
+    tenant_books,
     tenant_customers,
     time,
 )
@@ -125,13 +127,16 @@ class CreditNoteListApi(APIView):
             seller_book_id=book.pk if book else None,
             invoice_public_id=values.get("invoice"),
             buyer_customers=tenant_customers(request, VIEW_INVOICES),
+            member_books=tenant_books(request, VIEW_INVOICES),
         )
         return paginated(request, self, notes, credit_note_body)
 
 
 def _credit_note(request, public_id) -> CreditNote:
     found = selectors.credit_note_get(
-        public_id=public_id, buyer_customers=tenant_customers(request, VIEW_INVOICES)
+        public_id=public_id,
+        buyer_customers=tenant_customers(request, VIEW_INVOICES),
+        member_books=tenant_books(request, VIEW_INVOICES),
     )
     if found is None:
         raise CreditNoteNotFound(f"credit note {public_id} does not exist")
@@ -216,13 +221,16 @@ class ReceiptListApi(APIView):
             seller_book_id=book.pk if book else None,
             customer_external_id=values.get("customer"),
             customers=tenant_customers(request, VIEW_RECEIPTS),
+            member_books=tenant_books(request, VIEW_RECEIPTS),
         )
         return paginated(request, self, receipts, receipt_body)
 
 
 def _receipt(request, public_id) -> Receipt:
     found = selectors.receipt_get(
-        public_id=public_id, customers=tenant_customers(request, VIEW_RECEIPTS)
+        public_id=public_id,
+        customers=tenant_customers(request, VIEW_RECEIPTS),
+        member_books=tenant_books(request, VIEW_RECEIPTS),
     )
     if found is None:
         raise ReceiptNotFound(f"receipt {public_id} does not exist")

@@ -1,4 +1,5 @@
-"""Invoices: read by finance and by the buyer's members, acted on by finance.
+"""Invoices: read by finance, by the buyer's members and by the members of the seller
+book or of the buyer reseller's book (common.tenant_books), acted on by finance.
 
 invoices/                        GET list (?book=, ?buyer=, ?state=, ?period=YYYY-MM)
 invoices.csv                     GET the same, every row, as CSV
@@ -34,6 +35,7 @@ from invoicing.api.common import (
     money,
     needs,
     paginated,
+    tenant_books,
     tenant_customers,
     time,
 )
@@ -276,6 +278,7 @@ def _invoices(request):
         period_start=start,
         period_end=end,
         buyer_customers=tenant_customers(request, VIEW_INVOICES),
+        member_books=tenant_books(request, VIEW_INVOICES),
     )
     return selectors.invoices_with_amounts(found)
 
@@ -341,7 +344,9 @@ class InvoiceCsvApi(APIView):
 
 def invoice_visible(request, public_id) -> Invoice:
     found = selectors.invoice_get(
-        public_id=public_id, buyer_customers=tenant_customers(request, VIEW_INVOICES)
+        public_id=public_id,
+        buyer_customers=tenant_customers(request, VIEW_INVOICES),
+        member_books=tenant_books(request, VIEW_INVOICES),
     )
     if found is None:
         raise InvoiceNotFound(f"invoice {public_id} does not exist")

@@ -1,5 +1,6 @@
 """The invoicing API on real PostgreSQL: finance sees and acts on every book; a
-customer's members see their own issued invoices, credit notes and receipts only (any
+customer's members see their own issued invoices, credit notes and receipts only, a
+reseller's staff (members of its book) what the book issued and what it was billed (any
 other id, on every endpoint and download, is a 404 and never another's data); actions
 are finance's; bad input is a clear error and books nothing."""
 
@@ -14,12 +15,17 @@ from rest_framework.test import APIClient
 
 from invoicing import services
 from invoicing.models import Invoice, Receipt
+from ledger import services as ledger_services
 from ledger.integrity import verify_ledger
-from ledger.models import Event
+from ledger.models import Book, Event
 from payments.topups.services import topup_book, topup_new
+from pricing import services as pricing_services
 from tests.invoicing.conftest import AFTER_JULY, AFTER_JUNE, JULY, JUNE, book_usage
 from tests.invoicing.pdf_inspect import pdf_text
-from wallets.models import CustomerMembership
+from tests.metering.conftest import PRICES_FROM
+from wallets import access
+from wallets import services as wallets_services
+from wallets.models import Customer, CustomerMembership
 
 pytestmark = pytest.mark.django_db
 
@@ -385,3 +391,175 @@ def test_an_unknown_tax_region_is_refused_at_finalization_and_books_nothing(worl
     invoice.refresh_from_db()
     assert invoice.state == "draft" and invoice.number is None
     assert not Receipt.objects.exists()
+
+
+# --- a reseller's staff (members of its seller book) -----------------------------------------
+
+
+def _book_member(username: str, book) -> APIClient:
+    user = User.objects.create_user(username, password="pw")
+    wallets_services.book_member_add(book=book, user=user, actor="test")
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def resold(world, documents):
+    """Beside `documents`: a second reseller, bolt (BLT-), whose credit customer hooli has
+    a finalized June invoice; the distributor's June bills to apex and to bolt; and a
+    receipt of a top-up of umbrella (apex's prepaid customer)."""
+    usd, distributor = world["usd"], world["distributor"]
+    bolt = ledger_services.book_create(code="bolt", name="Bolt", kind=Book.Kind.RESELLER)
+    bolt.wholesale_from = distributor
+    bolt.save(update_fields=["wholesale_from"])
+    book_kwargs = {"effective_from": PRICES_FROM, "actor": "test"}
+    pricing_services.retail_price_book_create(
+        book=distributor, name="bolt wholesale", customer="bolt", markup_bps=600, **book_kwargs
+    )
+    pricing_services.retail_price_book_create(
+        book=bolt, name="bolt list", markup_bps=2500, **book_kwargs
+    )
+    profile = services.billing_profile_set(
+        book=bolt, legal_name="Bolt Compute Inc", currency=usd, invoice_prefix="BLT-", actor="t"
+    )
+    services.tax_rate_add(
+        profile=profile,
+        region="US",
+        rate_bps=0,
+        kind="exempt",
+        effective_from=PRICES_FROM,
+        actor="t",
+    )
+    hooli = Customer.objects.create(
+        external_id="hooli", book=bolt, currency=usd, billing=Customer.Billing.CREDIT
+    )
+    services.buyer_details_set(customer=hooli, legal_name="Hooli Inc", region="US", actor="t")
+    services.buyer_details_set(book=bolt, legal_name="Bolt Compute Inc", region="US", actor="t")
+    book_usage("hooli", days=range(1, 8))
+    bills = {}
+    for reseller in (world["reseller"], bolt):
+        bill = services.invoice_draft(
+            seller_book=distributor,
+            reseller_book=reseller,
+            period_start=JUNE[0],
+            period_end=JUNE[1],
+            actor="test",
+            now=AFTER_JUNE,
+        )
+        bills[reseller.code] = services.invoice_finalize(invoice=bill, actor="test", now=AFTER_JUNE)
+    topup = topup_new(customer=world["umbrella"], amount_stripe=1500, source="checkout", actor="t")
+    topup_book(topup_id=topup.pk, actor="test", stripe_payment_intent_id="pi_api_umbrella")
+    return {
+        "bolt": bolt,
+        "hooli": _issued(hooli),
+        "apex_bill": bills["apex"],
+        "bolt_bill": bills["bolt"],
+        "umbrella_receipt": services.receipt_issue(topup=topup, actor="test"),
+    }
+
+
+def test_a_reseller_member_sees_its_customers_and_its_bill_only(world, documents, resold):
+    apex = _book_member("apex-staff", world["reseller"])
+    initech, bill = documents["initech"], resold["apex_bill"]
+    assert initech.seller_book == world["reseller"] and bill.buyer_key == "reseller:apex"
+    # A draft of its customer's next period is still finance's.
+    book_usage("initech", days=range(1, 3), month=7)
+    draft = services.invoice_draft(
+        seller_book=world["reseller"],
+        customer=world["initech"],
+        period_start=JUNE[1],
+        period_end=JULY_END,
+        actor="test",
+        now=AFTER_JULY,
+    )
+    mine = {str(initech.public_id), str(bill.public_id)}
+    assert _ids(apex.get(f"{API}/invoices/")) == mine
+    assert _ids(apex.get(f"{API}/invoices/?buyer=reseller:apex")) == {str(bill.public_id)}
+    assert _ids(apex.get(f"{API}/invoices/?book=apex")) == {str(initech.public_id)}
+    assert _ids(apex.get(f"{API}/invoices/?buyer=globex")) == set()
+    rows = list(csv.DictReader(io.StringIO(_csv(apex.get(f"{API}/invoices.csv")))))
+    assert {row["number"] for row in rows} == {initech.number_text, bill.number_text}
+    assert {row["buyer"] for row in rows} == {"initech", "reseller:apex"}
+    for invoice in (initech, bill):
+        body = apex.get(f"{API}/invoices/{invoice.public_id}/").json()
+        assert body["number"] == invoice.number_text and body["total_minor"] == invoice.total
+        pdf = apex.get(f"{API}/invoices/{invoice.public_id}/pdf/")
+        assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert _ids(apex.get(f"{API}/credit-notes/")) == {str(documents["note"].public_id)}
+    umbrella = resold["umbrella_receipt"]
+    assert _ids(apex.get(f"{API}/receipts/")) == {str(umbrella.public_id)}
+    assert apex.get(f"{API}/receipts/{umbrella.public_id}/pdf/").status_code == 200
+
+    # Another reseller's documents and bill, the distributor's direct customers' and
+    # receipts, and the draft: 404, exactly as an id that does not exist.
+    strangers = [draft, resold["hooli"], resold["bolt_bill"], documents["globex"]]
+    for invoice in strangers:
+        for path in (
+            f"{API}/invoices/{invoice.public_id}/",
+            f"{API}/invoices/{invoice.public_id}/pdf/",
+        ):
+            response = apex.get(path)
+            assert response.status_code == 404, path
+            assert response.json()["error"]["code"] == "invoice_not_found"
+            # (a draft has no number yet; the others' numbers never leak)
+            assert not invoice.number_text or invoice.number_text not in response.content.decode()
+    receipt = documents["receipt"]  # acme's, of the distributor
+    for path in (
+        f"{API}/receipts/{receipt.public_id}/",
+        f"{API}/receipts/{receipt.public_id}/pdf/",
+    ):
+        assert apex.get(path).json()["error"]["code"] == "receipt_not_found"
+    # Finance's screens and actions stay finance's, on its own documents too.
+    for method, path in [
+        ("get", f"{API}/profiles/"),
+        ("get", f"{API}/profiles/apex/"),
+        ("post", f"{API}/invoices/draft/"),
+        ("post", f"{API}/invoices/{initech.public_id}/finalize/"),
+        ("post", f"{API}/invoices/{initech.public_id}/void/"),
+        ("post", f"{API}/invoices/{initech.public_id}/credit-notes/"),
+        ("post", f"{API}/invoices/{bill.public_id}/payments/"),
+    ]:
+        response = getattr(apex, method)(path, {}, format="json")
+        assert response.status_code == 403, path
+        assert response.json()["error"]["code"] == "permission_denied"
+
+    # bolt's staff see bolt's, never apex's.
+    bolt = _book_member("bolt-staff", resold["bolt"])
+    assert _ids(bolt.get(f"{API}/invoices/")) == {
+        str(resold["hooli"].public_id),
+        str(resold["bolt_bill"].public_id),
+    }
+    assert _ids(bolt.get(f"{API}/credit-notes/")) == set()
+    assert _ids(bolt.get(f"{API}/receipts/")) == set()
+    assert bolt.get(f"{API}/invoices/{initech.public_id}/pdf/").status_code == 404
+    assert bolt.get(f"{API}/credit-notes/{documents['note'].public_id}/").status_code == 404
+    assert bolt.get(f"{API}/receipts/{umbrella.public_id}/").status_code == 404
+
+
+def test_a_reseller_members_pdf_of_its_customers_invoice_names_the_reseller_only(
+    world, documents, resold, tmp_path
+):
+    apex = _book_member("apex-staff", world["reseller"])
+    initech = documents["initech"]
+    text = " ".join(
+        pdf_text(apex.get(f"{API}/invoices/{initech.public_id}/pdf/").content, tmp_path).split()
+    )
+    assert initech.number_text in text and "Apex AI GmbH" in text and "Initech GmbH" in text
+    assert "TokenDistributor" not in text and "distributor" not in text.lower()
+    note = apex.get(f"{API}/credit-notes/{documents['note'].public_id}/pdf/")
+    text = " ".join(pdf_text(note.content, tmp_path).split())
+    assert "APX-CN-000001" in text and "TokenDistributor" not in text
+    # Its own bill is the distributor's document, addressed to the reseller.
+    bill = apex.get(f"{API}/invoices/{resold['apex_bill'].public_id}/pdf/")
+    text = " ".join(pdf_text(bill.content, tmp_path).split())
+    assert "TokenDistributor Ltd" in text and "Apex AI GmbH" in text
+    assert "Bolt" not in text and "Hooli" not in text
+
+
+def test_a_book_membership_opens_no_wallet(world):
+    user = User.objects.create_user("apex-staff", password="pw")
+    wallets_services.book_member_add(book=world["reseller"], user=user, actor="t")
+    assert list(access.books_visible(user=user)) == [world["reseller"]]
+    # Invoicing's documents only: no customer of the book becomes the login's.
+    assert not access.customers_visible(user=user, perm="wallets.view_customer").exists()

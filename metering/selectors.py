@@ -11,6 +11,14 @@ from django.db.models.functions import Cast, TruncDate
 
 from metering.models import UsageRecord
 
+# Every kind of token of a record, summed (the summaries' and finance's "tokens").
+TOKENS_TOTAL = (
+    F("input_tokens")
+    + F("output_tokens")
+    + F("cache_read_tokens")
+    + F("cache_write_tokens")
+    + F("reasoning_tokens")
+)
 # Each grouping's output keys and what they read: the API's names, never ORM paths.
 GROUPINGS = {
     "model": {"provider": "provider", "model": "model"},
@@ -35,13 +43,7 @@ def usage_summary_list(
         records.values(*fields, "currency", **aliases)
         .annotate(
             requests=Count("id"),
-            tokens=Sum(
-                F("input_tokens")
-                + F("output_tokens")
-                + F("cache_read_tokens")
-                + F("cache_write_tokens")
-                + F("reasoning_tokens")
-            ),
+            tokens=Sum(TOKENS_TOTAL),
             price_minor=Sum("price_minor"),
             cost_minor=Sum("cost_minor"),
             margin_minor=Sum("margin_minor"),
@@ -49,6 +51,52 @@ def usage_summary_list(
         .order_by("-price_minor")[:limit]
     )
     return [dict(row) for row in rows]
+
+
+def _period_records(*, since: datetime, until: datetime):
+    return UsageRecord.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
+
+
+def usage_margin_days_list(*, since: datetime, until: datetime):
+    """Requests, price, cost and margin per UTC day and currency of the usage that occurred
+    in [since, until) (the finance dashboard's chart: fewer sums than the routes' make a
+    year's scan a third cheaper)."""
+    return (
+        _period_records(since=since, until=until)
+        .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+        .values("day", "currency")
+        .annotate(
+            requests=Count("id"),
+            price=Sum("price_minor"),
+            cost=Sum("cost_minor"),
+            margin=Sum("margin_minor"),
+        )
+        .order_by()
+    )
+
+
+def usage_margin_routes_list(*, since: datetime, until: datetime, by_day: bool = False):
+    """The usage of [since, until) per provider, model, seller book and currency (and UTC
+    day): requests, tokens, price, wholesale, cost and margin. Without the day, a few
+    hundred groups hash-aggregate in one scan; with it (a CSV export) a year is thousands
+    of groups, sorted."""
+    records = _period_records(since=since, until=until)
+    by = ["provider", "model", "seller_book_id", "currency"]
+    if by_day:
+        records = records.annotate(day=TruncDate("occurred_at", tzinfo=UTC))
+        by.insert(0, "day")
+    return (
+        records.values(*by)
+        .annotate(
+            requests=Count("id"),
+            tokens=Sum(TOKENS_TOTAL),
+            price=Sum("price_minor"),
+            wholesale=Sum("wholesale_minor"),
+            cost=Sum("cost_minor"),
+            margin=Sum("margin_minor"),
+        )
+        .order_by()
+    )
 
 
 USAGE_EXPORT_CHUNK = 5000

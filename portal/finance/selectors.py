@@ -2,10 +2,10 @@
 
 Every balance comes from the ledger (`ledger.selectors`), every forecast from
 settlement's (`settlement.commitments.selectors`), margins from metering's usage
-records, whose sums the ledger's usage postings are made of (metering/postings.py): so
-each figure here ties out to the ledger to the unit, and carries the address of the
-ledger statement (or balances list) behind it. Amounts stay integers in the asset's
-scale; the template turns them into text.
+records (`metering.selectors.usage_margin_*`), whose sums the ledger's usage postings
+are made of (metering/postings.py): so each figure here ties out to the ledger to the
+unit, and carries the address of the ledger statement (or balances list) behind it.
+Amounts stay integers in the asset's scale; the template turns them into text.
 """
 
 from collections import defaultdict
@@ -13,15 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, Sum
-from django.db.models.functions import TruncDate
 from django.urls import reverse
 
 from credit.losses import selectors as loss_selectors
 from credit.models import BUCKETS
 from ledger import selectors as ledger_selectors
 from ledger.models import Asset, Book
-from metering.models import UsageRecord
+from metering import selectors as metering_selectors
 from pricing.selectors import NegativeMargin, negative_margin_report
 from settlement.commitments import selectors as commitment_selectors
 
@@ -330,56 +328,6 @@ class Margins:
     models_count: int
 
 
-_TOKENS = (
-    F("input_tokens")
-    + F("output_tokens")
-    + F("cache_read_tokens")
-    + F("cache_write_tokens")
-    + F("reasoning_tokens")
-)
-_SUMS = {
-    "requests": Count("id"),
-    "tokens": Sum(_TOKENS),
-    "price": Sum("price_minor"),
-    "wholesale": Sum("wholesale_minor"),
-    "cost": Sum("cost_minor"),
-    "margin": Sum("margin_minor"),
-}
-# What the per-day chart and table show: fewer sums make a year's scan a third cheaper.
-_DAY_SUMS = {
-    "requests": Count("id"),
-    "price": Sum("price_minor"),
-    "cost": Sum("cost_minor"),
-    "margin": Sum("margin_minor"),
-}
-
-
-def _records(*, since: datetime, until: datetime):
-    return UsageRecord.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
-
-
-def _day_rows(*, since: datetime, until: datetime):
-    return (
-        _records(since=since, until=until)
-        .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
-        .values("day", "currency")
-        .annotate(**_DAY_SUMS)
-        .order_by()
-    )
-
-
-def _route_rows(*, since: datetime, until: datetime, day: bool = False):
-    """The period's usage per provider, model, seller book and currency (and UTC day).
-    Without the day, a few hundred groups hash-aggregate in one scan; with it (the CSV
-    export) a year is thousands of groups, sorted."""
-    records = _records(since=since, until=until)
-    by = ["provider", "model", "seller_book_id", "currency"]
-    if day:
-        records = records.annotate(day=TruncDate("occurred_at", tzinfo=UTC))
-        by.insert(0, "day")
-    return records.values(*by).annotate(**_SUMS).order_by()
-
-
 def margins_get(
     *, since: datetime, until: datetime, ledger: LedgerBalances | None = None
 ) -> Margins:
@@ -402,7 +350,7 @@ def margins_get(
     total: dict[str, MarginSums] = defaultdict(MarginSums)
     per_model: dict[tuple[str, str, str], MarginSums] = defaultdict(MarginSums)
     per_book: dict[tuple[str, str], MarginSums] = defaultdict(MarginSums)
-    for row in _route_rows(since=since, until=until):
+    for row in metering_selectors.usage_margin_routes_list(since=since, until=until):
         currency, book = row["currency"], books[row["seller_book_id"]]
         total[currency].add(row)
         per_model[(row["provider"], row["model"], currency)].add(row)
@@ -422,7 +370,7 @@ def margins_get(
         key=lambda r: (-r.sums.price_minor, r.key, r.code),
     )
     per_day = []
-    for row in _day_rows(since=since, until=until):
+    for row in metering_selectors.usage_margin_days_list(since=since, until=until):
         sums = MarginSums()
         sums.add(row | {"tokens": 0, "wholesale": None})
         per_day.append(MarginRow((row["day"],), row["currency"], scales[row["currency"]], sums))
@@ -458,6 +406,7 @@ def margin_export_rows(*, since: datetime, until: datetime):
     wholesale, cost, margin), by day, book, provider and model."""
     scales = dict(Asset.objects.values_list("code", "scale"))
     books = dict(Book.objects.values_list("id", "code"))
+    routes = metering_selectors.usage_margin_routes_list(since=since, until=until, by_day=True)
     rows = [
         (
             row["day"],
@@ -473,7 +422,7 @@ def margin_export_rows(*, since: datetime, until: datetime):
             row["cost"],
             row["margin"],
         )
-        for row in _route_rows(since=since, until=until, day=True)
+        for row in routes
     ]
     rows.sort(key=lambda r: r[:5])
     return rows

@@ -385,3 +385,31 @@ def event_debits_list(*, event_type: str, payload_field: str) -> list[EventDebit
             [payload_field, event_type],
         )
         return [EventDebits(sequence, field, int(debits)) for sequence, field, debits in cursor]
+
+
+@dataclass(frozen=True, slots=True)
+class EventAccountNet:
+    sequence: int
+    book_id: int
+    asset_id: int
+    code: str  # the account's code
+    net: int  # the event's debits less its credits on the account (every phase)
+
+
+def event_account_nets_list(*, event_type: str) -> list[EventAccountNet]:
+    """Every event of a type, per account it posted to, with its net movement there, by
+    sequence: what an app's `ledger_verify` check compares, account by account, with
+    the rows it keeps for the event."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.sequence, a.book_id, a.asset_id, a.code,"
+            "       sum(CASE WHEN p.side = 'D' THEN p.amount ELSE -p.amount END)"
+            "  FROM ledger_event e"
+            "  JOIN ledger_posting p ON p.sequence = e.sequence"
+            "  JOIN ledger_account a ON a.id = p.account_id"
+            " WHERE e.type = %s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+            [event_type],
+        )
+        return [
+            EventAccountNet(s, book, asset, code, int(net)) for s, book, asset, code, net in cursor
+        ]

@@ -375,8 +375,8 @@ def usage_batch_sequences_list(
 
 @dataclass(frozen=True, slots=True)
 class BatchUsageCost:
-    """The upstream cost of a batch's records of one seller book, currency, provider,
-    model, UTC day and period between two `split_at` instants."""
+    """The upstream cost and tokens of a batch's records of one seller book, currency,
+    provider, model, UTC day and period between two `split_at` instants."""
 
     ledger_sequence: int
     seller_book_id: int
@@ -387,20 +387,40 @@ class BatchUsageCost:
     first_occurred_at: datetime  # every record of the group is on its side of each split
     records: int
     cost_minor: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        """Every kind of token, summed (as TOKENS_TOTAL)."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.reasoning_tokens
+        )
 
 
 def usage_batch_costs_list(
     *, after_sequence: int, through_sequence: int, split_at: Sequence[datetime] = ()
 ) -> list[BatchUsageCost]:
-    """Upstream cost of the usage batches in (after_sequence, through_sequence], summed
-    per batch, seller book, currency, provider, model and day, and split at each instant
-    of `split_at` (a commitment's start or expiry), so that a group's records all lie on
-    the same side of each: the caller can judge a whole group by its first record."""
+    """Upstream cost and tokens by kind of the usage batches in (after_sequence,
+    through_sequence], summed per batch, seller book, currency, provider, model and day,
+    and split at each instant of `split_at` (a commitment's start or expiry), so that a
+    group's records all lie on the same side of each: the caller can judge a whole group
+    by its first record. One read of the batches' records: settlement draws commitments
+    down and adds its daily rollup from the same rows."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT ledger_event_sequence, seller_book_id, currency, provider, model,"
             "       (occurred_at AT TIME ZONE 'UTC')::date,"
-            "       min(occurred_at), count(*), sum(cost_minor)"
+            "       min(occurred_at), count(*), sum(cost_minor), sum(input_tokens),"
+            "       sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
+            "       sum(reasoning_tokens)"
             "  FROM metering_usagerecord"
             " WHERE ledger_event_sequence > %s AND ledger_event_sequence <= %s"
             " GROUP BY ledger_event_sequence, seller_book_id, currency, provider, model,"
@@ -410,8 +430,8 @@ def usage_batch_costs_list(
             [after_sequence, through_sequence, sorted(set(split_at))],
         )
         return [
-            BatchUsageCost(seq, book, currency, provider, model, day, first, n, int(cost))
-            for seq, book, currency, provider, model, day, first, n, cost in cursor.fetchall()
+            BatchUsageCost(seq, book, currency, provider, model, day, first, n, *map(int, sums))
+            for seq, book, currency, provider, model, day, first, n, *sums in cursor.fetchall()
         ]
 
 

@@ -5,14 +5,29 @@ from collections import defaultdict
 from django.db.models import Sum
 
 from ledger import selectors as ledger_selectors
-from settlement.commitments.models import Breakage, Commitment, DrawdownBatch, DrawdownLine
+from settlement.commitments.models import (
+    Breakage,
+    Commitment,
+    DrawdownBatch,
+    DrawdownDiscount,
+    DrawdownLine,
+)
 from settlement.commitments.postings import BREAKAGE_EVENT, DRAWDOWN_EVENT, PURCHASE_EVENT
+from settlement.commitments.services import (
+    capacity_account_code,
+    cogs_account_code,
+    payable_account_code,
+    token_account_code,
+    tokens_used_account_code,
+)
+from settlement.terms import token_value
 
 
 def commitments_check(report) -> None:
     """Each purchase, draw-down and breakage event books what its row says; every row
-    that names an event has one; each commitment's ledger balance is its amount less its
-    draw-down and breakage."""
+    that names an event has one; each commitment's ledger balances (money, and tokens
+    for one in tokens) are what it bought less its draw-down and breakage, and a
+    commitment in tokens drew exactly its tokens' share of its price."""
     _drawdowns_check(report)
     _events_check(
         report,
@@ -36,36 +51,104 @@ def commitments_check(report) -> None:
 
 
 def _drawdowns_check(report) -> None:
-    batches = {
-        row.ledger_sequence: row
-        for row in DrawdownBatch.objects.filter(ledger_sequence__isnull=False)
-    }
-    lines = defaultdict(int)
-    for batch_id, total in DrawdownLine.objects.values_list("batch_id").annotate(
-        total=Sum("amount_minor")
+    lines = defaultdict(lambda: [0, 0, 0])
+    for batch_id, covered, money, tokens in DrawdownLine.objects.values_list("batch_id").annotate(
+        Sum("list_minor"), Sum("amount_minor"), Sum("tokens")
     ):
-        lines[batch_id] = int(total)
+        lines[batch_id] = [int(covered), int(money), int(tokens)]
+    discounts = dict(
+        DrawdownDiscount.objects.values_list("batch_id").annotate(total=Sum("amount_minor"))
+    )
     for row in DrawdownBatch.objects.all():
-        if lines.pop(row.pk, 0) != row.drawn_minor:
+        rows_say = [row.covered_minor, row.drawn_minor, row.tokens]
+        if lines.pop(row.pk, [0, 0, 0]) != rows_say:
             report.problem(
                 f"draw-down of batch #{row.metering_sequence}: its lines do not sum to "
-                f"{row.drawn_minor}"
+                f"{rows_say} (list covered, money drawn, tokens)"
             )
-        if row.drawn_minor > 0 and row.ledger_sequence is None:
-            report.problem(f"draw-down of batch #{row.metering_sequence} has no ledger event")
-    for event in ledger_selectors.event_debits_list(
-        event_type=DRAWDOWN_EVENT, payload_field="metering_sequence"
-    ):
-        row = batches.pop(event.sequence, None)
-        if row is None:
-            report.problem(f"event #{event.sequence} (draw-down) has no draw-down row")
-        elif str(row.metering_sequence) != event.payload_field or row.drawn_minor != event.debits:
+        if int(discounts.get(row.pk, 0)) != row.discount_minor:
             report.problem(
-                f"event #{event.sequence} (draw-down of batch #{event.payload_field}): debits "
-                f"{event.debits} vs the row's {row.drawn_minor} of batch #{row.metering_sequence}"
+                f"draw-down of batch #{row.metering_sequence}: its discounts do not sum to "
+                f"{row.discount_minor}"
             )
-    for sequence in sorted(batches):
-        report.problem(f"draw-down row names event #{sequence}, which is not a draw-down")
+        if any(rows_say) or row.discount_minor:
+            if row.ledger_sequence is None:
+                report.problem(f"draw-down of batch #{row.metering_sequence} has no ledger event")
+    _drawdown_events_check(report)
+
+
+def _drawdown_events_check(report) -> None:
+    """Each draw-down event moves each account by what the batch's rows say."""
+    expected: dict[int, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    for (
+        sequence,
+        commitment_id,
+        book,
+        asset,
+        provider,
+        token_asset,
+        covered,
+        money,
+        tokens,
+    ) in DrawdownLine.objects.values_list(
+        "batch__ledger_sequence",
+        "commitment_id",
+        "commitment__contract__book_id",
+        "commitment__contract__currency_id",
+        "commitment__contract__provider",
+        "commitment__token_account__asset_id",
+        "list_minor",
+        "amount_minor",
+        "tokens",
+    ):
+        nets = expected[sequence]
+        nets[(book, asset, payable_account_code(provider))] += covered
+        nets[(book, asset, capacity_account_code(provider, commitment_id))] -= money
+        nets[(book, asset, cogs_account_code(provider))] -= covered - money
+        if token_asset is not None:
+            nets[(book, token_asset, token_account_code(provider, commitment_id))] -= tokens
+            nets[(book, token_asset, tokens_used_account_code(provider))] += tokens
+    for sequence, book, asset, provider, amount in DrawdownDiscount.objects.values_list(
+        "batch__ledger_sequence",
+        "contract__book_id",
+        "contract__currency_id",
+        "contract__provider",
+        "amount_minor",
+    ):
+        nets = expected[sequence]
+        nets[(book, asset, payable_account_code(provider))] += amount
+        nets[(book, asset, cogs_account_code(provider))] -= amount
+    actual: dict[int, dict[tuple, int]] = defaultdict(dict)
+    for net in ledger_selectors.event_account_nets_list(event_type=DRAWDOWN_EVENT):
+        if net.net:
+            actual[net.sequence][(net.book_id, net.asset_id, net.code)] = net.net
+    booked = set(
+        DrawdownBatch.objects.filter(ledger_sequence__isnull=False).values_list(
+            "ledger_sequence", flat=True
+        )
+    )
+    for sequence in sorted(actual.keys() | booked):
+        if sequence not in booked:
+            report.problem(f"event #{sequence} (draw-down) has no draw-down row")
+            continue
+        if sequence not in actual:
+            report.problem(f"draw-down row names event #{sequence}, which is not a draw-down")
+            continue
+        wanted = {key: net for key, net in expected.get(sequence, {}).items() if net}
+        if wanted != actual[sequence]:
+            differing = sorted(
+                code
+                for (_book, _asset, code) in wanted.keys() ^ actual[sequence].keys()
+                | {
+                    k
+                    for k in wanted.keys() & actual[sequence].keys()
+                    if wanted[k] != actual[sequence][k]
+                }
+            )
+            report.problem(
+                f"event #{sequence} (draw-down): the ledger and the batch's rows differ on "
+                f"{', '.join(differing)}"
+            )
 
 
 def _events_check(report, event_type: str, rows: dict, what: str) -> None:
@@ -84,15 +167,43 @@ def _events_check(report, event_type: str, rows: dict, what: str) -> None:
 
 
 def _balances_check(report) -> None:
-    drawn = dict(
-        DrawdownLine.objects.values_list("commitment_id").annotate(total=Sum("amount_minor"))
-    )
-    broken = dict(Breakage.objects.values_list("commitment_id", "amount_minor"))
+    drawn = {
+        pk: (int(money), int(tokens))
+        for pk, money, tokens in DrawdownLine.objects.values_list("commitment_id").annotate(
+            Sum("amount_minor"), Sum("tokens")
+        )
+    }
+    broken = {
+        pk: (amount, tokens or 0)
+        for pk, amount, tokens in Breakage.objects.values_list(
+            "commitment_id", "amount_minor", "tokens"
+        )
+    }
     for commitment in Commitment.objects.filter(account__isnull=False):
-        expected = commitment.amount_minor - int(drawn.get(commitment.pk, 0))
-        expected -= broken.get(commitment.pk, 0)
+        money, tokens = drawn.get(commitment.pk, (0, 0))
+        broken_money, broken_tokens = broken.get(commitment.pk, (0, 0))
+        expected = commitment.amount_minor - money - broken_money
         actual = ledger_selectors.account_balance_get(account_id=commitment.account_id).balance
         if actual != expected:
             report.problem(
                 f"commitment {commitment.pk}: the ledger holds {actual}, its rows say {expected}"
+            )
+        if commitment.tokens is None:
+            continue
+        expected_tokens = commitment.tokens - tokens - broken_tokens
+        actual_tokens = (
+            ledger_selectors.account_balance_get(account_id=commitment.token_account_id).balance
+            if commitment.token_account_id
+            else None
+        )
+        if actual_tokens != expected_tokens:
+            report.problem(
+                f"commitment {commitment.pk}: the ledger holds {actual_tokens} tokens, its rows "
+                f"say {expected_tokens}"
+            )
+        value = token_value(commitment.amount_minor, commitment.tokens, tokens)
+        if money != value:
+            report.problem(
+                f"commitment {commitment.pk}: {tokens} of its {commitment.tokens} tokens drew "
+                f"{money}, not their share of the price, {value}"
             )

@@ -1,34 +1,41 @@
 """The draw-down of commitments by metered usage, and breakage at expiry: the two jobs
 that lower a commitment's balance (Celery beat runs both every minute).
 
-Draw-down. Metering books each usage batch as Dr cogs:<p> / Cr payable:<p> and is never
-slowed by settlement: this job follows the log afterwards. For each usage batch after
-the watermark (DrawdownCursor), it sums the batch's upstream cost per provider x model
-(metering.selectors) and books ONE event for the batch, Dr payable:<p> / Cr
-prepaid_capacity:<p>:<id>, for what the commitments cover:
+Draw-down. Metering books each usage batch at list price as Dr cogs:<p> / Cr
+payable:<p> and is never slowed by settlement: this job follows the log afterwards.
+For each usage batch after the watermark (DrawdownCursor), it sums the batch's upstream
+cost and tokens per provider x model x day (metering.selectors) and books ONE event for
+the batch (settlement.commitments.postings):
 - a commitment covers usage of its contract's book (the distributor's: a reseller's
   usage costs the distributor), provider and currency, of a covered model (none listed:
   all), that occurred while it was active (starts_at <= occurred_at < expires_at), while
-  it has a balance left and no breakage was booked for it;
+  it has money (in money) or tokens (in tokens) left and no breakage was booked for it;
 - usage is drawn from the matching commitments in order of priority (lower first), then
-  earliest expiry, then the oldest; what none covers stays on payable:<p>.
+  earliest expiry, then the oldest. A commitment in money pays the list cost less its
+  contract's discount (settlement.terms); one in tokens takes the usage's tokens and
+  draws their share of its price. Either way its list cost leaves payable:<p> and cogs:<p>
+  moves to what the commitment paid;
+- what none covers stays on payable:<p>, less the discount of the contract of that book,
+  provider and currency (the most recent one when there are several): the provider
+  bills it at that discount, so the discount moves from payable:<p> to cogs:<p>.
 A batch is drawn once: the DrawdownBatch row is unique per metering sequence and the
 event's idempotency key is `settlement:drawdown:<sequence>`; the watermark moves in the
 same transaction, so a crash redoes the whole run or nothing. The same run adds its
-batches to reconciliation's daily rollup (settlement.reconciliation.rollup), which so
-holds exactly the batches up to the watermark.
+batches to reconciliation's daily rollup (settlement.reconciliation.rollup) from the
+same rows, so the rollup holds exactly the batches up to the watermark.
 
 Breakage. Once a commitment has been expired for SETTLEMENT_BREAKAGE_GRACE_HOURS, the
 job first draws every batch booked so far (usage that occurred before the expiry but
 was metered late is drawn from the commitment, not lost), then writes the remainder off
-once: Dr expense:breakage / Cr prepaid_capacity (key `settlement:commitment:<id>:expired`,
-one Breakage row per commitment). Usage of before the expiry metered after the breakage
+once: Dr expense:breakage / Cr prepaid_capacity, and for a commitment in tokens the
+tokens left to tokens_expired:<p> (key `settlement:commitment:<id>:expired`, one
+Breakage row per commitment). Usage of before the expiry metered after the breakage
 is not drawn from it any more: it stays on payable:<p>, which is what the provider bills
 us for it once the commitment is gone (and reconciliation shows it).
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -41,10 +48,24 @@ from ledger.models import Account, Book
 from ledger.services import AccountRef, NewEvent
 from metering import selectors as metering_selectors
 from settlement.commitments.locks import drawdown_cursor_lock
-from settlement.commitments.models import Breakage, Commitment, DrawdownBatch, DrawdownLine
+from settlement.commitments.models import (
+    Breakage,
+    Commitment,
+    Contract,
+    DrawdownBatch,
+    DrawdownDiscount,
+    DrawdownLine,
+)
 from settlement.commitments.postings import BREAKAGE_EVENT, DRAWDOWN_EVENT, drawdown_payload
-from settlement.commitments.services import BREAKAGE_ACCOUNT_CODE, payable_account_code
+from settlement.commitments.services import (
+    BREAKAGE_ACCOUNT_CODE,
+    cogs_account_code,
+    payable_account_code,
+    tokens_expired_account_code,
+    tokens_used_account_code,
+)
 from settlement.reconciliation.rollup import rollup_add
+from settlement.terms import list_capacity, net_of_discount, proportion, token_value
 
 DRAWDOWN_ACTOR = "system:settlement-drawdown"
 BREAKAGE_ACTOR = "system:settlement-breakage"
@@ -61,11 +82,14 @@ SEQUENCES_PER_BATCH_SCANNED = 20
 @dataclass(frozen=True, slots=True)
 class DrawdownRun:
     batches: int  # metering batches drawn by this run
-    events: int  # draw-down events booked (batches with covered usage)
-    cost_minor: int  # their upstream cost
-    drawn_minor: int  # of which commitments covered
+    events: int  # draw-down events booked (batches with covered usage or a discount)
+    cost_minor: int  # their upstream cost at list
+    drawn_minor: int  # money drawn from commitments
     through_sequence: int  # the watermark after the run
     caught_up: bool  # the watermark reached the log's head as this run saw it
+    covered_minor: int = 0  # the list cost commitments covered
+    discount_minor: int = 0  # the discount on what they did not
+    tokens: int = 0  # tokens drawn from commitments in tokens
 
 
 @dataclass(slots=True)
@@ -73,38 +97,85 @@ class _Open:
     """A commitment that may still be drawn, with what is left of it in this run."""
 
     commitment: Commitment
-    remaining: int
+    remaining: int  # money, from the ledger
+    tokens_left: int | None  # tokens, from the ledger; None for a commitment in money
     book_id: int
     provider: str
     currency: str
+    discount_bps: int
 
     def covers(self, *, book_id, provider, currency, model, occurred_at) -> bool:
         c = self.commitment
+        left = self.remaining if self.tokens_left is None else self.tokens_left
         return (
-            self.remaining > 0
+            left > 0
             and (book_id, provider, currency) == (self.book_id, self.provider, self.currency)
             and c.starts_at <= occurred_at < c.expires_at
             and (not c.covered_models or model in c.covered_models)
         )
 
+    def take(self, list_left: int, tokens_left: int) -> tuple[int, int, int, int]:
+        """Cover what it can of usage with `list_left` cost and `tokens_left` tokens
+        still uncovered: (list cost covered, money drawn, tokens drawn, tokens covered).
+        Each side of the usage is taken in proportion to the other, and the last take
+        takes both sides whole."""
+        if self.tokens_left is not None:
+            n = min(tokens_left, self.tokens_left)
+            if n == 0:
+                return 0, 0, 0, 0
+            c = self.commitment
+            used = c.tokens - self.tokens_left
+            money = token_value(c.amount_minor, c.tokens, used + n) - token_value(
+                c.amount_minor, c.tokens, used
+            )
+            self.tokens_left -= n
+            self.remaining -= money
+            return proportion(list_left, n, tokens_left), money, n, n
+        if list_left == 0:
+            return 0, 0, 0, 0  # free usage is not the money's to cover
+        capacity = list_capacity(self.remaining, self.discount_bps)
+        covered = list_left if capacity is None else min(list_left, capacity)
+        if covered == 0:
+            return 0, 0, 0, 0
+        # The take that exhausts the commitment takes what is left of it (under a unit
+        # more than the exact net value), so no crumb of it is left for breakage.
+        money = (
+            self.remaining if covered == capacity else net_of_discount(covered, self.discount_bps)
+        )
+        self.remaining -= money
+        return covered, money, 0, proportion(tokens_left, covered, list_left)
+
 
 def _open_commitments() -> list[_Open]:
-    """Commitments without breakage, in draw order, with their ledger balance."""
+    """Commitments without breakage, in draw order, with their ledger balances."""
     commitments = (
         Commitment.objects.filter(breakage__isnull=True, account__isnull=False)
-        .select_related("contract__currency")
+        .select_related("contract__currency", "token_account")
         .order_by("priority", "expires_at", "pk")
     )
     return [
         _Open(
             commitment,
             ledger_selectors.account_balance_get(account_id=commitment.account_id).balance,
+            ledger_selectors.account_balance_get(account_id=commitment.token_account_id).balance
+            if commitment.token_account_id
+            else None,
             commitment.contract.book_id,
             commitment.contract.provider,
             commitment.contract.currency.code,
+            commitment.contract.discount_bps,
         )
         for commitment in commitments
     ]
+
+
+def _discount_contracts() -> dict[tuple[int, str, str], Contract]:
+    """The contract whose discount applies to usage no commitment covers, per book,
+    provider and currency: the most recent one (a renewal's terms replace the old)."""
+    contracts = {}
+    for contract in Contract.objects.select_related("currency").order_by("created_at", "pk"):
+        contracts[(contract.book_id, contract.provider, contract.currency.code)] = contract
+    return contracts
 
 
 def _distributor_books() -> dict[int, int]:
@@ -113,6 +184,58 @@ def _distributor_books() -> dict[int, int]:
         pk: wholesale_from or pk
         for pk, wholesale_from in Book.objects.values_list("pk", "wholesale_from_id")
     }
+
+
+@dataclass(slots=True)
+class _Drawn:
+    """One batch's draw-down, summed per (commitment, model, day) and per (contract,
+    model, day) for the uncovered usage's discount."""
+
+    lines: dict[tuple[int, str, object], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0])  # list, money, tokens
+    )
+    discounts: dict[tuple[int, str, object], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0])  # list, discount
+    )
+    cost: int = 0
+
+    def total(self, index: int) -> int:
+        return sum(line[index] for line in self.lines.values())
+
+
+def _draw_batch(costs, open_commitments, discount_contracts, distributors) -> _Drawn:
+    drawn = _Drawn()
+    for cost in costs:
+        book_id = distributors[cost.seller_book_id]
+        drawn.cost += cost.cost_minor
+        list_left, tokens_left = cost.cost_minor, cost.tokens
+        for candidate in open_commitments:
+            if list_left == 0 and tokens_left == 0:
+                break
+            if not candidate.covers(
+                book_id=book_id,
+                provider=cost.provider,
+                currency=cost.currency,
+                model=cost.model,
+                occurred_at=cost.first_occurred_at,
+            ):
+                continue
+            covered, money, tokens, tokens_covered = candidate.take(list_left, tokens_left)
+            if covered or money or tokens:
+                line = drawn.lines[(candidate.commitment.pk, cost.model, cost.usage_day)]
+                line[0] += covered
+                line[1] += money
+                line[2] += tokens
+            list_left -= covered
+            tokens_left -= tokens_covered
+        contract = discount_contracts.get((book_id, cost.provider, cost.currency))
+        if list_left and contract is not None and contract.discount_bps:
+            discount = list_left - net_of_discount(list_left, contract.discount_bps)
+            if discount:
+                row = drawn.discounts[(contract.pk, cost.model, cost.usage_day)]
+                row[0] += list_left
+                row[1] += discount
+    return drawn
 
 
 def commitments_draw_down(
@@ -149,54 +272,33 @@ def commitments_draw_down(
         )
         distributors = _distributor_books()
         # The same batches, once each, into reconciliation's daily rollup.
-        rollup_add(
-            after_sequence=cursor.through_sequence,
-            through_sequence=sequences[-1],
-            distributors=distributors,
-        )
+        rollup_add(costs=costs, distributors=distributors)
         by_batch = defaultdict(list)
         for cost in costs:
             by_batch[cost.ledger_sequence].append(cost)
-        # Payable accounts exist (metering made them when it booked the usage).
-        payables: dict[tuple[int, int, str], int] = {}
-        events, batch_rows, lines_of = [], [], {}
-        total_cost = total_drawn = 0
+        discount_contracts = _discount_contracts()
+        accounts = _Accounts()
+        events, batch_rows, drawn_of = [], [], {}
         for sequence in sequences:
-            lines: dict[tuple[int, str, object], int] = defaultdict(int)
-            batch_cost = 0
-            for cost in by_batch[sequence]:
-                book_id = distributors[cost.seller_book_id]
-                batch_cost += cost.cost_minor
-                left = cost.cost_minor
-                for candidate in open_commitments:
-                    if left == 0:
-                        break
-                    if not candidate.covers(
-                        book_id=book_id,
-                        provider=cost.provider,
-                        currency=cost.currency,
-                        model=cost.model,
-                        occurred_at=cost.first_occurred_at,
-                    ):
-                        continue
-                    take = min(left, candidate.remaining)
-                    candidate.remaining -= take
-                    left -= take
-                    lines[(candidate.commitment.pk, cost.model, cost.usage_day)] += take
-            drawn = sum(lines.values())
-            total_cost += batch_cost
-            total_drawn += drawn
+            drawn = _draw_batch(
+                by_batch[sequence], open_commitments, discount_contracts, distributors
+            )
             batch_rows.append(
                 DrawdownBatch(
                     metering_sequence=sequence,
-                    cost_minor=batch_cost,
-                    drawn_minor=drawn,
+                    cost_minor=drawn.cost,
+                    covered_minor=drawn.total(0),
+                    drawn_minor=drawn.total(1),
+                    tokens=drawn.total(2),
+                    discount_minor=sum(row[1] for row in drawn.discounts.values()),
                     created_at=timezone.now(),
                 )
             )
-            lines_of[sequence] = lines
-            if drawn:
-                events.append(_drawdown_event(sequence, lines, open_commitments, payables))
+            drawn_of[sequence] = drawn
+            if drawn.lines or drawn.discounts:
+                events.append(
+                    _drawdown_event(sequence, drawn, open_commitments, discount_contracts, accounts)
+                )
         appended = ledger_services.events_record_batch(events=events, actor=actor) if events else []
         ledger_sequences = {
             event.payload["metering_sequence"]: result.sequence
@@ -205,25 +307,58 @@ def commitments_draw_down(
         for row in batch_rows:
             row.ledger_sequence = ledger_sequences.get(row.metering_sequence)
         DrawdownBatch.objects.bulk_create(batch_rows)
-        DrawdownLine.objects.bulk_create(
-            [
-                DrawdownLine(
-                    batch=row,
-                    commitment_id=commitment_id,
-                    model=model,
-                    usage_day=day,
-                    amount_minor=amount,
-                )
-                for row in batch_rows
-                for (commitment_id, model, day), amount in sorted(
-                    lines_of[row.metering_sequence].items(), key=lambda item: str(item[0])
-                )
-            ]
-        )
+        _lines_create(batch_rows, drawn_of)
         _advance(cursor, through)
         return DrawdownRun(
-            len(sequences), len(events), total_cost, total_drawn, through, through >= head
+            len(sequences),
+            len(events),
+            sum(row.cost_minor for row in batch_rows),
+            sum(row.drawn_minor for row in batch_rows),
+            through,
+            through >= head,
+            sum(row.covered_minor for row in batch_rows),
+            sum(row.discount_minor for row in batch_rows),
+            sum(row.tokens for row in batch_rows),
         )
+
+
+def _lines_create(batch_rows: list[DrawdownBatch], drawn_of: dict[int, _Drawn]) -> None:
+    def ordered(items):
+        return sorted(items, key=lambda item: str(item[0]))
+
+    DrawdownLine.objects.bulk_create(
+        [
+            DrawdownLine(
+                batch=row,
+                commitment_id=commitment_id,
+                model=model,
+                usage_day=day,
+                list_minor=covered,
+                amount_minor=money,
+                tokens=tokens,
+            )
+            for row in batch_rows
+            for (commitment_id, model, day), (covered, money, tokens) in ordered(
+                drawn_of[row.metering_sequence].lines.items()
+            )
+        ]
+    )
+    DrawdownDiscount.objects.bulk_create(
+        [
+            DrawdownDiscount(
+                batch=row,
+                contract_id=contract_id,
+                model=model,
+                usage_day=day,
+                list_minor=uncovered,
+                amount_minor=discount,
+            )
+            for row in batch_rows
+            for (contract_id, model, day), (uncovered, discount) in ordered(
+                drawn_of[row.metering_sequence].discounts.items()
+            )
+        ]
+    )
 
 
 def _advance(cursor, through: int) -> None:
@@ -232,35 +367,82 @@ def _advance(cursor, through: int) -> None:
     cursor.save(update_fields=["through_sequence", "updated_at"])
 
 
-def _drawdown_event(sequence: int, lines, open_commitments: list[_Open], payables) -> NewEvent:
+class _Accounts:
+    """The payable, cogs and token accounts the draw-down posts to, made when missing
+    (metering made payable and cogs when it booked the usage), looked up once a run."""
+
+    def __init__(self):
+        self._ids: dict[AccountRef, int] = {}
+
+    def id(self, book_id: int, asset_id: int, code: str, type: str) -> int:
+        ref = AccountRef(book_id, asset_id, code, type)
+        if ref not in self._ids:
+            self._ids[ref] = ledger_services.accounts_ensure(refs=[ref])[ref]
+        return self._ids[ref]
+
+    def payable(self, book_id, asset_id, provider) -> int:
+        return self.id(book_id, asset_id, payable_account_code(provider), Account.Type.LIABILITY)
+
+    def cogs(self, book_id, asset_id, provider) -> int:
+        return self.id(book_id, asset_id, cogs_account_code(provider), Account.Type.EXPENSE)
+
+
+def _drawdown_event(
+    sequence: int, drawn: _Drawn, open_commitments: list[_Open], contracts, accounts: _Accounts
+) -> NewEvent:
     by_id = {o.commitment.pk: o for o in open_commitments}
-    per_commitment: dict[int, int] = defaultdict(int)
-    for (commitment_id, _model, _day), amount in lines.items():
-        per_commitment[commitment_id] += amount
+    per_commitment: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (commitment_id, _model, _day), values in drawn.lines.items():
+        for i, value in enumerate(values):
+            per_commitment[commitment_id][i] += value
     draws = []
-    for commitment_id, amount in per_commitment.items():
+    for commitment_id, (covered, money, tokens) in per_commitment.items():
         source = by_id[commitment_id]
-        asset_id = source.commitment.contract.currency_id
-        key = (source.book_id, asset_id, source.provider)
-        if key not in payables:
-            ref = AccountRef(
-                source.book_id,
-                asset_id,
-                payable_account_code(source.provider),
-                Account.Type.LIABILITY,
-            )
-            payables[key] = ledger_services.accounts_ensure(refs=[ref])[ref]
-        draws.append(
+        commitment = source.commitment
+        book_id, asset_id = source.book_id, commitment.contract.currency_id
+        draw = {
+            "book": book_id,
+            "asset": asset_id,
+            "commitment": commitment_id,
+            "payable_account": accounts.payable(book_id, asset_id, source.provider),
+            "capacity_account": commitment.account_id,
+            "cogs_account": accounts.cogs(book_id, asset_id, source.provider),
+            "list": covered,
+            "amount": money,
+        }
+        if commitment.token_account_id:
+            token_asset = commitment.token_account.asset_id
+            draw |= {
+                "tokens": tokens,
+                "token_asset": token_asset,
+                "token_account": commitment.token_account_id,
+                "tokens_used_account": accounts.id(
+                    book_id,
+                    token_asset,
+                    tokens_used_account_code(source.provider),
+                    Account.Type.EXPENSE,
+                ),
+            }
+        draws.append(draw)
+    by_contract: dict[int, int] = defaultdict(int)
+    for (contract_id, _model, _day), (_uncovered, discount) in drawn.discounts.items():
+        by_contract[contract_id] += discount
+    contract_of = {contract.pk: contract for contract in contracts.values()}
+    discounts = []
+    for contract_id, amount in by_contract.items():
+        contract = contract_of[contract_id]
+        book_id, asset_id = contract.book_id, contract.currency_id
+        discounts.append(
             {
-                "book": source.book_id,
+                "book": book_id,
                 "asset": asset_id,
-                "commitment": commitment_id,
-                "payable_account": payables[key],
-                "capacity_account": source.commitment.account_id,
+                "contract": contract_id,
+                "payable_account": accounts.payable(book_id, asset_id, contract.provider),
+                "cogs_account": accounts.cogs(book_id, asset_id, contract.provider),
                 "amount": amount,
             }
         )
-    payload = drawdown_payload(metering_sequence=sequence, draws=draws)
+    payload = drawdown_payload(metering_sequence=sequence, draws=draws, discounts=discounts)
     return NewEvent(DRAWDOWN_EVENT, payload, f"settlement:drawdown:{sequence}")
 
 
@@ -311,15 +493,24 @@ def commitments_expire(
             Commitment.objects.filter(
                 expires_at__lte=closing_at, breakage__isnull=True, account__isnull=False
             )
-            .select_related("contract")
+            .select_related("contract", "token_account")
             .order_by("expires_at", "pk")[:limit]
         )
         events, rows = [], []
         for commitment in due:
             left = ledger_selectors.account_balance_get(account_id=commitment.account_id).balance
-            rows.append(Breakage(commitment=commitment, amount_minor=left, created_at=now))
-            if left > 0:
-                events.append(_breakage_event(commitment, left))
+            tokens_left = (
+                ledger_selectors.account_balance_get(account_id=commitment.token_account_id).balance
+                if commitment.token_account_id
+                else None
+            )
+            rows.append(
+                Breakage(
+                    commitment=commitment, amount_minor=left, tokens=tokens_left, created_at=now
+                )
+            )
+            if left > 0 or (tokens_left or 0) > 0:
+                events.append(_breakage_event(commitment, left, tokens_left))
         appended = ledger_services.events_record_batch(events=events, actor=actor) if events else []
         sequences = {
             event.payload["commitment"]: result.sequence
@@ -331,7 +522,7 @@ def commitments_expire(
     return BreakageRun(len(rows), sum(row.amount_minor for row in rows))
 
 
-def _breakage_event(commitment: Commitment, amount: int) -> NewEvent:
+def _breakage_event(commitment: Commitment, amount: int, tokens: int | None) -> NewEvent:
     contract = commitment.contract
     breakage = ledger_services.account_ensure(
         book_id=contract.book_id,
@@ -347,4 +538,17 @@ def _breakage_event(commitment: Commitment, amount: int) -> NewEvent:
         "capacity_account": commitment.account_id,
         "amount": amount,
     }
+    if tokens is not None:
+        token_asset = commitment.token_account.asset_id
+        payload |= {
+            "tokens": tokens,
+            "token_asset": token_asset,
+            "token_account": commitment.token_account_id,
+            "tokens_expired_account": ledger_services.account_ensure(
+                book_id=contract.book_id,
+                asset_id=token_asset,
+                code=tokens_expired_account_code(contract.provider),
+                type=Account.Type.EXPENSE,
+            ).id,
+        }
     return NewEvent(BREAKAGE_EVENT, payload, f"settlement:commitment:{commitment.pk}:expired")

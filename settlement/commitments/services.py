@@ -3,8 +3,10 @@ ledger event. The draw-down and breakage jobs are in settlement.commitments.draw
 
 Buying a commitment books, in the contract's book and currency,
   Dr prepaid_capacity:<provider>:<commitment id> / Cr cash:bank or payable:<provider>
-(settlement.commitments.postings). The capacity account may not go below zero: the
-database refuses a draw-down or breakage larger than what is left.
+and, for a commitment bought in tokens, in the TOKENS asset (scale 0),
+  Dr prepaid_tokens:<provider>:<commitment id> / Cr tokens_bought:<provider>
+(settlement.commitments.postings). The capacity and token accounts may not go below
+zero: the database refuses a draw-down or breakage larger than what is left.
 """
 
 from collections.abc import Sequence
@@ -44,6 +46,30 @@ def capacity_account_code(provider: str, commitment_id: int) -> str:
 
 def payable_account_code(provider: str) -> str:
     return f"payable:{provider}"
+
+
+def cogs_account_code(provider: str) -> str:
+    """Metering's cost of usage bought from the provider (metering.postings)."""
+    return f"cogs:{provider}"
+
+
+def token_account_code(provider: str, commitment_id: int) -> str:
+    return f"prepaid_tokens:{provider}:{commitment_id}"
+
+
+def tokens_bought_account_code(provider: str) -> str:
+    return f"tokens_bought:{provider}"
+
+
+def tokens_used_account_code(provider: str) -> str:
+    return f"tokens_used:{provider}"
+
+
+def tokens_expired_account_code(provider: str) -> str:
+    return f"tokens_expired:{provider}"
+
+
+TOKENS_ASSET_CODE = "TOKENS"  # token units, scale 0: what commitments in tokens hold
 
 
 CASH_ACCOUNT_CODE = "cash:bank"
@@ -126,7 +152,7 @@ def _clean_models(covered_models: Sequence[str]) -> list[str]:
 
 
 def _validate(
-    *, contract, currency, amount_minor, starts_at, expires_at, priority, funded_from
+    *, contract, currency, amount_minor, tokens, starts_at, expires_at, priority, funded_from
 ) -> None:
     if currency != contract.currency.code:
         raise CurrencyMismatch(
@@ -136,6 +162,11 @@ def _validate(
     if type(amount_minor) is not int or not 0 < amount_minor <= AMOUNT_MAX:
         raise InvalidAmount(
             "a commitment's amount must be positive", details={"amount_minor": amount_minor}
+        )
+    if tokens is not None and (type(tokens) is not int or not 0 < tokens <= AMOUNT_MAX):
+        raise InvalidCommitment(
+            "tokens is the whole number of tokens bought, more than zero",
+            details={"tokens": tokens},
         )
     if starts_at.tzinfo is None or expires_at.tzinfo is None:
         raise InvalidCommitment("starts_at and expires_at need a time zone")
@@ -173,9 +204,12 @@ def commitment_purchase(
     covered_models: Sequence[str] = (),
     priority: int = 100,
     name: str = "",
+    tokens: int | None = None,
 ) -> Purchase:
     """Buy capacity under a contract: the commitment's row, its capacity account and one
-    ledger event, in one transaction. A retry with the same key and terms returns the
+    ledger event, in one transaction. `amount_minor` is the price paid; with `tokens`
+    the commitment is in tokens (it covers that many tokens of usage, and holds them in
+    the ledger), without, in money. A retry with the same key and terms returns the
     first purchase; with other terms it is refused (idempotency_conflict)."""
     if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_LENGTH_MAX:
         raise IdempotencyKeyRequired(
@@ -186,6 +220,7 @@ def commitment_purchase(
         contract=contract,
         currency=currency,
         amount_minor=amount_minor,
+        tokens=tokens,
         starts_at=starts_at,
         expires_at=expires_at,
         priority=priority,
@@ -197,6 +232,7 @@ def commitment_purchase(
         "contract_id": contract.pk,
         "name": name,
         "amount_minor": amount_minor,
+        "tokens": tokens,
         "starts_at": starts_at,
         "expires_at": expires_at,
         "covered_models": _clean_models(covered_models),
@@ -242,21 +278,52 @@ def _book_purchase(contract: Contract, wanted: dict, idempotency_key: str, actor
         funding = ledger_services.account_ensure(
             book_id=book_id, asset_id=asset_id, code=funding_code, type=funding_type
         )
+        payload = {
+            "book": book_id,
+            "asset": asset_id,
+            "commitment": commitment.pk,
+            "capacity_account": capacity.pk,
+            "funding_account": funding.pk,
+            "amount": commitment.amount_minor,
+        }
+        if commitment.tokens is not None:
+            commitment.token_account = _token_accounts(contract, commitment, payload)
         appended = ledger_services.event_record(
             event_type=PURCHASE_EVENT,
-            payload={
-                "book": book_id,
-                "asset": asset_id,
-                "commitment": commitment.pk,
-                "capacity_account": capacity.pk,
-                "funding_account": funding.pk,
-                "amount": commitment.amount_minor,
-            },
+            payload=payload,
             idempotency_key=f"settlement:commitment:{commitment.pk}:purchased",
             actor=actor,
         )
         # Set once, in the transaction that made the row: what the row points at.
         commitment.account = capacity
         commitment.purchase_sequence = appended.sequence
-        commitment.save(update_fields=["account", "purchase_sequence"])
+        commitment.save(update_fields=["account", "token_account", "purchase_sequence"])
     return commitment
+
+
+def _token_accounts(contract: Contract, commitment: Commitment, payload: dict) -> Account:
+    """The TOKENS side of a purchase in tokens: its accounts, added to `payload`."""
+    tokens = ledger_services.asset_create(
+        code=TOKENS_ASSET_CODE, scale=0, description="tokens of upstream capacity"
+    )
+    account = ledger_services.account_create(
+        book=contract.book,
+        asset=tokens,
+        code=token_account_code(contract.provider, commitment.pk),
+        type=Account.Type.ASSET,
+        name=f"tokens bought from {contract.provider} ({commitment.name or commitment.pk})",
+        credits_must_not_exceed_debits=True,
+    )
+    source = ledger_services.account_ensure(
+        book_id=contract.book_id,
+        asset_id=tokens.pk,
+        code=tokens_bought_account_code(contract.provider),
+        type=Account.Type.EQUITY,
+    )
+    payload |= {
+        "tokens": commitment.tokens,
+        "token_asset": tokens.pk,
+        "token_account": account.pk,
+        "token_source_account": source.pk,
+    }
+    return account

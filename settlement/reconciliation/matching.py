@@ -17,7 +17,7 @@ none; token counts within |ours| x tolerance_bps likewise (requests must agree).
 
 from dataclasses import dataclass
 
-BPS = 10_000
+from settlement.terms import BPS, net_of_discount
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +51,10 @@ class Finding:
     explanation: str
 
 
-def half_even_div(numerator: int, denominator: int) -> int:
-    quotient, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice > denominator or (twice == denominator and quotient % 2 == 1):
-        quotient += 1
-    return quotient
-
-
 def expected_cost(cost_minor: int, discount_bps: int) -> int:
-    """List cost less the contract's discount, rounded once, half-even."""
-    return half_even_div(cost_minor * (BPS - discount_bps), BPS)
+    """List cost less the contract's discount, rounded once, half-even: the same
+    arithmetic the draw-down books the discount with (settlement.terms)."""
+    return net_of_discount(cost_minor, discount_bps)
 
 
 def _money_tolerance(amount: int, terms: Terms) -> int:

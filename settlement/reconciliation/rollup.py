@@ -3,13 +3,16 @@
 The draw-down job calls `rollup_add` for the usage batches it draws, in its transaction
 and under its watermark lock (settlement.commitments.drawdown), so the rollup holds the
 records of exactly the batches up to DrawdownCursor.through_sequence, each once: a
-crash redoes the batches and their rollup together or neither. One metering read per
-run (the batches' records, summed per day x book x currency x provider x model) and one
-upsert; a month of usage is ~30 x models rows per provider, however many requests.
+crash redoes the batches and their rollup together or neither. No read of its own: it
+sums the rows the draw-down read for the batches (metering.selectors.
+usage_batch_costs_list: per batch x day x book x currency x provider x model) and
+writes them in one upsert; a month of usage is ~30 x models rows per provider, however
+many requests.
 A reseller's usage is its distributor's cost: rows are keyed by the distributor's book.
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from django.db import connection
 
@@ -27,18 +30,18 @@ _SUMS = (
 )
 
 
-def rollup_add(*, after_sequence: int, through_sequence: int, distributors: dict[int, int]) -> int:
-    """Add the usage batches in (after_sequence, through_sequence] to the rollup; returns
-    the rows touched. The caller holds the draw-down's watermark lock."""
-    totals = metering_selectors.usage_daily_totals_list(
-        after_sequence=after_sequence, through_sequence=through_sequence
-    )
+def rollup_add(
+    *, costs: Sequence[metering_selectors.BatchUsageCost], distributors: dict[int, int]
+) -> int:
+    """Add the usage batches whose every row is in `costs` to the rollup; returns the
+    rows touched. The caller holds the draw-down's watermark lock."""
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(_SUMS))
-    for t in totals:
+    for t in costs:
         key = (t.usage_day, distributors.get(t.seller_book_id, t.seller_book_id), t.provider)
         row = sums[(*key, t.model, t.currency)]
         for i, name in enumerate(_SUMS):
-            row[i] += getattr(t, name)
+            # a cost row's records are its requests
+            row[i] += getattr(t, "records" if name == "requests" else name)
     if not sums:
         return 0
     keys = sorted(sums)

@@ -24,6 +24,7 @@ from settlement.commitments.models import (
     Commitment,
     Contract,
     DrawdownBatch,
+    DrawdownDiscount,
     DrawdownLine,
 )
 from settlement.commitments.services import commitment_purchase, contract_create
@@ -35,6 +36,7 @@ from settlement.errors import (
     InvalidContract,
     UnknownProvider,
 )
+from settlement.terms import net_of_discount
 from tests.metering.conftest import raw, usage
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +105,18 @@ def openai_cost(*, since=None, until=None, sequences=None) -> int:
 
 
 def drawn(commitment) -> int:
+    """Money the commitment paid for usage."""
     return commitment.draws.aggregate(total=Sum("amount_minor"))["total"] or 0
+
+
+def covered(commitment) -> int:
+    """List cost of the usage it covered."""
+    return commitment.draws.aggregate(total=Sum("list_minor"))["total"] or 0
+
+
+def net(list_minor: int) -> int:
+    """At the fixture contract's 15 % discount: gpt-4o's $0.006 a request is $0.0051."""
+    return list_minor * 85 // 100
 
 
 def test_a_month_of_usage_draws_two_commitments_in_order_and_books_breakage_once(world, contract):
@@ -131,16 +144,20 @@ def test_a_month_of_usage_draws_two_commitments_in_order_and_books_breakage_once
     assert DrawdownBatch.objects.count() == 17
 
     before_expiry = [*first_half[:14], late_within_grace]
-    early_drawn = openai_cost(until=MID_JUNE)
+    early_list = openai_cost(until=MID_JUNE)
     assert (
-        early_drawn
+        early_list
         == openai_cost(sequences=before_expiry)
         == 14 * 20 * GPT_4O_COST + 2 * (GPT_4O_COST)
     )
-    assert drawn(early) == early_drawn  # every openai cost before expiry, nothing after
+    # Every openai cost before expiry, nothing after, paid at the contract's discount.
+    assert covered(early) == early_list
+    early_drawn = drawn(early)
+    assert early_drawn == net(early_list) == 1_438_200_000
     assert not early.draws.filter(usage_day__gte=MID_JUNE.date()).exists()
     # From 15 June the late commitment takes over.
-    assert drawn(late) == openai_cost(since=MID_JUNE)
+    assert covered(late) == openai_cost(since=MID_JUNE)
+    assert drawn(late) == net(openai_cost(since=MID_JUNE))
     assert late.draws.order_by("usage_day").first().usage_day == MID_JUNE.date()
 
     # Within the grace (24 h by default) nothing is written off; after it, once.
@@ -159,14 +176,26 @@ def test_a_month_of_usage_draws_two_commitments_in_order_and_books_breakage_once
     commitments_draw_down_all(batches_max=4)
     assert drawn(early) == early_drawn
     assert late.draws.filter(batch__metering_sequence=after_breakage).exists()
-    # The late commitment runs out; what is not covered stays on payable:openai.
+    # The late commitment runs out, to the unit; what is not covered stays on
+    # payable:openai, less the contract's discount.
     assert drawn(late) == 1 * USD
     assert balance(distributor, f"prepaid_capacity:openai:{late.pk}") == 0
     total = openai_cost()
-    assert balance(distributor, "cogs:openai") == total
-    assert balance(distributor, "payable:openai") == total + 1 * USD - early_drawn - 1 * USD
+    uncovered = total - covered(early) - covered(late)
+    discounts = DrawdownDiscount.objects.filter(contract=contract)
+    assert discounts.aggregate(t=Sum("list_minor"))["t"] == uncovered > 0
+    for row in discounts:  # each row's discount is 15 % of its list cost, half-even
+        assert row.amount_minor == row.list_minor - net_of_discount(row.list_minor, 1500)
+    discount = discounts.aggregate(t=Sum("amount_minor"))["t"]
+    assert abs(discount - uncovered * 15 // 100) <= discounts.count()
+    # What we owe: the late purchase, and the uncovered usage at the discount.
+    assert balance(distributor, "payable:openai") == 1 * USD + uncovered - discount
+    # What openai's usage cost us: what the commitments paid, and the rest at discount.
+    assert balance(distributor, "cogs:openai") == early_drawn + 1 * USD + uncovered - discount
     deepseek = UsageRecord.objects.filter(provider="deepseek").aggregate(t=Sum("cost_minor"))["t"]
-    assert balance(distributor, "payable:deepseek") == deepseek  # no commitment covers it
+    # No contract with deepseek: no commitment, no discount, owed at list.
+    assert balance(distributor, "payable:deepseek") == deepseek
+    assert balance(distributor, "cogs:deepseek") == deepseek
 
     run = commitments_expire(now=JULY + timedelta(days=2))
     assert (run.closed, run.amount_minor) == (1, 0)  # nothing left: a row, no event
@@ -190,6 +219,7 @@ def test_a_month_of_usage_draws_two_commitments_in_order_and_books_breakage_once
     assert commitments_expire(now=JULY + timedelta(days=3)).closed == 0
     assert head_sequence_get() == head
     assert DrawdownLine.objects.aggregate(t=Sum("amount_minor"))["t"] == early_drawn + 1 * USD
+    assert DrawdownDiscount.objects.aggregate(t=Sum("amount_minor"))["t"] == discount
 
 
 def test_the_draw_down_covers_only_the_contracts_provider_models_and_period(world, contract):
@@ -199,18 +229,26 @@ def test_the_draw_down_covers_only_the_contracts_provider_models_and_period(worl
     commitments_draw_down()
     assert drawn(gpt_only) == drawn(june_10) == 0
     batch = DrawdownBatch.objects.get()
-    assert (batch.drawn_minor, batch.ledger_sequence) == (0, None)
+    assert (batch.covered_minor, batch.drawn_minor) == (0, 0)
     assert batch.cost_minor == UsageRecord.objects.aggregate(t=Sum("cost_minor"))["t"]
+    # Nothing covered, but the contract's discount on openai's usage is booked (deepseek
+    # has no contract).
+    openai_list = openai_cost()
+    assert batch.discount_minor == openai_list - net(openai_list)
+    assert batch.ledger_sequence is not None
     book_day(datetime(2026, 6, 10, tzinfo=UTC), requests=3)
     commitments_draw_down()
-    assert drawn(june_10) == 3 * GPT_4O_COST
+    assert covered(june_10) == 3 * GPT_4O_COST
+    assert drawn(june_10) == net(3 * GPT_4O_COST)
     assert verify_ledger().ok
 
 
 def test_batches_are_drawn_once_even_before_any_commitment_exists(world, contract):
     book_day(JUNE, requests=2)
     run = commitments_draw_down()
-    assert (run.batches, run.events, run.drawn_minor) == (1, 0, 0)
+    # No commitment: nothing drawn, the contract's discount booked (one event).
+    assert (run.batches, run.events, run.drawn_minor, run.covered_minor) == (1, 1, 0, 0)
+    assert run.discount_minor == openai_cost() - net(openai_cost())
     assert run.cost_minor == UsageRecord.objects.aggregate(t=Sum("cost_minor"))["t"]
     buy(contract, "k")  # bought later: the batch drawn before stays on payable
     assert commitments_draw_down().batches == 0
@@ -228,7 +266,7 @@ def test_runs_go_past_long_stretches_of_other_events(world, contract):
     runs = commitments_draw_down_all(batches_max=1)
     assert [run.batches for run in runs] == [1, 1]
     assert runs[-1].through_sequence == last
-    assert drawn(commitment) == 2 * GPT_4O_COST
+    assert covered(commitment) == 2 * GPT_4O_COST
     # Past it lie only the draw-down's own events: the next run moves over them.
     assert commitments_draw_down(batches_max=1).caught_up
 
@@ -323,20 +361,20 @@ def test_a_purchase_retried_with_its_key_books_once(world, contract):
 
 def test_the_forecast_projects_run_out_and_breakage_from_the_burn_rate(world, contract):
     big = buy(contract, "big", amount_minor=10 * USD, priority=1)
-    for day in range(7):  # 1..7 June, 20 requests a day: $0.12 a day
+    for day in range(7):  # 1..7 June, 20 requests a day: $0.12 a day at list
         book_day(JUNE + timedelta(days=day))
     commitments_draw_down()
     now = datetime(2026, 6, 8, tzinfo=UTC)
     forecast = selectors.commitment_forecast(commitment=big, days=7, now=now)
-    per_day = 20 * GPT_4O_COST
+    per_day = net(20 * GPT_4O_COST)  # paid at the contract's discount: $0.102
     assert forecast.status == "active"
     assert forecast.drawn_in_window_minor == 7 * per_day
     assert forecast.burn_per_day_minor == per_day
     assert forecast.remaining_minor == 10 * USD - 7 * per_day
-    # 23 days to expiry at $0.12: $2.76 more, the rest breaks.
+    # 23 days to expiry at $0.102: $2.346 more, the rest breaks.
     assert forecast.expected_breakage_minor == forecast.remaining_minor - 23 * per_day
     assert forecast.shortfall_at is None
-    # A run-out far after expiry (9.16 / 0.12 days).
+    # A run-out far after expiry (9.286 / 0.102 days).
     assert forecast.run_out_at == now + timedelta(
         seconds=-(-forecast.remaining_minor * 86400 // per_day)
     )
@@ -376,11 +414,11 @@ def test_the_celery_tasks_draw_and_break_and_beat_runs_them_every_minute(world, 
     expired = buy(contract, "k", expires_at=datetime(2026, 6, 2, tzinfo=UTC))
     book_day(JUNE, requests=2)
     assert draw_down_commitments.apply().get() == 1
-    assert drawn(expired) == 2 * GPT_4O_COST
+    assert drawn(expired) == net(2 * GPT_4O_COST)
     # Long expired (the test runs after June 2026): no grace, closed now, once.
     assert expire_commitments.apply().get() == 1
     assert expire_commitments.apply().get() == 0
-    assert Breakage.objects.get().amount_minor == 2 * USD - 2 * GPT_4O_COST
+    assert Breakage.objects.get().amount_minor == 2 * USD - net(2 * GPT_4O_COST)
     schedule = settings.CELERY_BEAT_SCHEDULE
     for name, task in (
         ("settlement-draw-down-commitments", "settlement.draw_down_commitments"),
@@ -396,5 +434,6 @@ def test_usage_metered_after_the_breakage_stays_on_payable(world, contract):
     book_day(JUNE, requests=2)  # occurred while it was active, metered after its breakage
     commitments_draw_down()
     assert drawn(only) == 0 and DrawdownBatch.objects.get().drawn_minor == 0
-    assert balance(world["distributor"], "payable:openai") == payable_before + openai_cost()
+    # Owed at the contract's discount.
+    assert balance(world["distributor"], "payable:openai") == payable_before + net(openai_cost())
     assert verify_ledger().ok

@@ -1,9 +1,10 @@
-"""Demo data of settlement: a contract with OpenAI and two commitments under it (one
-expiring in ten days, drawn first; one for the quarter), drawn down by the usage the
-demo has booked so far; then OpenAI's costs page for that usage (the contract's
-discount off, one day x model billed 25% dearer) imported and reconciled, so finance
-sees a price difference to accept. Idempotent: a second run finds them by their keys
-(the statement by its content; no second run of the reconciliation)."""
+"""Demo data of settlement: a contract with OpenAI (10 % off list) and three commitments
+under it (a token pack for o4-mini, drawn first; money expiring in ten days; money for
+the quarter), drawn down by the usage the demo has booked so far; then OpenAI's costs
+page for that usage (the contract's discount off, one day x model billed 25% dearer)
+imported and reconciled, so finance sees a price difference to accept. Idempotent: a
+second run finds them by their keys (the statement by its content; no second run of the
+reconciliation)."""
 
 import json
 from collections import defaultdict
@@ -42,17 +43,25 @@ def seed_demo_settlement() -> list[str]:
             actor=DEMO_ACTOR,
         )
     now = timezone.now().replace(microsecond=0)
+    no_tokens, all_models = None, []
     terms = [
-        ("demo:commitment:sprint", "Sprint block", 50, 10, timedelta(days=10), "cash"),
-        ("demo:commitment:quarter", "Quarterly commitment", 200, 20, timedelta(days=80), "payable"),
-    ]
-    for key, name, usd, priority, lasts, funded_from in terms:
+        # 20 million o4-mini tokens for $20: $1 a million, whatever their list price.
+        ("demo:commitment:tokens", "o4-mini token pack", 20, 20_000_000, ["o4-mini"], 5,
+         timedelta(days=30), "cash"),
+        ("demo:commitment:sprint", "Sprint block", 50, no_tokens, all_models, 10,
+         timedelta(days=10), "cash"),
+        ("demo:commitment:quarter", "Quarterly commitment", 200, no_tokens, all_models, 20,
+         timedelta(days=80), "payable"),
+    ]  # fmt: skip
+    for key, name, usd, tokens, models, priority, lasts, funded_from in terms:
         if Commitment.objects.filter(idempotency_key=key).exists():
             continue  # bought by an earlier run (its dates were relative to that run)
         services.commitment_purchase(
             contract=contract,
             name=name,
             amount_minor=usd * NANOS_PER_USD,
+            tokens=tokens,
+            covered_models=models,
             currency="USD",
             starts_at=now - timedelta(days=20),
             expires_at=now + lasts,

@@ -167,7 +167,7 @@ class ContractDetailApi(APIView):
 
 # --- commitments -----------------------------------------------------------------------
 
-_AMOUNTS = ("amount", "drawn", "breakage", "remaining")
+_AMOUNTS = ("amount", "drawn", "breakage", "remaining", "covered")
 
 
 class CommitmentOutput(serializers.Serializer):
@@ -184,14 +184,26 @@ class CommitmentOutput(serializers.Serializer):
     priority = serializers.IntegerField(help_text="lower draws first; then earliest expiry")
     funded_from = serializers.ChoiceField(choices=Commitment.FundedFrom.choices)
     account = serializers.IntegerField(help_text="prepaid_capacity:<provider>:<id>")
-    amount = serializers.CharField(help_text="bought (decimal string)")
-    drawn = serializers.CharField(help_text="covered usage")
+    amount = serializers.CharField(help_text="the price paid (decimal string)")
+    drawn = serializers.CharField(help_text="paid for covered usage")
+    covered = serializers.CharField(help_text="the list cost of the usage it covered")
     breakage = serializers.CharField(help_text="written off at expiry")
     remaining = serializers.CharField(help_text="the ledger's live balance")
     amount_minor = serializers.IntegerField()
     drawn_minor = serializers.IntegerField()
     breakage_minor = serializers.IntegerField()
     remaining_minor = serializers.IntegerField()
+    covered_minor = serializers.IntegerField()
+    discount_bps = serializers.IntegerField(help_text="the contract's, paid off list")
+    tokens = serializers.IntegerField(
+        allow_null=True, help_text="tokens bought; null for a commitment in money"
+    )
+    tokens_drawn = serializers.IntegerField(allow_null=True)
+    tokens_breakage = serializers.IntegerField(allow_null=True)
+    tokens_remaining = serializers.IntegerField(
+        allow_null=True, help_text="the ledger's prepaid_tokens:<provider>:<id>"
+    )
+    token_account = serializers.IntegerField(allow_null=True)
     closed = serializers.BooleanField(help_text="breakage booked: no more draw-down")
     purchase_sequence = serializers.IntegerField(help_text="the ledger event")
     created_at = serializers.DateTimeField()
@@ -207,6 +219,7 @@ def commitment_body(commitment: Commitment) -> dict:
         "drawn": balance.drawn_minor,
         "breakage": balance.breakage_minor,
         "remaining": balance.remaining_minor,
+        "covered": balance.covered_minor,
     }
     return {
         "id": commitment.pk,
@@ -222,6 +235,12 @@ def commitment_body(commitment: Commitment) -> dict:
         "account": commitment.account_id,
         **{name: _money(minor[name], scale) for name in _AMOUNTS},
         **{f"{name}_minor": minor[name] for name in _AMOUNTS},
+        "discount_bps": contract.discount_bps,
+        "tokens": balance.tokens,
+        "tokens_drawn": balance.tokens_drawn,
+        "tokens_breakage": balance.tokens_breakage,
+        "tokens_remaining": balance.tokens_remaining,
+        "token_account": commitment.token_account_id,
         "closed": selectors.commitment_closed(commitment),
         "purchase_sequence": commitment.purchase_sequence,
         "created_at": commitment.created_at.isoformat(),
@@ -265,7 +284,17 @@ class CommitmentListApi(APIView):
         name = serializers.CharField(
             max_length=services.NAME_LENGTH_MAX, required=False, allow_blank=True, default=""
         )
-        amount = DecimalString(help_text="decimal string in the contract's currency")
+        amount = DecimalString(
+            help_text="the price paid, decimal string in the contract's currency"
+        )
+        tokens = serializers.IntegerField(
+            min_value=1,
+            max_value=2**63 - 1,
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="buy this many tokens (every kind counted) instead of money's worth",
+        )
         currency = serializers.CharField(max_length=16)
         starts_at = serializers.DateTimeField()
         expires_at = serializers.DateTimeField()
@@ -303,7 +332,8 @@ class CommitmentListApi(APIView):
         ],
         responses={201: CommitmentOutput, 200: CommitmentOutput},
         description="Buy capacity: books prepaid_capacity:<provider>:<id> Dr against cash:bank "
-        "or payable:<provider> Cr, in the contract's book and currency.",
+        "or payable:<provider> Cr, in the contract's book and currency; with `tokens`, also "
+        "prepaid_tokens:<provider>:<id> Dr against tokens_bought:<provider> Cr in TOKENS.",
     )
     def post(self, request):
         idempotency_key = request.headers.get("Idempotency-Key")
@@ -319,6 +349,7 @@ class CommitmentListApi(APIView):
         purchase = services.commitment_purchase(
             contract=contract,
             amount_minor=to_minor_units(values["amount"], contract.currency.scale),
+            tokens=values["tokens"],
             currency=values["currency"],
             starts_at=values["starts_at"],
             expires_at=values["expires_at"],
@@ -348,8 +379,11 @@ class DrawdownOutput(serializers.Serializer):
     ledger_sequence = serializers.IntegerField(help_text="the draw-down's ledger event")
     model = serializers.CharField()
     usage_day = serializers.DateField()
-    amount = serializers.CharField()
+    list = serializers.CharField(help_text="list cost of the usage covered")
+    list_minor = serializers.IntegerField()
+    amount = serializers.CharField(help_text="paid from the commitment for it")
     amount_minor = serializers.IntegerField()
+    tokens = serializers.IntegerField(help_text="tokens drawn (a commitment in tokens)")
 
 
 class CommitmentDrawdownsApi(APIView):
@@ -372,8 +406,11 @@ class CommitmentDrawdownsApi(APIView):
                     "ledger_sequence": line.batch.ledger_sequence,
                     "model": line.model,
                     "usage_day": line.usage_day.isoformat(),
+                    "list": _money(line.list_minor, scale),
+                    "list_minor": line.list_minor,
                     "amount": _money(line.amount_minor, scale),
                     "amount_minor": line.amount_minor,
+                    "tokens": line.tokens,
                 }
                 for line in page
             ]
@@ -400,6 +437,9 @@ class ForecastOutput(serializers.Serializer):
     expected_breakage_minor = serializers.IntegerField()
     shortfall_at = serializers.DateTimeField(
         allow_null=True, help_text="runs out before expiry: usage goes to payable from then"
+    )
+    tokens_remaining = serializers.IntegerField(
+        allow_null=True, help_text="a commitment in tokens: the ledger's token balance"
     )
 
 
@@ -443,6 +483,7 @@ def forecast_body(forecast: selectors.Forecast) -> dict:
         "expected_breakage": _money(forecast.expected_breakage_minor, scale),
         "expected_breakage_minor": forecast.expected_breakage_minor,
         "shortfall_at": forecast.shortfall_at.isoformat() if forecast.shortfall_at else None,
+        "tokens_remaining": forecast.tokens_remaining,
     }
 
 
@@ -470,6 +511,7 @@ _FORECAST_COLUMNS = [
     "expected_breakage",
     "expected_breakage_minor",
     "shortfall_at",
+    "tokens_remaining",
 ]
 _TEXT_COLUMNS = {"provider", "name", "currency"}
 
@@ -514,6 +556,12 @@ _COMMITMENT_COLUMNS = [
     "breakage_minor",
     "remaining",
     "remaining_minor",
+    "covered",
+    "covered_minor",
+    "tokens",
+    "tokens_drawn",
+    "tokens_breakage",
+    "tokens_remaining",
     "closed",
 ]
 

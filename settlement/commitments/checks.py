@@ -33,7 +33,9 @@ def commitments_check(report) -> None:
         report,
         PURCHASE_EVENT,
         {
-            c.pk: (c.purchase_sequence, c.amount_minor)
+            # one debit in money, one in TOKENS for a commitment in tokens (each side is
+            # checked on its own by the balances below)
+            c.pk: (c.purchase_sequence, c.amount_minor + (c.tokens or 0))
             for c in Commitment.objects.filter(purchase_sequence__isnull=False)
         },
         "purchase of commitment",
@@ -42,7 +44,7 @@ def commitments_check(report) -> None:
         report,
         BREAKAGE_EVENT,
         {
-            b.commitment_id: (b.ledger_sequence, b.amount_minor)
+            b.commitment_id: (b.ledger_sequence, b.amount_minor + (b.tokens or 0))
             for b in Breakage.objects.filter(ledger_sequence__isnull=False)
         },
         "breakage of commitment",

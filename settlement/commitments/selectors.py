@@ -50,22 +50,39 @@ def commitment_get(*, commitment_id: int) -> Commitment:
 
 @dataclass(frozen=True, slots=True)
 class CommitmentBalance:
-    amount_minor: int  # bought
-    drawn_minor: int  # covered usage
+    amount_minor: int  # bought (the price paid)
+    drawn_minor: int  # paid for covered usage
     breakage_minor: int  # written off at expiry
     remaining_minor: int  # the ledger's balance of prepaid_capacity:<p>:<id>
+    covered_minor: int = 0  # the list cost of the usage it covered
+    # In tokens (None for a commitment in money): bought, drawn, written off, and the
+    # ledger's balance of prepaid_tokens:<p>:<id>.
+    tokens: int | None = None
+    tokens_drawn: int | None = None
+    tokens_breakage: int | None = None
+    tokens_remaining: int | None = None
+
+
+def _balance(account_id: int | None) -> int:
+    return ledger_selectors.account_balance_get(account_id=account_id).balance if account_id else 0
 
 
 def commitment_balance_get(*, commitment: Commitment) -> CommitmentBalance:
-    drawn = commitment.draws.aggregate(total=Sum("amount_minor"))["total"] or 0
-    breakage = commitment.breakage if _has_breakage(commitment) else None
-    remaining = (
-        ledger_selectors.account_balance_get(account_id=commitment.account_id).balance
-        if commitment.account_id
-        else 0
+    sums = commitment.draws.aggregate(
+        drawn=Sum("amount_minor"), covered=Sum("list_minor"), tokens=Sum("tokens")
     )
+    breakage = commitment.breakage if _has_breakage(commitment) else None
+    in_tokens = commitment.tokens is not None
     return CommitmentBalance(
-        commitment.amount_minor, drawn, breakage.amount_minor if breakage else 0, remaining
+        commitment.amount_minor,
+        sums["drawn"] or 0,
+        breakage.amount_minor if breakage else 0,
+        _balance(commitment.account_id),
+        sums["covered"] or 0,
+        commitment.tokens,
+        (sums["tokens"] or 0) if in_tokens else None,
+        ((breakage.tokens or 0) if breakage else 0) if in_tokens else None,
+        _balance(commitment.token_account_id) if in_tokens else None,
     )
 
 
@@ -89,6 +106,9 @@ class Forecast:
     run_out_at: datetime | None  # at this burn rate; None when nothing burns
     expected_breakage_minor: int  # left at expiry at this burn rate
     shortfall_at: datetime | None  # run-out before expiry: usage then goes to payable
+    # A commitment in tokens: what is left of them. Its money burns with its tokens
+    # (each token is worth its share of the price), so the projection above holds.
+    tokens_remaining: int | None = None
 
 
 def commitment_forecast(
@@ -144,6 +164,7 @@ def commitment_forecast(
         run_out_at,
         expected_breakage,
         shortfall_at,
+        balance.tokens_remaining,
     )
 
 

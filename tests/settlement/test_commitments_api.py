@@ -77,12 +77,13 @@ def test_finance_signs_a_contract_buys_a_commitment_and_reads_its_draw_down(
     Pipeline().process([raw(event) for event in events])
     commitments_draw_down()
     detail = finance_client.get(f"/api/settlement/commitments/{body['id']}/").json()
-    assert detail["drawn_minor"] == 12_000_000
+    assert (detail["drawn_minor"], detail["covered_minor"]) == (12_000_000, 12_000_000)
     assert detail["remaining_minor"] == 2_500_000_000 - 12_000_000
+    assert (detail["tokens"], detail["tokens_remaining"], detail["discount_bps"]) == (None, None, 0)
     lines = finance_client.get(f"/api/settlement/commitments/{body['id']}/drawdowns/").json()
-    assert [(line["usage_day"], line["amount"]) for line in lines["results"]] == [
-        ("2026-06-01", "0.006000000"),
-        ("2026-06-02", "0.006000000"),
+    assert [(line["usage_day"], line["amount"], line["list"]) for line in lines["results"]] == [
+        ("2026-06-01", "0.006000000", "0.006000000"),
+        ("2026-06-02", "0.006000000", "0.006000000"),
     ]
     listed = finance_client.get("/api/settlement/commitments/?provider=openai").json()
     assert [c["id"] for c in listed["results"]] == [body["id"]]
@@ -101,9 +102,60 @@ def test_finance_signs_a_contract_buys_a_commitment_and_reads_its_draw_down(
     ]
 
 
+def test_finance_buys_tokens_and_reads_them_drawn(world, finance_client, contract_id):
+    terms = {"tokens": 1_000_000, "amount": "1.00", "name": "gpt-4o pack"}
+    response = post(finance_client, "commitments/", commitment_body(contract_id, **terms), key="t")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["tokens"], body["tokens_remaining"], body["amount_minor"]) == (
+        1_000_000,
+        1_000_000,
+        1_000_000_000,
+    )
+    assert body["token_account"] is not None
+    Pipeline().process(
+        [
+            raw(
+                usage(
+                    "acme",
+                    "gpt-4o",
+                    "openai",
+                    input=2000,
+                    output=100,
+                    occurred_at="2026-06-03T10:00:00Z",
+                )
+            )
+        ]
+    )
+    commitments_draw_down()
+    detail = finance_client.get(f"/api/settlement/commitments/{body['id']}/").json()
+    # 2,100 tokens of 1,000,000 bought for $1: $0.0021, for $0.006 of list.
+    assert (detail["tokens_drawn"], detail["tokens_remaining"]) == (2_100, 997_900)
+    assert (detail["drawn"], detail["covered"]) == ("0.002100000", "0.006000000")
+    [line] = finance_client.get(f"/api/settlement/commitments/{body['id']}/drawdowns/").json()[
+        "results"
+    ]
+    assert (line["tokens"], line["amount_minor"], line["list_minor"]) == (
+        2_100,
+        2_100_000,
+        6_000_000,
+    )
+    [forecast] = finance_client.get("/api/settlement/forecast/").json()
+    assert forecast["tokens_remaining"] == 997_900
+    response = finance_client.get("/api/settlement/commitments.csv")
+    [row] = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    assert (row["tokens"], row["tokens_drawn"], row["tokens_remaining"]) == (
+        "1000000",
+        "2100",
+        "997900",
+    )
+
+
 @pytest.mark.parametrize(
     ("terms", "status", "code"),
     [
+        ({"tokens": 0}, 400, "invalid_input"),
+        ({"tokens": "many"}, 400, "invalid_input"),
         ({"expires_at": "2026-05-01T00:00:00Z"}, 400, "invalid_commitment"),
         ({"amount": "-1"}, 400, "invalid_amount"),
         ({"amount": "0"}, 400, "invalid_amount"),

@@ -9,9 +9,12 @@ from django.core.management import call_command
 
 from ledger.integrity import verify_ledger
 from metering.pipeline import Pipeline
+from settlement.commitments.models import Commitment
+from settlement.commitments.selectors import commitment_balance_get
 from settlement.demo import DEMO_STATEMENT_DAYS
 from settlement.reconciliation.models import Difference, ReconciliationRun
 from settlement.statements.models import Statement, StatementLine
+from settlement.terms import token_value
 from tests.metering.conftest import raw, usage
 from tests.metering.test_demo import embedded  # noqa: F401  (the demo's settings)
 
@@ -30,6 +33,14 @@ def test_the_demo_reconciles_a_statement_with_one_price_difference():
     assert (run.until - run.since).days == DEMO_STATEMENT_DAYS
     [difference] = Difference.objects.filter(run=run)
     assert difference.kind == "price" and difference.delta_minor > 0
+    # The o4-mini token pack was drawn first, in tokens, at $1 a million.
+    pack = Commitment.objects.get(idempotency_key="demo:commitment:tokens")
+    figures = commitment_balance_get(commitment=pack)
+    assert 0 < figures.tokens_drawn <= figures.tokens
+    assert figures.drawn_minor == token_value(
+        figures.amount_minor, pack.tokens, figures.tokens_drawn
+    )
+    assert figures.tokens_remaining == pack.tokens - figures.tokens_drawn
     lines = StatementLine.objects.count()
     # What the simulated gateway does once the server runs: acme's gpt-4o calls, drawn by
     # the next seed, which imports and reconciles nothing twice.

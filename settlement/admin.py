@@ -11,6 +11,7 @@ from settlement.commitments.models import (
     Contract,
     DrawdownBatch,
     DrawdownCursor,
+    DrawdownDiscount,
     DrawdownLine,
 )
 from settlement.reconciliation.models import DailyUsageRollup, Difference, ReconciliationRun, TrueUp
@@ -31,6 +32,7 @@ class CommitmentAdmin(ReadOnlyAdmin):
         "contract",
         "name",
         "amount_minor",
+        "tokens",
         "starts_at",
         "expires_at",
         "priority",
@@ -56,18 +58,31 @@ class _ReadOnlyInline(admin.TabularInline):
 
 class DrawdownLineInline(_ReadOnlyInline):
     model = DrawdownLine
-    fields = ["commitment", "model", "usage_day", "amount_minor"]
+    fields = ["commitment", "model", "usage_day", "list_minor", "amount_minor", "tokens"]
+
+
+class DrawdownDiscountInline(_ReadOnlyInline):
+    model = DrawdownDiscount
+    fields = ["contract", "model", "usage_day", "list_minor", "amount_minor"]
 
 
 @admin.register(DrawdownBatch)
 class DrawdownBatchAdmin(ReadOnlyAdmin):
-    list_display = ["metering_sequence", "ledger_sequence", "cost_minor", "drawn_minor"]
-    inlines = [DrawdownLineInline]
+    list_display = [
+        "metering_sequence",
+        "ledger_sequence",
+        "cost_minor",
+        "covered_minor",
+        "drawn_minor",
+        "tokens",
+        "discount_minor",
+    ]
+    inlines = [DrawdownLineInline, DrawdownDiscountInline]
 
 
 @admin.register(Breakage)
 class BreakageAdmin(ReadOnlyAdmin):
-    list_display = ["commitment", "amount_minor", "ledger_sequence", "created_at"]
+    list_display = ["commitment", "amount_minor", "tokens", "ledger_sequence", "created_at"]
 
 
 @admin.register(DrawdownCursor)

@@ -139,6 +139,7 @@ class CapacityCommitment:
     expected_breakage: Money
     shortfall_at: datetime | None
     url: str | None  # the statement of prepaid_capacity:<provider>:<id>
+    tokens_remaining: int | None = None  # a commitment in tokens: the ledger's token balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,7 @@ def capacity_by_provider_list(*, now: datetime) -> list[ProviderCapacity]:
                 Money(forecast.expected_breakage_minor, currency, scale),
                 forecast.shortfall_at,
                 statement_url(commitment.account_id) if commitment.account_id else None,
+                forecast.tokens_remaining,
             )
         )
     found = []

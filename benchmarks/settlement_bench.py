@@ -5,7 +5,8 @@
 Needs PostgreSQL (`python -m devservices up postgres`). Self-contained: it creates a
 private database (`bench_settlement`, dropped at the end unless --keep-db), migrates it,
 imports real catalogue prices for four models, makes a distributor, a reseller and 200
-customers, three commitments with OpenAI (two priorities, one covering one model only),
+customers, a 10 % contract with OpenAI and four commitments under it (a gpt-4o token
+pack drawn first, then money at three priorities, one covering one model only),
 and books --batches usage batches of --records records each through the real metering
 pipeline (a realistic mix of providers and models over a month). It times:
   metering: the pipeline booking those batches (what the draw-down follows);
@@ -16,7 +17,8 @@ pipeline (a realistic mix of providers and models over a month). It times:
   again:    a second run that finds nothing new (the idempotent case).
 It prints batches/s and records/s for each. The job runs every minute: it keeps up while
 its batches/s exceed metering's. It also prints what reconciliation's daily rollup adds
-to each draw-down run (rollup_add over the same batches, rolled back), per batch.
+to each draw-down run (rollup_add from the run's own read of the same batches, rolled
+back), per batch.
 
     .venv/bin/python benchmarks/settlement_bench.py --reconcile [--requests 10000000]
 
@@ -118,16 +120,24 @@ def build_world() -> None:
         ]
     )
     contract = contract_create(
-        book=distributor, provider="openai", name="bench", currency=usd, actor="bench"
+        book=distributor,
+        provider="openai",
+        name="bench",
+        currency=usd,
+        discount_bps=1000,
+        actor="bench",
     )
-    for key, days, priority, models in (
-        ("a", 15, 10, []),
-        ("b", 30, 20, ["gpt-4o"]),
-        ("c", 30, 30, []),
+    # A token pack first, then money: every kind of draw and the uncovered discount.
+    for key, days, priority, models, tokens, usd in (
+        ("t", 30, 5, ["gpt-4o"], 20_000_000, 40),
+        ("a", 15, 10, [], None, 1_000),
+        ("b", 30, 20, ["gpt-4o"], None, 1_000),
+        ("c", 30, 30, [], None, 1_000),
     ):
         commitment_purchase(
             contract=contract,
-            amount_minor=10**9 * 1_000,
+            tokens=tokens,
+            amount_minor=10**9 * usd,
             currency="USD",
             starts_at=JUNE,
             expires_at=JUNE + timedelta(days=days),
@@ -200,7 +210,8 @@ def read_floor(run_size: int) -> float:
 
 def rollup_share(batches: int) -> float:
     """Seconds per batch that rollup_add adds to a draw-down run: over the same batches,
-    500 per call, rolled back (the rollup already holds them)."""
+    500 per call, from the run's own cost read (not timed), rolled back (the rollup
+    already holds them)."""
     from django.db import transaction
 
     from ledger.models import Book
@@ -208,7 +219,7 @@ def rollup_share(batches: int) -> float:
     from settlement.reconciliation.rollup import rollup_add
 
     distributors = {pk: p or pk for pk, p in Book.objects.values_list("pk", "wholesale_from_id")}
-    started = time.perf_counter()
+    elapsed = 0.0
     after = 0
     with transaction.atomic():
         while True:
@@ -217,11 +228,13 @@ def rollup_share(batches: int) -> float:
             )
             if not sequences:
                 break
-            rollup_add(
-                after_sequence=after, through_sequence=sequences[-1], distributors=distributors
+            costs = selectors.usage_batch_costs_list(
+                after_sequence=after, through_sequence=sequences[-1]
             )
+            started = time.perf_counter()
+            rollup_add(costs=costs, distributors=distributors)
+            elapsed += time.perf_counter() - started
             after = sequences[-1]
-        elapsed = time.perf_counter() - started
         transaction.set_rollback(True)
     return elapsed / batches
 
@@ -261,7 +274,7 @@ def main() -> None:
     from settlement.commitments.models import DrawdownBatch, DrawdownLine
 
     try:
-        progress("building the world: catalogue, books, customers, three commitments")
+        progress("building the world: catalogue, books, customers, four commitments")
         build_world()
         progress(f"booking {args.batches} batches of {args.records} records through metering")
         records = args.batches * args.records
@@ -278,10 +291,13 @@ def main() -> None:
         again = commitments_draw_down_all()
         print(f"again     {time.perf_counter() - started:8.2f} s  ({len(again)} runs with batches)")
         drawn = sum(run.drawn_minor for run in runs)
+        covered = sum(run.covered_minor for run in runs)
         cost = sum(run.cost_minor for run in runs)
         print(
             f"{DrawdownBatch.objects.count()} batches drawn, {DrawdownLine.objects.count()} lines,"
-            f" {drawn / 10**9:,.2f} of {cost / 10**9:,.2f} USD upstream cost covered"
+            f" {covered / 10**9:,.2f} of {cost / 10**9:,.2f} USD list cost covered for"
+            f" {drawn / 10**9:,.2f} USD, {sum(run.tokens for run in runs):,} tokens drawn,"
+            f" {sum(run.discount_minor for run in runs) / 10**9:,.2f} USD discount on the rest"
         )
         call_command("ledger_verify", "--no-progress")  # raises if the ledger does not tie out
     finally:

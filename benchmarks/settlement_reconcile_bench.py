@@ -158,7 +158,8 @@ def raw_group_by() -> tuple[float, int]:
 
 def build_rollup(batches: int) -> tuple[float, float]:
     """(rollup_add seconds, the draw-down's own cost read seconds) over every batch in
-    runs of BATCHES_PER_RUN, as the draw-down job calls them, each in its transaction."""
+    runs of BATCHES_PER_RUN, as the draw-down job calls them, in one transaction per
+    run: the rollup sums the rows of that read and writes them in one upsert."""
     from django.db import transaction
     from django.utils import timezone
 
@@ -173,12 +174,11 @@ def build_rollup(batches: int) -> tuple[float, float]:
         through = min(after + BATCHES_PER_RUN, batches)
         with transaction.atomic():
             started = time.perf_counter()
-            rollup_add(after_sequence=after, through_sequence=through, distributors=distributors)
-            rollup_s += time.perf_counter() - started
-        with transaction.atomic():
-            started = time.perf_counter()
-            selectors.usage_batch_costs_list(after_sequence=after, through_sequence=through)
+            costs = selectors.usage_batch_costs_list(after_sequence=after, through_sequence=through)
             read_s += time.perf_counter() - started
+            started = time.perf_counter()
+            rollup_add(costs=costs, distributors=distributors)
+            rollup_s += time.perf_counter() - started
     # The rollup is true through the last batch: the draw-down's watermark says so.
     DrawdownCursor.objects.update_or_create(
         name="drawdown", defaults={"through_sequence": batches, "updated_at": timezone.now()}

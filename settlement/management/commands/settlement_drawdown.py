@@ -20,8 +20,9 @@ class Command(BaseCommand):
             totals["events"] += run.events
             self.stdout.write(
                 f"through event #{run.through_sequence}: {totals['batches']} batches drawn, "
-                f"{totals['events']} draw-down events (this run: cost {run.cost_minor} minor, "
-                f"covered {run.drawn_minor})"
+                f"{totals['events']} draw-down events (this run, in minor units: list cost "
+                f"{run.cost_minor}, covered {run.covered_minor} for {run.drawn_minor} drawn, "
+                f"{run.tokens} tokens, discount on the rest {run.discount_minor})"
             )
 
         if batches_per_run is not None and batches_per_run < 1:

@@ -51,6 +51,11 @@ class WebhookEndpointOutput(serializers.ModelSerializer):
     secret_hint = serializers.SerializerMethodField(
         help_text="the signing secret's last 4 characters"
     )
+    audience = serializers.CharField(
+        help_text="empty: the seller's own endpoint; else an app's (e.g. `customer:<id>`, a "
+        "customer's low-balance alert URL, made through its alert settings), which receives "
+        "only that audience's events"
+    )
     event_types = serializers.ListField(
         child=serializers.CharField(), help_text="the types it receives; empty: all"
     )
@@ -63,6 +68,7 @@ class WebhookEndpointOutput(serializers.ModelSerializer):
             "url",
             "description",
             "event_types",
+            "audience",
             "active",
             "secret_hint",
             "created_at",

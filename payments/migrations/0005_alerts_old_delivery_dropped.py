@@ -13,10 +13,20 @@ class Migration(migrations.Migration):
         ("webhooks", "0004_endpoint_audience"),
     ]
 
+    # Reversible on a database with alerts: the old columns come back empty (a default
+    # only for that; 0004's reverse fills them from the endpoints). The attempts' table
+    # goes before the deliveries', with its foreign key and constraint (dropping the key
+    # alone first, as makemigrations writes it, cannot be reversed).
     operations = [
-        migrations.RemoveField(
-            model_name="alertdeliveryattempt",
-            name="delivery",
+        migrations.AlterField(
+            model_name="lowbalancealert",
+            name="url",
+            field=models.URLField(max_length=2000, default=""),
+        ),
+        migrations.AlterField(
+            model_name="lowbalancealert",
+            name="signing_secret",
+            field=models.CharField(max_length=100, default=""),
         ),
         migrations.RemoveField(
             model_name="lowbalancealert",
@@ -36,9 +46,9 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.DeleteModel(
-            name="AlertDelivery",
+            name="AlertDeliveryAttempt",
         ),
         migrations.DeleteModel(
-            name="AlertDeliveryAttempt",
+            name="AlertDelivery",
         ),
     ]

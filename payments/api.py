@@ -73,8 +73,9 @@ CHANGE_AUTO_TOPUP = "payments.change_autotopupsettings"
 VIEW_ATTEMPTS = "payments.view_autotopupattempt"
 VIEW_ALERT = "payments.view_lowbalancealert"
 CHANGE_ALERT = "payments.change_lowbalancealert"
-# The alerts sent are webhooks' deliveries now; seeing them is seeing the alert.
-VIEW_DELIVERIES = VIEW_ALERT
+# The alerts sent are webhooks' deliveries (payments 0004 moved them; the finance group
+# holds this by webhooks 0003). A grant of the old payments.view_alertdelivery is void.
+VIEW_DELIVERIES = "webhooks.view_webhookdelivery"
 
 
 def _customer(request, external_id: str, perm: str) -> Customer:

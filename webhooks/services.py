@@ -149,12 +149,10 @@ def webhook_endpoint_create(
     actor: str,
     description: str = "",
     audience: str = "",
-    secret: str | None = None,
 ) -> WebhookEndpoint:
     """A new active endpoint with a new secret (the caller shows it). With an `audience`
     (an emitting app's, never the API's) it receives only that audience's events, and is
-    the book's only endpoint of it; `secret` keeps a secret the receiver already has
-    (an app moving its own endpoints here), else a new one is made."""
+    the book's only endpoint of it."""
     outbound.url_check(url)
     types = event_types_check(event_types)
     audience = _audience_check(audience)
@@ -175,7 +173,7 @@ def webhook_endpoint_create(
             book=book,
             url=url,
             description=description,
-            secret=secret or _new_secret(),
+            secret=_new_secret(),
             event_types=types,
             audience=audience,
             created_by=actor,
@@ -210,6 +208,7 @@ def webhook_endpoint_url_set(*, endpoint_id: int, url: str, actor: str) -> Webho
         if endpoint.url != url:
             endpoint.url, endpoint.updated_by = url, actor
             endpoint.save(update_fields=["url", "updated_by", "updated_at"])
+            logger.info("webhook endpoint %s URL changed by %s", endpoint_id, actor)
     return endpoint
 
 

@@ -48,7 +48,7 @@ def _staff(*codenames: str) -> APIClient:
 def test_finance_by_permission_sees_every_customers_payments(world, stripe_api):
     topups.topup_checkout_create(customer=world["acme"], amount="10", actor="test")
     topups.topup_checkout_create(customer=world["initech"], amount="7", actor="test")
-    viewer = _staff("view_topup", "view_autotopupattempt", "view_lowbalancealert")
+    viewer = _staff("view_topup", "view_autotopupattempt", "view_webhookdelivery")
     for customer, amount in (("acme", "10.00"), ("initech", "7.00")):
         [listed] = viewer.get(f"/api/wallets/customers/{customer}/topups/").json()["results"]
         assert listed["amount"] == amount

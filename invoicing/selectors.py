@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext
 
+from config.public_ids import public_id_parse
 from invoicing.currencies import document_exponent
 from invoicing.documents.model import TOKEN_KINDS, Document, DocumentLine, Party
 from invoicing.models import (
@@ -105,10 +106,7 @@ def invoice_get(
 
 def _uuid(value) -> uuid.UUID | None:
     """A public id from a URL; anything else names nothing (a 404, like a stranger's)."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
+    return public_id_parse(value)
 
 
 def invoices_with_amounts(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:

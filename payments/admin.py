@@ -1,7 +1,7 @@
 """Finance's screens for payments.
 
-Money records (top-ups, Stripe events, auto top-up attempts, alert deliveries) are
-read-only: they change only through their services and Stripe's webhooks. Settings can be
+Money records (top-ups, Stripe events, auto top-up attempts) are read-only: they
+change only through their services and Stripe's webhooks. Settings can be
 switched off here; the signing secret of an alert is never shown.
 """
 
@@ -10,8 +10,6 @@ from django.contrib import admin
 # Rows that change only through services and Stripe's webhooks.
 from ledger.admin import ReadOnlyAdmin
 from payments.models import (
-    AlertDelivery,
-    AlertDeliveryAttempt,
     AutoTopUpAttempt,
     AutoTopUpSettings,
     CardSetup,
@@ -128,28 +126,18 @@ class AutoTopUpAttemptAdmin(ReadOnlyAdmin):
 
 @admin.register(LowBalanceAlert)
 class LowBalanceAlertAdmin(SwitchOnlyAdmin):
-    list_display = ["customer", "enabled", "url", "threshold_minor", "armed"]
+    list_display = ["customer", "enabled", "endpoint", "threshold_minor", "armed"]
     list_filter = ["enabled", "armed"]
-    search_fields = ["customer__external_id", "url"]
-    # The signing secret is not among the fields: it is never shown here.
-    fields = ["customer", "enabled", "url", "threshold_minor", "armed", "updated_at", "updated_by"]
-
-
-class AlertDeliveryAttemptInline(admin.TabularInline):
-    model = AlertDeliveryAttempt
-    extra = 0
-    fields = ["number", "attempted_at", "status_code", "error", "duration_ms"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(AlertDelivery)
-class AlertDeliveryAdmin(ReadOnlyAdmin):
-    inlines = [AlertDeliveryAttemptInline]
-    list_display = ["public_id", "customer", "kind", "state", "attempts", "created_at"]
-    list_filter = ["kind", "state"]
-    search_fields = ["public_id", "customer__external_id", "url"]
-    list_select_related = ["customer"]
+    search_fields = ["customer__external_id", "endpoint__url"]
+    list_select_related = ["customer", "endpoint__book"]
+    # The URL, the signing secret and every delivery are the endpoint's, in webhooks'
+    # screens (which never show the secret either).
+    fields = [
+        "customer",
+        "enabled",
+        "endpoint",
+        "threshold_minor",
+        "armed",
+        "updated_at",
+        "updated_by",
+    ]

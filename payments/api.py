@@ -9,7 +9,8 @@ permissions on the payments models, a customer's members their own customer only
   auto-topup/attempts/               GET the attempts (tries, failures)
   low-balance-alert/                 GET, PUT the alert (the signing secret is in the PUT
                                      answer when generated or rotated)
-  low-balance-alert/deliveries/      GET the alerts sent, with every attempt
+  low-balance-alert/deliveries/      GET the alerts sent (webhooks' deliveries to the
+                                     customer's endpoint), with every attempt
 Stripe (public, authenticated by its signature):
   POST /v1/stripe/webhook
 """
@@ -38,7 +39,6 @@ from payments.errors import (
     InvalidStripePayload,
     InvalidStripeSignature,
     InvalidTopUp,
-    InvalidWebhookUrl,
     PaymentMethodRequired,
     PrepaidOnly,
     StripeIdsFinanceOnly,
@@ -47,7 +47,6 @@ from payments.errors import (
     TopUpAmountOutOfRange,
 )
 from payments.models import (
-    AlertDelivery,
     AutoTopUpAttempt,
     AutoTopUpSettings,
     CardSetup,
@@ -61,6 +60,9 @@ from payments.topups.amounts import stripe_exponent
 from wallets import access
 from wallets.errors import CustomerNotFound
 from wallets.models import Customer
+from webhooks.errors import InvalidWebhookUrl
+from webhooks.models import WebhookDelivery
+from webhooks.signing import SIGNATURE_HEADER
 
 # The permissions' codenames are the models' (unchanged by the move from wallets; their
 # content types were moved with them: payments 0001).
@@ -71,7 +73,9 @@ CHANGE_AUTO_TOPUP = "payments.change_autotopupsettings"
 VIEW_ATTEMPTS = "payments.view_autotopupattempt"
 VIEW_ALERT = "payments.view_lowbalancealert"
 CHANGE_ALERT = "payments.change_lowbalancealert"
-VIEW_DELIVERIES = "payments.view_alertdelivery"
+# The alerts sent are webhooks' deliveries (payments 0004 moved them; the finance group
+# holds this by webhooks 0003). A grant of the old payments.view_alertdelivery is void.
+VIEW_DELIVERIES = "webhooks.view_webhookdelivery"
 
 
 def _customer(request, external_id: str, perm: str) -> Customer:
@@ -460,11 +464,11 @@ def alert_body(alert: LowBalanceAlert, new_secret: str | None = None) -> dict:
     return {
         "customer": customer.external_id,
         "enabled": alert.enabled,
-        "url": alert.url,
+        "url": alert.endpoint.url,
         "threshold": _money(alert.threshold_minor, customer),
         "currency": customer.currency.code,
         "armed": alert.armed,
-        "secret_hint": f"…{alert.signing_secret[-4:]}",
+        "secret_hint": f"…{alert.endpoint.secret[-4:]}",
         "signing_secret": new_secret,
         "updated_at": alert.updated_at.isoformat(),
         "updated_by": alert.updated_by,
@@ -487,7 +491,8 @@ class CustomerLowBalanceAlertApi(APIView):
         request=LowBalanceAlertInput,
         responses=LowBalanceAlertOutput,
         description="Create or replace the alert; saving re-arms it. Alerts are POSTed with "
-        f'`{alerts.SIGNATURE_HEADER}: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. '
+        f'`{SIGNATURE_HEADER}: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` as '
+        "webhooks sends every event (type `wallet.balance_low`). "
         "Errors: invalid_webhook_url, invalid_alert_settings, invalid_amount, prepaid_only.",
     )
     def put(self, request, external_id):
@@ -511,7 +516,7 @@ class AlertDeliveryOutput(serializers.Serializer):
     alert_id = serializers.UUIDField()
     kind = serializers.CharField()
     url = serializers.CharField()
-    state = serializers.ChoiceField(choices=AlertDelivery.State.choices)
+    state = serializers.ChoiceField(choices=WebhookDelivery.State.choices)
     payload = serializers.DictField()
     attempts = serializers.ListField(
         child=inline_serializer(
@@ -529,13 +534,14 @@ class AlertDeliveryOutput(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
 
 
-def delivery_body(delivery: AlertDelivery) -> dict:
+def delivery_body(delivery: WebhookDelivery) -> dict:
+    event = delivery.event
     return {
-        "alert_id": str(delivery.public_id),
-        "kind": delivery.kind,
-        "url": delivery.url,
+        "alert_id": str(event.public_id),
+        "kind": event.type,
+        "url": delivery.endpoint.url,
         "state": delivery.state,
-        "payload": delivery.payload,
+        "payload": event.payload,
         "attempts": [
             {
                 "number": attempt.number,

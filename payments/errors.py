@@ -75,12 +75,6 @@ class InvalidAlertSettings(PaymentsError):
     code = "invalid_alert_settings"
 
 
-class InvalidWebhookUrl(PaymentsError):
-    """Not http(s), or (unless allowed by a setting) a private or loopback address."""
-
-    code = "invalid_webhook_url"
-
-
 class AutoTopUpNotConfigured(NotFound):
     code = "auto_topup_not_configured"
 

@@ -6,13 +6,12 @@ then an auto top-up attempt or a card setup, then auto top-up settings, then the
 low-balance alert, then a top-up, then the ledger. A transaction takes some of these in
 that order and never goes back: the webhook stores a top-up's card (settings) before it
 books the top-up (TopUp, ledger); the watch locks settings, then the alert, and only
-inserts rows after them. An alert delivery is locked alone, for one attempt.
+inserts rows after them.
 
 Each function runs inside the caller's transaction and returns the rows it locked.
 """
 
 from payments.models import (
-    AlertDelivery,
     AutoTopUpAttempt,
     AutoTopUpSettings,
     CardSetup,
@@ -86,12 +85,3 @@ def watched_rows_lock_or_skip(
 def low_balance_alert_lock(*, customer: Customer) -> LowBalanceAlert | None:
     """The customer's low-balance alert row, if it has one."""
     return LowBalanceAlert.objects.select_for_update().filter(customer=customer).first()
-
-
-def alert_delivery_lock(*, delivery_id: int) -> AlertDelivery:
-    """The delivery row (with its customer's alert, unlocked), for one attempt."""
-    return (
-        AlertDelivery.objects.select_for_update(of=("self",))
-        .select_related("customer__low_balance_alert")
-        .get(pk=delivery_id)
-    )

@@ -314,17 +314,20 @@ class AutoTopUpAttempt(models.Model):
 
 
 class LowBalanceAlert(models.Model):
-    """POST a signed JSON alert to the customer's URL when the available balance falls
-    below the threshold; `armed` as for auto top-up (one alert per crossing)."""
+    """Tell the customer when its available balance falls below the threshold: a
+    `wallet.balance_low` webhooks event to `endpoint` (the customer's URL and signing
+    secret, a webhooks endpoint of its seller's book, audience `customer:<pk>`), which
+    webhooks delivers, signs and retries; `armed` as for auto top-up (one alert per
+    crossing)."""
 
     customer = models.OneToOneField(
         Customer, on_delete=models.CASCADE, related_name="low_balance_alert"
     )
     enabled = models.BooleanField(default=True)
-    url = models.URLField(max_length=2000)
     threshold_minor = models.BigIntegerField()
-    # Needed in clear to sign (HMAC); shown to the tenant when generated or rotated.
-    signing_secret = models.CharField(max_length=100)
+    endpoint = models.OneToOneField(
+        "webhooks.WebhookEndpoint", on_delete=models.PROTECT, related_name="low_balance_alert"
+    )
     armed = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=200)
@@ -339,52 +342,3 @@ class LowBalanceAlert(models.Model):
 
     def __str__(self) -> str:
         return f"low-balance alert of {self.customer}"
-
-
-class AlertDelivery(models.Model):
-    """One alert and its delivery: the same body (and id) on every attempt."""
-
-    class State(models.TextChoices):
-        PENDING = "pending"
-        DELIVERED = "delivered"
-        FAILED = "failed"  # gave up after the last attempt
-
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="alert_deliveries"
-    )
-    kind = models.CharField(max_length=64)
-    url = models.URLField(max_length=2000)
-    payload = models.JSONField()
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.IntegerField(default=0)
-    created_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name_plural = "alert deliveries"
-        indexes = [models.Index(fields=["customer", "-created_at"], name="alert_customer_time")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.public_id} ({self.state})"
-
-
-class AlertDeliveryAttempt(models.Model):
-    delivery = models.ForeignKey(
-        AlertDelivery, on_delete=models.PROTECT, related_name="attempt_log"
-    )
-    number = models.IntegerField()
-    attempted_at = models.DateTimeField()
-    status_code = models.IntegerField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    duration_ms = models.IntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["delivery", "number"], name="alert_delivery_attempt_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"attempt {self.number} of {self.delivery_id}"

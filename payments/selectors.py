@@ -3,8 +3,10 @@ newest first, with what their serialisers need."""
 
 from django.db.models import QuerySet
 
-from payments.models import AlertDelivery, AutoTopUpAttempt, TopUp
+from payments.models import AutoTopUpAttempt, LowBalanceAlert, TopUp
 from wallets.models import Customer
+from webhooks import selectors as webhooks
+from webhooks.models import WebhookDelivery
 
 
 def topup_list(*, customer: Customer) -> QuerySet[TopUp]:
@@ -25,9 +27,12 @@ def auto_topup_attempt_list(*, customer: Customer) -> QuerySet[AutoTopUpAttempt]
     )
 
 
-def alert_delivery_list(*, customer: Customer) -> QuerySet[AlertDelivery]:
-    return (
-        AlertDelivery.objects.filter(customer=customer)
-        .prefetch_related("attempt_log")
-        .order_by("-created_at", "-pk")
-    )
+def alert_delivery_list(*, customer: Customer) -> QuerySet[WebhookDelivery]:
+    """The alerts sent to the customer's own endpoint (webhooks' deliveries, with their
+    attempts); none without an alert."""
+    endpoint_id = (
+        LowBalanceAlert.objects.filter(customer=customer).values_list("endpoint_id", flat=True)
+    ).first()
+    if endpoint_id is None:
+        return WebhookDelivery.objects.none()
+    return webhooks.deliveries_list(endpoint_id=endpoint_id)

@@ -1,9 +1,7 @@
 """Celery tasks of payments: thin wrappers that call one service."""
 
 from celery import shared_task
-from django.conf import settings
 
-from payments.alerts import low_balance as alerts
 from payments.alerts.balance_watch import balances_watch
 from payments.auto_topup import attempts as auto_topup
 from payments.errors import StripeUnavailable
@@ -16,19 +14,17 @@ AUTO_TOPUP_TRIES_PER_RUN_MAX = 1000
 def watch_balances(customer_ids: list[int] | None = None) -> dict:
     """Beat, every minute (or after a usage batch, for its customers): make auto top-up
     attempts and low-balance alerts where a threshold was crossed, then enqueue their
-    charges and deliveries, and the auto top-up tries that are due again."""
+    charges and the auto top-up tries that are due again (webhooks sends the alerts)."""
     result = balances_watch(customer_ids=customer_ids)
     due = set(auto_topup.auto_topup_attempts_due(limit=AUTO_TOPUP_TRIES_PER_RUN_MAX))
     due.update(result.attempt_ids)
     for attempt_id in sorted(due):
         charge_auto_topup.delay(attempt_id)
-    for delivery_id in result.delivery_ids:
-        send_low_balance_alert.delay(delivery_id)
     return {
         "customers_checked": result.customers_checked,
         "attempts": len(result.attempt_ids),
         "tries_enqueued": len(due),
-        "alerts": len(result.delivery_ids),
+        "alerts": len(result.alert_event_ids),
     }
 
 
@@ -36,25 +32,6 @@ def watch_balances(customer_ids: list[int] | None = None) -> dict:
 def charge_auto_topup(attempt_id: int) -> str:
     """One try of an auto top-up attempt, if one is due (payments.auto_topup.attempts)."""
     return auto_topup.auto_topup_charge(attempt_id=attempt_id).state
-
-
-@shared_task(
-    name="payments.send_low_balance_alert",
-    acks_late=True,
-    autoretry_for=(alerts.AlertDeliveryRetry,),
-    retry_backoff=settings.WALLETS_ALERT_RETRY_BACKOFF_S,
-    retry_backoff_max=settings.WALLETS_ALERT_RETRY_BACKOFF_MAX_S,
-    # Deterministic spacing: each customer's endpoint fails on its own, so there is no
-    # herd to spread out.
-    retry_jitter=False,
-    # The delivery row bounds the attempts (WALLETS_ALERT_ATTEMPTS_MAX); this is the
-    # backstop should Celery's count and the row's ever disagree.
-    max_retries=settings.WALLETS_ALERT_ATTEMPTS_MAX,
-)
-def send_low_balance_alert(delivery_id: int) -> str:
-    """One signed POST of a low-balance alert; a failure raises AlertDeliveryRetry and
-    Celery retries it after WALLETS_ALERT_RETRY_BACKOFF_S * 2**retries seconds."""
-    return alerts.alert_delivery_send(delivery_id=delivery_id).state
 
 
 @shared_task(

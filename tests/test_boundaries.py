@@ -55,7 +55,8 @@ MAY_IMPORT = {
     "ledger": set(),
     "pricing": {"ledger"},
     "wallets": {"ledger", "pricing"},
-    "payments": {"wallets", "ledger", "pricing"},
+    # payments' low-balance alerts are webhooks events (webhooks delivers them).
+    "payments": {"wallets", "ledger", "pricing", "webhooks"},
     # credit reads invoicing's receivables (aging, exposure), so invoicing does not import it;
     # its dunning charges the card saved for payments' auto top-up.
     "credit": {"invoicing", "payments", "wallets", "ledger", "pricing", "webhooks"},
@@ -63,8 +64,9 @@ MAY_IMPORT = {
     "invoicing": {"metering", "payments", "wallets", "ledger", "pricing", "webhooks"},
     "settlement": {"metering", "wallets", "ledger", "pricing"},
     "metering": {"wallets", "ledger", "pricing"},
-    # Outbound webhooks to sellers: below every app that emits events, above the ledger.
-    "webhooks": {"ledger"},
+    # Outbound webhooks to sellers: below every app that emits events, above the ledger;
+    # it reads wallets' book memberships (a reseller's staff manage their book's endpoints).
+    "webhooks": {"ledger", "wallets"},
     # The customer portal's pages sit on top: they read and write through the apps below.
     "portal": {
         "wallets",

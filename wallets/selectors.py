@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import F, QuerySet
 
 from config.errors import DomainError
+from config.public_ids import public_id_parse
 from config.ttl_cache import TtlCache
 from ledger.amounts import from_minor_units
 from ledger.selectors import AccountBalance, account_balance_find
@@ -100,9 +101,8 @@ def api_key_list(*, customer: Customer | None = None) -> QuerySet[ApiKey]:
 
 
 def authorization_get(*, public_id: str | uuid.UUID) -> Authorization | None:
-    try:
-        wanted = uuid.UUID(str(public_id))
-    except ValueError:
+    wanted = public_id_parse(public_id)
+    if wanted is None:
         return None
     return (
         Authorization.objects.select_related("currency", "customer", "gateway_key")

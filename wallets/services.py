@@ -38,6 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.fast_insert import bulk_insert
+from config.public_ids import public_id_parse
 from ledger import errors as ledger_errors_module
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
@@ -548,11 +549,8 @@ def _create_holds(approved: list[tuple[PendingAuthorization, Authorization]]) ->
 
 
 def _locked_authorization(public_id) -> Authorization:
-    try:
-        wanted = uuid.UUID(str(public_id))
-    except ValueError:
-        raise AuthorizationNotFound(f"authorization {public_id} does not exist") from None
-    found = authorization_lock(wanted)
+    wanted = public_id_parse(public_id)
+    found = None if wanted is None else authorization_lock(wanted)
     if found is None:
         raise AuthorizationNotFound(f"authorization {public_id} does not exist")
     return found

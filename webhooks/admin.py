@@ -13,13 +13,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     """Made through the API (which checks the URL and makes the secret); here finance can
     turn one off or on and describe it."""
 
-    list_display = ["id", "book", "url", "active", "created_at", "created_by"]
+    list_display = ["id", "book", "url", "audience", "active", "created_at", "created_by"]
     list_filter = ["active", "book"]
     search_fields = ["url", "description"]
     fields = [
         "book",
         "url",
         "event_types",
+        "audience",
         "description",
         "active",
         "secret",

@@ -1,4 +1,5 @@
-"""Outbound webhooks over HTTP, under /api/webhooks/ (finance staff; webhooks.permissions):
+"""Outbound webhooks over HTTP, under /api/webhooks/ (finance staff on every book, a
+reseller's staff on their own books' rows; webhooks.permissions):
 
   endpoints/                       GET list (?book=), POST create (the secret is shown)
   endpoints/{id}/                  GET one (no secret, its last 4 characters)
@@ -37,6 +38,11 @@ def _actor(request) -> str:
     return f"user:{request.user.get_username()}"
 
 
+def _reach(request, perm: str):
+    """The books this login may act on with `perm`'s operation (None: every book)."""
+    return permissions.books_in_reach(request, perm)
+
+
 # --- serializers -----------------------------------------------------------------------
 
 
@@ -44,6 +50,11 @@ class WebhookEndpointOutput(serializers.ModelSerializer):
     book = serializers.SlugRelatedField(slug_field="code", read_only=True)
     secret_hint = serializers.SerializerMethodField(
         help_text="the signing secret's last 4 characters"
+    )
+    audience = serializers.CharField(
+        help_text="empty: the seller's own endpoint; else an app's (e.g. `customer:<id>`, a "
+        "customer's low-balance alert URL, made through its alert settings), which receives "
+        "only that audience's events"
     )
     event_types = serializers.ListField(
         child=serializers.CharField(), help_text="the types it receives; empty: all"
@@ -57,6 +68,7 @@ class WebhookEndpointOutput(serializers.ModelSerializer):
             "url",
             "description",
             "event_types",
+            "audience",
             "active",
             "secret_hint",
             "created_at",
@@ -169,7 +181,10 @@ class EndpointListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.endpoints_list(book_code=self.request.query_params.get("book"))
+        return selectors.endpoints_list(
+            book_code=self.request.query_params.get("book"),
+            books=_reach(self.request, permissions.VIEW_ENDPOINTS),
+        )
 
     @extend_schema(
         request=WebhookEndpointInput,
@@ -183,7 +198,9 @@ class EndpointListApi(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         endpoint = services.webhook_endpoint_create(
-            book=selectors.book_by_code(values["book"]),
+            book=selectors.book_by_code(
+                values["book"], books=_reach(request, permissions.ADD_ENDPOINTS)
+            ),
             url=values["url"],
             event_types=values["event_types"],
             description=values["description"],
@@ -200,7 +217,10 @@ class EndpointDetailApi(APIView):
 
     @extend_schema(responses=WebhookEndpointOutput)
     def get(self, request, endpoint_id: int):
-        return Response(WebhookEndpointOutput(selectors.endpoint_get(endpoint_id=endpoint_id)).data)
+        endpoint = selectors.endpoint_get(
+            endpoint_id=endpoint_id, books=_reach(request, permissions.VIEW_ENDPOINTS)
+        )
+        return Response(WebhookEndpointOutput(endpoint).data)
 
 
 class EndpointSecretApi(APIView):
@@ -209,7 +229,9 @@ class EndpointSecretApi(APIView):
 
     @extend_schema(responses=WebhookSecretOutput, description="The endpoint's signing secret.")
     def get(self, request, endpoint_id: int):
-        endpoint = selectors.endpoint_get(endpoint_id=endpoint_id)
+        endpoint = selectors.endpoint_get(
+            endpoint_id=endpoint_id, books=_reach(request, permissions.CHANGE_ENDPOINTS)
+        )
         return Response({"id": endpoint.pk, "secret": endpoint.secret})
 
 
@@ -224,6 +246,10 @@ class EndpointSecretRotateApi(APIView):
         "stops at once.",
     )
     def post(self, request, endpoint_id: int):
+        # Out of reach is not found; the book of an endpoint never changes.
+        selectors.endpoint_get(
+            endpoint_id=endpoint_id, books=_reach(request, permissions.CHANGE_ENDPOINTS)
+        )
         endpoint = services.webhook_endpoint_secret_rotate(
             endpoint_id=endpoint_id, actor=_actor(request)
         )
@@ -236,6 +262,9 @@ class _EndpointActivateApi(APIView):
     active = True
 
     def post(self, request, endpoint_id: int):
+        selectors.endpoint_get(
+            endpoint_id=endpoint_id, books=_reach(request, permissions.CHANGE_ENDPOINTS)
+        )
         endpoint = services.webhook_endpoint_activate(
             endpoint_id=endpoint_id, active=self.active, actor=_actor(request)
         )
@@ -274,7 +303,11 @@ class EventListApi(generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        return selectors.events_list(book_code=params.get("book"), event_type=params.get("type"))
+        return selectors.events_list(
+            book_code=params.get("book"),
+            event_type=params.get("type"),
+            books=_reach(self.request, permissions.VIEW_EVENTS),
+        )
 
 
 class _WebhookDeliveryQuery(serializers.Serializer):
@@ -301,6 +334,7 @@ class DeliveryListApi(generics.ListAPIView):
             state=values.get("state"),
             endpoint_id=values.get("endpoint"),
             event_id=values.get("event"),
+            books=_reach(self.request, permissions.VIEW_DELIVERIES),
         )
 
 
@@ -310,7 +344,10 @@ class DeliveryDetailApi(APIView):
 
     @extend_schema(responses=WebhookDeliveryOutput)
     def get(self, request, delivery_id: int):
-        return Response(WebhookDeliveryOutput(selectors.delivery_get(delivery_id=delivery_id)).data)
+        delivery = selectors.delivery_get(
+            delivery_id=delivery_id, books=_reach(request, permissions.VIEW_DELIVERIES)
+        )
+        return Response(WebhookDeliveryOutput(delivery).data)
 
 
 class DeliveryResendApi(APIView):
@@ -324,6 +361,8 @@ class DeliveryResendApi(APIView):
         "(the history stays). A pending one is refused (webhook_delivery_pending).",
     )
     def post(self, request, delivery_id: int):
+        books = _reach(request, permissions.CHANGE_DELIVERIES)
+        selectors.delivery_get(delivery_id=delivery_id, books=books)
         services.webhook_delivery_resend(delivery_id=delivery_id, actor=_actor(request))
-        delivery = selectors.delivery_get(delivery_id=delivery_id)
+        delivery = selectors.delivery_get(delivery_id=delivery_id, books=books)
         return Response(WebhookDeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -11,7 +11,7 @@ class WebhooksError(DomainError):
 
 class InvalidWebhookUrl(WebhooksError):
     """Not http(s), no host, credentials in it, or (in production) a non-public address.
-    The same code as payments' low-balance alert URLs."""
+    Also what payments' low-balance alert settings answer: their URL is an endpoint."""
 
     code = "invalid_webhook_url"
 

@@ -8,4 +8,6 @@ EVENT_TYPES: dict[str, str] = {
     "invoice.finalized": "an invoice was finalized and can be paid",
     "invoice.overdue": "an invoice is past its due date",
     "customer.reminder": "a dunning reminder was sent to a customer",
+    # payments.alerts.low_balance; its customer's alert URL receives it too (audience).
+    "wallet.balance_low": "a prepaid customer's available balance fell below its alert threshold",
 }

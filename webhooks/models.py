@@ -22,6 +22,10 @@ class WebhookEndpoint(models.Model):
     secret = models.CharField(max_length=100)
     # The event types it receives; empty: every type.
     event_types = models.JSONField(default=list, blank=True)
+    # Empty: the seller's own endpoint, for every event of its book. Else a key the
+    # emitting app chose (opaque here, e.g. payments' "customer:<pk>" for a customer's
+    # low-balance alert URL): it receives only the book's events of that audience.
+    audience = models.CharField(max_length=100, blank=True, default="")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=200)
@@ -31,6 +35,14 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["book", "active"], name="webhooks_endpoint_book")]
+        constraints = [
+            # One endpoint per audience (a customer's alert URL); a seller has several.
+            models.UniqueConstraint(
+                fields=["book", "audience"],
+                condition=~Q(audience=""),
+                name="webhooks_endpoint_audience_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.book_id}: {self.url}"
@@ -46,6 +58,8 @@ class WebhookEvent(models.Model):
     payload = models.JSONField()
     idempotency_key = models.CharField(max_length=200)
     created_at = models.DateTimeField()
+    # Empty: for the seller's endpoints only; else also for its endpoints of this audience.
+    audience = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.celery import delay_after_commit
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 SECRET_PREFIX = "whsec_"
 ENDPOINTS_PER_BOOK_MAX = 20
 IDEMPOTENCY_KEY_MAX = 200
+AUDIENCE_MAX = 100
 DESCRIPTION_MAX = 200
 PAYLOAD_BYTES_MAX = 64 * 1024
 PAYLOAD_DEPTH_MAX = 16
@@ -129,16 +131,41 @@ def _new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
+def _audience_check(audience: object) -> str:
+    if (
+        not isinstance(audience, str)
+        or len(audience) > AUDIENCE_MAX
+        or (audience and not _KEY_TEXT.match(audience))
+    ):
+        raise InvalidWebhookEvent(f"an audience is 0..{AUDIENCE_MAX} printable ASCII characters")
+    return audience
+
+
 def webhook_endpoint_create(
-    *, book: Book, url: str, event_types: list[str], actor: str, description: str = ""
+    *,
+    book: Book,
+    url: str,
+    event_types: list[str],
+    actor: str,
+    description: str = "",
+    audience: str = "",
 ) -> WebhookEndpoint:
-    """A new active endpoint with a new secret (the caller shows it)."""
+    """A new active endpoint with a new secret (the caller shows it). With an `audience`
+    (an emitting app's, never the API's) it receives only that audience's events, and is
+    the book's only endpoint of it."""
     outbound.url_check(url)
     types = event_types_check(event_types)
+    audience = _audience_check(audience)
     description = (description or "")[:DESCRIPTION_MAX]
     with transaction.atomic():
         locks.book_endpoints_lock(book=book)
-        if WebhookEndpoint.objects.filter(book=book).count() >= ENDPOINTS_PER_BOOK_MAX:
+        # The limit is on a seller's own endpoints; an audience's is one per audience
+        # (a unique constraint), however many customers a book has.
+        if (
+            not audience
+            and WebhookEndpoint.objects.filter(book=book, audience="").count()
+            >= ENDPOINTS_PER_BOOK_MAX
+        ):
             raise WebhookEndpointLimit(
                 f"book {book.code} has {ENDPOINTS_PER_BOOK_MAX} endpoints, the most it may"
             )
@@ -148,6 +175,7 @@ def webhook_endpoint_create(
             description=description,
             secret=_new_secret(),
             event_types=types,
+            audience=audience,
             created_by=actor,
             updated_by=actor,
         )
@@ -172,6 +200,18 @@ def webhook_endpoint_activate(*, endpoint_id: int, active: bool, actor: str) -> 
     return endpoint
 
 
+def webhook_endpoint_url_set(*, endpoint_id: int, url: str, actor: str) -> WebhookEndpoint:
+    """Another URL, for the next attempt on (pending deliveries go there)."""
+    outbound.url_check(url)
+    with transaction.atomic():
+        endpoint = _endpoint_locked(endpoint_id)
+        if endpoint.url != url:
+            endpoint.url, endpoint.updated_by = url, actor
+            endpoint.save(update_fields=["url", "updated_by", "updated_at"])
+            logger.info("webhook endpoint %s URL changed by %s", endpoint_id, actor)
+    return endpoint
+
+
 def webhook_endpoint_secret_rotate(*, endpoint_id: int, actor: str) -> WebhookEndpoint:
     """A new secret, in force for the next attempt (the old one stops signing at once)."""
     with transaction.atomic():
@@ -187,12 +227,13 @@ def webhook_endpoint_secret_rotate(*, endpoint_id: int, actor: str) -> WebhookEn
 
 
 def webhook_event_enqueue(
-    *, book_id: int, event_type: str, payload: dict, idempotency_key: str
+    *, book_id: int, event_type: str, payload: dict, idempotency_key: str, audience: str = ""
 ) -> WebhookEvent:
     """Record an event for a seller's book and one delivery per active endpoint that
-    wants its type, in the caller's transaction; the first attempts are enqueued once it
-    commits. The same key again: the same event if type and payload are the same (nothing
-    new is made), else webhook_idempotency_conflict."""
+    wants its type (the seller's own, and with an `audience` the book's endpoint of that
+    audience), in the caller's transaction; the first attempts are enqueued once it
+    commits. The same key again: the same event if type, payload and audience are the
+    same (nothing new is made), else webhook_idempotency_conflict."""
     if type(book_id) is not int:
         raise InvalidWebhookEvent("book_id must be an int")
     event_type_check(event_type)
@@ -205,6 +246,7 @@ def webhook_event_enqueue(
             f"the idempotency key must be 1..{IDEMPOTENCY_KEY_MAX} printable ASCII characters"
         )
     payload = payload_validate(payload)
+    audience = _audience_check(audience)
     if not Book.objects.filter(pk=book_id).exists():
         raise UnknownBook(f"book {book_id} does not exist")
     now = timezone.now()
@@ -216,11 +258,12 @@ def webhook_event_enqueue(
                 payload=payload,
                 idempotency_key=idempotency_key,
                 created_at=now,
+                audience=audience,
             )
     except IntegrityError:
         # The key is taken (a committed event, or one earlier in this transaction).
         event = WebhookEvent.objects.get(book_id=book_id, idempotency_key=idempotency_key)
-        if event.type != event_type or event.payload != payload:
+        if event.type != event_type or event.payload != payload or event.audience != audience:
             raise WebhookIdempotencyConflict(
                 f"idempotency key {idempotency_key!r} was used for another event of this book",
                 details={"event_id": f"evt_{event.public_id.hex}"},
@@ -228,7 +271,9 @@ def webhook_event_enqueue(
         return event
     endpoints = [
         endpoint
-        for endpoint in WebhookEndpoint.objects.filter(book_id=book_id, active=True)
+        for endpoint in WebhookEndpoint.objects.filter(
+            Q(audience="") | Q(audience=audience), book_id=book_id, active=True
+        )
         if not endpoint.event_types or event_type in endpoint.event_types
     ]
     deliveries = WebhookDelivery.objects.bulk_create(

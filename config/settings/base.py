@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
-from config.settings.env import env_bool, env_float, env_int, env_list, env_str
+from config.settings.env import env_bool, env_bool_alias, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -311,15 +311,6 @@ STRIPE_WEBHOOK_TOLERANCE_S = env_int("STRIPE_WEBHOOK_TOLERANCE_S", 300)
 # BACKOFF * 2**(n-1) seconds; then the attempt gives up (recorded).
 WALLETS_AUTO_TOPUP_TRIES_MAX = env_int("WALLETS_AUTO_TOPUP_TRIES_MAX", 3)
 WALLETS_AUTO_TOPUP_RETRY_BACKOFF_S = env_int("WALLETS_AUTO_TOPUP_RETRY_BACKOFF_S", 60)
-# Low-balance alerts: signed POSTs to the customer's URL, retried by Celery with
-# exponential backoff (BACKOFF * 2**n seconds, at most BACKOFF_MAX) up to ATTEMPTS_MAX.
-WALLETS_ALERT_ATTEMPTS_MAX = env_int("WALLETS_ALERT_ATTEMPTS_MAX", 6)
-WALLETS_ALERT_RETRY_BACKOFF_S = env_int("WALLETS_ALERT_RETRY_BACKOFF_S", 30)
-WALLETS_ALERT_RETRY_BACKOFF_MAX_S = env_int("WALLETS_ALERT_RETRY_BACKOFF_MAX_S", 3600)
-WALLETS_ALERT_TIMEOUT_S = env_int("WALLETS_ALERT_TIMEOUT_S", 5)
-# Customers' webhook URLs must resolve to public addresses, so that a customer cannot make
-# us POST into our own network; tests (and a local run) allow loopback and private ones.
-WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
 # Credit lots close this many seconds after their expires_at; usage booked meanwhile still
 # consumes them (wallets/lots/services.py). 0: consumption booked after the breakage never does.
 WALLETS_LOT_EXPIRY_GRACE_S = env_int("WALLETS_LOT_EXPIRY_GRACE_S", 0)
@@ -331,4 +322,9 @@ WALLETS_LOT_EXPIRY_GRACE_S = env_int("WALLETS_LOT_EXPIRY_GRACE_S", 0)
 # settings allow loopback and private ones; production must not).
 WEBHOOK_TIMEOUT_S = env_float("WEBHOOK_TIMEOUT_S", 5.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
-WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# Low-balance alerts are webhooks too (payments.alerts.low_balance): the one policy. The
+# old name, WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES, is read when WEBHOOK_ALLOW_PRIVATE is
+# not set, for one release (config.settings.env.env_bool_alias warns that it is old).
+WEBHOOK_ALLOW_PRIVATE = env_bool_alias(
+    "WEBHOOK_ALLOW_PRIVATE", old="WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False
+)

@@ -5,6 +5,7 @@ name; these helpers keep the parsing in one place and fail loudly on a bad value
 """
 
 import os
+import warnings
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -26,6 +27,19 @@ def env_bool(name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true/false)")
+
+
+def env_bool_alias(name: str, *, old: str, default: bool) -> bool:
+    """`name` from the environment; when it is not set, the setting's old name `old`
+    (kept for one release, with a warning), else `default`."""
+    if name not in os.environ and old in os.environ:
+        warnings.warn(
+            f"{old} is the old name of {name}; set {name} instead (the old one goes next release)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return env_bool(old, default)
+    return env_bool(name, default)
 
 
 def env_int(name: str, default: int) -> int:

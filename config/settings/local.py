@@ -7,15 +7,15 @@ secret is the demo's own, so `manage.py stripe_demo_pay` can sign what Stripe wo
 """
 
 from config.settings.base import *  # noqa: F401,F403
-from config.settings.env import env_bool, env_str
+from config.settings.env import env_bool, env_bool_alias, env_str
 
 DEBUG = env_bool("DEBUG", True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
-# A local run may post low-balance alerts to a receiver on this machine.
-WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:12111")  # stripe-mock
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_local_demo")
-# A local run may post webhooks to a receiver on this machine.
-WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)
+# A local run may post webhooks (low-balance alerts among them) to a receiver on this machine.
+WEBHOOK_ALLOW_PRIVATE = env_bool_alias(
+    "WEBHOOK_ALLOW_PRIVATE", old="WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True
+)
 # One machine: /metrics answers without a token unless METRICS_TOKEN is set.
 METRICS_OPEN = env_bool("METRICS_OPEN", True)

@@ -1,7 +1,7 @@
 """Tests: the same embedded PostgreSQL; Kafka, Redis and stripe-mock started by the run."""
 
 from config.settings.base import *  # noqa: F401,F403
-from config.settings.env import env_bool, env_str
+from config.settings.env import env_bool, env_bool_alias, env_str
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
 KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
@@ -17,10 +17,10 @@ DATABASES["default"]["OPTIONS"]["options"] = "-c ledger.allow_truncate=on"  # no
 # database: set TEST_DATABASE_NAME to keep them apart.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_tokenledger")}  # noqa: F405
 
-# Tests post low-balance alerts to a real HTTP server on 127.0.0.1.
-WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)
-# Tests post webhooks to real HTTP servers on 127.0.0.1.
-WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", True)
+# Tests post webhooks (low-balance alerts among them) to real HTTP servers on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE = env_bool_alias(
+    "WEBHOOK_ALLOW_PRIVATE", old="WALLETS_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True
+)
 
 # Tests scrape /metrics without a token unless they set METRICS_TOKEN.
 METRICS_OPEN = env_bool("METRICS_OPEN", True)

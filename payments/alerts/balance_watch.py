@@ -5,7 +5,7 @@ customers right after something spent their money (e.g. a usage batch): it reads
 available balance (balance less open holds) of each customer that has auto top-up or an
 alert enabled and, under that customer's settings rows' locks, makes at most one auto
 top-up attempt and one alert per crossing of the threshold. It makes rows only; the
-caller enqueues the charges and deliveries after commit.
+caller enqueues the charges after commit, webhooks the alerts' deliveries.
 """
 
 from collections.abc import Iterable
@@ -31,7 +31,7 @@ CHUNK = 500
 class WatchResult:
     customers_checked: int = 0
     attempt_ids: list[int] = field(default_factory=list)  # new auto top-up attempts
-    delivery_ids: list[int] = field(default_factory=list)  # new alerts to deliver
+    alert_event_ids: list[int] = field(default_factory=list)  # new alerts (webhooks events)
 
 
 def _watched(customer_ids: Iterable[int] | None):
@@ -61,11 +61,11 @@ def _check_customer(customer: Customer, now: datetime, result: WatchResult) -> N
                 result.attempt_ids.append(attempt.pk)
         if alert is not None:
             alert.customer = customer
-            delivery = alerts.low_balance_alert_trigger(
+            event = alerts.low_balance_alert_trigger(
                 alert=alert, available_minor=available, now=now
             )
-            if delivery is not None:
-                result.delivery_ids.append(delivery.pk)
+            if event is not None:
+                result.alert_event_ids.append(event.pk)
 
 
 def balances_watch(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import stripe
 from django.db import IntegrityError, transaction
 
+from config.public_ids import public_id_parse
 from config.stripe_client import stripe_client
 from payments.errors import StripeUnavailable
 from payments.models import CardSetup, StripeCustomer, TopUp
@@ -43,10 +44,7 @@ def stripe_id(value) -> str | None:
 def metadata_uuid(obj: dict, key: str) -> uuid.UUID | None:
     """One of our row ids put in a Stripe object's metadata, if it is there and valid."""
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    try:
-        return uuid.UUID(str(metadata.get(key)))
-    except ValueError:
-        return None
+    return public_id_parse(metadata.get(key))
 
 
 def _stored_stripe_customer_id(customer: Customer) -> str | None:

@@ -5,8 +5,6 @@ HMAC-SHA256(secret, "<ts>.<payload>")>`) and posted as raw bytes to the endpoint
 objects carry the fields Stripe sends that our handlers read.
 """
 
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -377,46 +375,3 @@ class StripeProxy(LoopbackServer):
 
 
 # --- a customer's webhook receiver ------------------------------------------------------------
-
-
-class AlertReceiver(LoopbackServer):
-    """A customer's endpoint for low-balance alerts. It answers `fail_status` to the first
-    `fail_first` requests, then checks the signature with `secret` (401 when it does not
-    verify) and answers 204. Records every request."""
-
-    def __init__(self, *, fail_first: int = 0, fail_status: int = 500):
-        self.fail_first = fail_first
-        self.fail_status = fail_status
-        self.secret: str | None = None
-        self.received: list[dict] = []
-        super().__init__()
-        self.url = f"{self.base_url}/hooks/balance"
-
-    def signature_valid(self, header: str | None, body: bytes) -> bool:
-        if not header or not self.secret:
-            return False
-        parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
-        expected = hmac.new(
-            self.secret.encode(), f"{parts.get('t')}.".encode() + body, hashlib.sha256
-        ).hexdigest()
-        fresh = abs(time.time() - int(parts.get("t", "0"))) < 300
-        return fresh and hmac.compare_digest(expected, parts.get("v1", ""))
-
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-        header = handler.headers.get("X-Tokenledger-Signature")
-        with self._lock:
-            failing = len(self.received) < self.fail_first
-            valid = self.signature_valid(header, body)
-            self.received.append(
-                {
-                    "at": time.monotonic(),
-                    "headers": dict(handler.headers.items()),
-                    "body": body,
-                    "signature_valid": valid,
-                }
-            )
-        status = self.fail_status if failing else (204 if valid else 401)
-        handler.send_response(status)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()

@@ -4,7 +4,7 @@ delivery per active endpoint that wants the type."""
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from ledger.errors import UnknownBook
 from tests.webhooks.conftest import endpoint_for, invoice_payload
@@ -13,6 +13,7 @@ from webhooks.errors import (
     InvalidWebhookEvent,
     InvalidWebhookPayload,
     UnknownWebhookEventType,
+    WebhookEndpointLimit,
     WebhookIdempotencyConflict,
 )
 from webhooks.models import WebhookDelivery, WebhookEvent
@@ -157,3 +158,52 @@ def test_two_callers_racing_with_one_key_make_one_event(books, receiver):
     first, second = run_in_threads(caller, caller)
     assert first == second
     assert WebhookEvent.objects.count() == 1 and WebhookDelivery.objects.count() == 1
+
+
+def _audience_endpoint(book, receiver, audience: str, event_types=("customer.reminder",)):
+    return services.webhook_endpoint_create(
+        book=book, url=receiver.url, event_types=list(event_types), audience=audience, actor="t"
+    )
+
+
+def test_an_audiences_endpoint_receives_only_its_audiences_events(books, receiver):
+    book = books["reseller"]
+    seller = endpoint_for(book, receiver)
+    mine = _audience_endpoint(book, receiver, "customer:1")
+    theirs = _audience_endpoint(book, receiver, "customer:2")
+    for_one = services.webhook_event_enqueue(
+        book_id=book.pk,
+        event_type="customer.reminder",
+        payload={"customer": "one"},
+        idempotency_key="r-1",
+        audience="customer:1",
+    )
+    assert {d.endpoint_id for d in for_one.deliveries.all()} == {seller.pk, mine.pk}
+    assert for_one.audience == "customer:1"
+    for_the_seller = _enqueue(book, key="r-2", event_type="customer.reminder")
+    assert {d.endpoint_id for d in for_the_seller.deliveries.all()} == {seller.pk}
+    assert theirs.deliveries.count() == 0
+    # The same key for another audience is another event: refused.
+    with pytest.raises(WebhookIdempotencyConflict):
+        services.webhook_event_enqueue(
+            book_id=book.pk,
+            event_type="customer.reminder",
+            payload={"customer": "one"},
+            idempotency_key="r-1",
+            audience="customer:2",
+        )
+
+
+def test_one_endpoint_per_audience_outside_the_sellers_limit(books, receiver, monkeypatch):
+    book = books["reseller"]
+    monkeypatch.setattr(services, "ENDPOINTS_PER_BOOK_MAX", 1)
+    endpoint_for(book, receiver)
+    with pytest.raises(WebhookEndpointLimit):
+        endpoint_for(book, receiver)
+    for n in range(3):  # a book's customers' endpoints are not counted against it
+        _audience_endpoint(book, receiver, f"customer:{n}")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _audience_endpoint(book, receiver, "customer:0")
+    for bad in ("has space", "x" * 101, "\x00"):
+        with pytest.raises(InvalidWebhookEvent):
+            _audience_endpoint(book, receiver, bad)

@@ -6,6 +6,7 @@ leaves nothing booked and no number taken (document numbers come from a locked c
 row, invoicing.locks). Amounts are integers in the ledger asset's scale.
 """
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ from payments.models import TopUp
 from pricing.selectors import price_versions_named_list
 from wallets.models import Customer
 from webhooks.services import webhook_event_enqueue
+
+logger = logging.getLogger(__name__)
 
 REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 PREFIX = re.compile(r"^[A-Za-z0-9/_.-]{0,16}$")
@@ -1062,6 +1065,18 @@ def receipt_issue(*, topup: TopUp, actor: str, now: datetime | None = None) -> R
             total=topup.amount_minor + topup.fee_minor,
             issued_at=topup.paid_at or now,
         )
+
+
+def receipt_issue_on_payment(*, topup: TopUp, actor: str) -> None:
+    """The receipt, in the transaction that books the payment (payments'
+    topup_paid_hooks): the customer's result page finds it as soon as the top-up is
+    paid, and reading that page writes nothing. A seller without a billing profile yet
+    must not make the payment fail: receipt_issue's savepoint rolls back, and the
+    scheduled receipts_issue_pending issues it once the profile exists."""
+    try:
+        receipt_issue(topup=topup, actor=actor)
+    except DomainError as exc:
+        logger.info("receipt of top-up %s left to the scheduled run: %s", topup.public_id, exc.code)
 
 
 @dataclass

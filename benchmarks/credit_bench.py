@@ -30,7 +30,6 @@ Each figure is the best of --rounds (the machine is shared).
 """
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -39,9 +38,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-BENCH_DB = "bench_credit"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
-BENCH_DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+
+from benchmarks._bench_db import (  # noqa: E402
+    bench_database_name,
+    bench_django_setup,
+    bench_django_teardown,
+)
+
+BENCH_DB = bench_database_name("bench_credit")
 GOAL_JOB_S = 2.0
 CHUNK = 1_000
 CENT = 10**7  # USD at scale 9
@@ -51,21 +55,6 @@ RATES = {"current": 50, "d1_30": 300, "d31_60": 1500, "d61_90": 4000, "over_90":
 
 def progress(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def month_start(index: int) -> datetime:
@@ -210,16 +199,8 @@ def main() -> None:
     months = max(4, min(args.months, 36))
     rounds = max(1, min(args.rounds, 10))
 
-    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ["DEBUG"] = "false"
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = ""
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
     progress(f"creating database {BENCH_DB}")
-    recreate_database()
-    import django
-
-    django.setup()
+    bench_django_setup(BENCH_DB)
     import logging
 
     from django.db import connection
@@ -334,9 +315,7 @@ def main() -> None:
             f" {dunning_s:.3f} s ({counts['customers'] / dunning_s:,.0f} customers/s)"
         )
     finally:
-        connection.close()
-        if not args.keep_db:
-            drop_database()
+        bench_django_teardown(BENCH_DB, keep=args.keep_db)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks._bench_db import (  # noqa: E402
+    bench_database_name,
+    bench_django_setup,
+    bench_django_teardown,
+)
+
 # A private name per run (BENCH_INVOICING_DB) keeps two benchmarks from dropping each other's.
-BENCH_DB = os.environ.get("BENCH_INVOICING_DB", "bench_invoicing")
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
-BENCH_DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+BENCH_DB = bench_database_name(os.environ.get("BENCH_INVOICING_DB", "bench_invoicing"))
 CATALOGUE = (REPO_ROOT / "../shared/data/model_prices_litellm.json").resolve()
 PRICES_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 PERIOD = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
@@ -51,21 +56,6 @@ PDF_FLOOR_DOCUMENTS = 10
 
 def progress(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def build_world(customers_count: int):
@@ -299,17 +289,8 @@ def main() -> None:
     customers_count = max(10, min(args.customers, 100_000))
     per_customer = max(1, min(args.events_per_customer, 10_000))
 
-    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ["DEBUG"] = "false"  # DEBUG keeps every query in memory
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = ""
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
     progress(f"creating database {BENCH_DB}")
-    recreate_database()
-    import django
-
-    django.setup()
-    from django.db import connection
+    bench_django_setup(BENCH_DB)
 
     from invoicing.services import (
         invoice_draft,
@@ -412,9 +393,7 @@ def main() -> None:
         numbers = sorted(invoice.number for invoice in invoices)
         print(f"  numbers 1..{numbers[-1]}: contiguous = {numbers == list(range(1, count + 1))}")
     finally:
-        connection.close()
-        if not args.keep_db:
-            drop_database()
+        bench_django_teardown(BENCH_DB, keep=args.keep_db)
 
 
 if __name__ == "__main__":

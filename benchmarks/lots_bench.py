@@ -19,7 +19,6 @@ Celery beat: the first figure must be far below 60 s for a minute of traffic.
 """
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -29,22 +28,18 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-BENCH_DB = "bench_lots"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
-BENCH_DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+
+from benchmarks._bench_db import (  # noqa: E402
+    bench_database_name,
+    bench_django_setup,
+    bench_django_teardown,
+)
+
+BENCH_DB = bench_database_name("bench_lots")
 
 
 def progress(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def recreate_database(drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
 def build_world(wallets: int) -> tuple[list, dict, object]:
@@ -154,14 +149,7 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
-    recreate_database()
-    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = ""
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    import django
-
-    django.setup()
+    bench_django_setup(BENCH_DB)
     from django.utils import timezone
 
     from wallets.lots import services as lots
@@ -187,11 +175,7 @@ def main() -> None:
         problems = lots.lot_allocations_verify()
         print(f"replay check: {'ok' if not problems else problems[:3]}")
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep_db:
-            recreate_database(drop_only=True)
+        bench_django_teardown(BENCH_DB, keep=args.keep_db)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-BENCH_DB = os.environ.get("BENCH_SETTLEMENT_DB", "bench_settlement")
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
+
+from benchmarks._bench_db import (  # noqa: E402
+    bench_database_name,
+    bench_django_setup,
+    bench_django_teardown,
+)
+
+BENCH_DB = bench_database_name(os.environ.get("BENCH_SETTLEMENT_DB", "bench_settlement"))
 
 CATALOGUE = (REPO_ROOT / "../shared/data/model_prices_litellm.json").resolve()
 MODELS = {  # catalogue key: (provider, model as usage names it, share of traffic)
@@ -66,19 +72,6 @@ CUSTOMERS = 200
 
 def progress(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def recreate_database(drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def bench_database_url() -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
 
 
 def build_world() -> None:
@@ -260,14 +253,7 @@ def main() -> None:
 
         reconcile_main(args)
         return
-    recreate_database()
-    os.environ["DATABASE_URL"] = bench_database_url()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = ""
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    import django
-
-    django.setup()
+    bench_django_setup(BENCH_DB)
     from django.core.management import call_command
 
     from settlement.commitments.drawdown import BATCHES_PER_RUN_DEFAULT, commitments_draw_down_all
@@ -301,11 +287,7 @@ def main() -> None:
         )
         call_command("ledger_verify", "--no-progress")  # raises if the ledger does not tie out
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep_db:
-            recreate_database(drop_only=True)
+        bench_django_teardown(BENCH_DB, keep=args.keep_db)
 
 
 if __name__ == "__main__":

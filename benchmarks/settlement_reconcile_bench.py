@@ -8,17 +8,19 @@ Every figure is printed beside its floor, measured in the same run.
 """
 
 import json
-import os
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
+from benchmarks._bench_db import (
+    bench_database_name,
+    bench_django_setup,
+    bench_django_teardown,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "bench_settlement_recon"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
+BENCH_DB = bench_database_name("bench_settlement_recon")
 CATALOGUE = (REPO_ROOT / "../shared/data/model_prices_litellm.json").resolve()
 # Ten real OpenAI models of the catalogue, cheap and dear.
 MODELS = [
@@ -41,13 +43,6 @@ BATCHES_PER_RUN = 500
 
 def progress(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def recreate(drop_only: bool = False) -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
 def build_world():
@@ -237,15 +232,7 @@ def rollup_read(contract) -> float:
 
 
 def main(args) -> None:
-    recreate()
-    os.environ["DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = ""
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    import django
-
-    django.setup()
-    from django.db import connections
+    bench_django_setup(BENCH_DB)
 
     from settlement.reconciliation.models import Difference
     from settlement.reconciliation.services import reconciliation_run
@@ -293,6 +280,4 @@ def main(args) -> None:
         assert found == injected, (found, injected)
         print("the three injected differences were found, and only those")
     finally:
-        connections.close_all()
-        if not args.keep_db:
-            recreate(drop_only=True)
+        bench_django_teardown(BENCH_DB, keep=args.keep_db)

@@ -40,10 +40,17 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks._bench_db import (  # noqa: E402
+    bench_database_name,
+    bench_database_url,
+    bench_django_setup,
+    bench_django_teardown,
+)
+
 SERVER_HOST = "127.0.0.1"
-BENCH_DB = "bench_wallets"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
-BENCH_DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+BENCH_DB = bench_database_name("bench_wallets")
+BENCH_DATABASE_URL = bench_database_url(BENCH_DB)
 PORT_BASE = 18_470
 CLIENT_PROCESSES = 2
 WALLETS = 1_000
@@ -68,21 +75,6 @@ def progress(text: str) -> None:
 
 
 # --- the private database and its world --------------------------------------------------
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def build_world(requests_hot: int) -> dict:
@@ -448,15 +440,8 @@ def main() -> None:
     clients = max(1, min(args.clients, 256))
     servers_count = max(1, min(args.servers, 16))
 
-    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = ""
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
     progress(f"creating database {BENCH_DB}")
-    recreate_database()
-    import django
-
-    django.setup()
+    bench_django_setup(BENCH_DB)
     from django.db import connection
 
     servers: list[subprocess.Popen] = []
@@ -521,9 +506,8 @@ def main() -> None:
         _ = (hot, spread)
     finally:
         stop_servers(servers)
-        connection.close()
+        bench_django_teardown(BENCH_DB, keep=args.keep_db)
         if not args.keep_db:
-            drop_database()
             progress(f"dropped {BENCH_DB}")
 
 

@@ -206,9 +206,10 @@ class DunningStanding(models.Model):
     """A customer's standing in its book's ladder. `level` is the strongest action in
     force (good < restricted < suspended); `episode` counts the times it fell behind.
 
-    A payment lifts it at once without a write: authorizations compare the credits posted
-    to receivable:<customer> since the evaluation (`receivable_credits_minor`) with what
-    was overdue then (`overdue_minor`); the next evaluation records the reinstatement."""
+    A payment lifts it at once without a write: authorizations ask whether an invoice
+    past due at `evaluated_at` is still open (credit.selectors.standing_of); the next
+    evaluation records the reinstatement. `overdue_minor` and `receivable_credits_minor`
+    (the credits posted to receivable:<customer> then) are the evaluation's record."""
 
     class Level(models.TextChoices):
         GOOD = "good"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from credit.losses.selectors import Evaluated, still_overdue_customers
 from credit.models import CreditLimit, DunningStanding
 from ledger.amounts import to_minor_units
 from ledger.selectors import AccountBalance, account_balances_by_code
@@ -52,7 +53,7 @@ class Exposure:
     unbilled_minor: int  # usage booked, not invoiced yet
     holds_minor: int  # authorizations in flight
     negative_prepaid_minor: int  # a wallet below zero, as a positive amount
-    receivable_credits_minor: int  # all credits ever posted to the receivable (standing)
+    receivable_credits_minor: int  # all credits ever posted to the receivable (dunning's record)
 
     @property
     def total_minor(self) -> int:
@@ -115,17 +116,31 @@ class Standing:
     lifted_by_payment: bool  # paid since the evaluation: good at once
 
 
-def standing_of(row: DunningStanding | None, exposure: Exposure) -> Standing:
-    """A customer's standing now: the last evaluation's, unless what was credited to its
-    receivable since then (payments, credit notes; write-offs are subtracted when they are
-    made) covers what was overdue then: the payment reinstates it at once."""
+def standing_of(row: DunningStanding | None, *, still_overdue: bool) -> Standing:
+    """A customer's standing now: the last evaluation's, unless every invoice that was
+    past due then has been settled since (paid or credited: losses.selectors
+    .still_overdue_customers): the payment reinstates it at once. A payment on a later
+    invoice, not yet due, leaves the overdue one open and the standing as it was; a
+    write-off is not a payment. The next evaluation records the reinstatement."""
     good = DunningStanding.Level.GOOD
     if row is None or row.level == good:
         return Standing(good, None, False)
-    paid_since = exposure.receivable_credits_minor - row.receivable_credits_minor
-    if row.overdue_minor > 0 and paid_since >= row.overdue_minor:
+    if not still_overdue:
         return Standing(good, None, True)
     return Standing(row.level, row.restrict_request_max_minor, False)
+
+
+def standings_now(
+    *, customers: Sequence[Customer], rows: dict[int, DunningStanding]
+) -> dict[int, Standing]:
+    """{customer id: its standing now}: one query more, only if dunning holds back any."""
+    behind = [
+        Evaluated(c.id, c.book_id, rows[c.id].evaluated_at)
+        for c in customers
+        if c.id in rows and rows[c.id].level != DunningStanding.Level.GOOD
+    ]
+    overdue = still_overdue_customers(evaluated=behind)
+    return {c.id: standing_of(rows.get(c.id), still_overdue=c.id in overdue) for c in customers}
 
 
 def standings_get(*, customer_ids: Iterable[int]) -> dict[int, DunningStanding]:
@@ -139,7 +154,8 @@ def credit_funds(queries: Sequence[FundsQuery]) -> list[funding.Funds]:
     """What each credit customer may still hold: its limit less its exposure (the locked
     unbilled:<c> balance, plus receivable and wallet read with it), unless dunning has
     suspended it (customer_suspended) or restricted what one request may cost
-    (customer_restricted). Three queries per batch: limits, standings, balances."""
+    (customer_restricted). Three queries per batch: limits, standings, balances; a fourth
+    only when dunning holds back one of its customers (standings_now)."""
     customers = [q.customer for q in queries]
     ids = {c.id for c in customers}
     own = credit_limits_own_get(customer_ids=ids)
@@ -147,10 +163,11 @@ def credit_funds(queries: Sequence[FundsQuery]) -> list[funding.Funds]:
     exposures = exposures_get(
         customers=customers, locked={q.customer.id: q.balance for q in queries}
     )
+    now = standings_now(customers=customers, rows=standings)
     answers = []
     for customer in customers:
         exposure = exposures[customer.id]
-        standing = standing_of(standings.get(customer.id), exposure)
+        standing = now[customer.id]
         available = _limit_minor(customer, own) - exposure.total_minor
         if standing.level == DunningStanding.Level.SUSPENDED:
             answers.append(funding.Funds(available, refused_reason=CUSTOMER_SUSPENDED))
@@ -186,11 +203,13 @@ class CreditPosition:
 
 
 def credit_positions_list(*, customers: Sequence[Customer]) -> list[CreditPosition]:
-    """Limit, exposure, available credit and standing of each customer (three queries)."""
+    """Limit, exposure, available credit and standing of each customer (three
+    queries, a fourth when dunning holds back one of them)."""
     ids = [c.id for c in customers]
     own = credit_limits_own_get(customer_ids=ids)
     standings = standings_get(customer_ids=ids)
     exposures = exposures_get(customers=customers)
+    now = standings_now(customers=customers, rows=standings)
     positions = []
     for customer in customers:
         exposure = exposures[customer.id]
@@ -202,7 +221,7 @@ def credit_positions_list(*, customers: Sequence[Customer]) -> list[CreditPositi
                 exposure.total_minor,
                 limit - exposure.total_minor,
                 exposure,
-                standing_of(standings.get(customer.id), exposure),
+                now[customer.id],
             )
         )
     return positions

@@ -12,3 +12,9 @@ class InvoicingConfig(AppConfig):
         from ledger.services import verify_check_register
 
         verify_check_register("invoicing.invoice_bookings", invoice_bookings_check)
+
+        # A paid top-up's receipt is issued in the transaction that books the payment.
+        from invoicing.services import receipt_issue_on_payment
+        from payments.topups.paid_hooks import topup_paid_hook_register
+
+        topup_paid_hook_register(receipt_issue_on_payment)

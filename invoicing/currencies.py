@@ -6,6 +6,8 @@ document shows cents (or yen) while every stored amount still ties out to postin
 A currency missing here is refused: guessing an exponent would misstate an invoice.
 """
 
+from collections.abc import Sequence
+
 from invoicing.errors import CurrencyUnknown
 
 ISO_4217_EXPONENTS = {
@@ -51,6 +53,21 @@ def round_half_even(amount: int, unit: int) -> int:
     if 2 * rest > unit or (2 * rest == unit and quotient % 2 == 1):
         quotient += 1
     return quotient * unit
+
+
+def shares_in_proportion(amount: int, weights: Sequence[int], unit: int) -> list[int]:
+    """`amount` split over `weights` in proportion: every share rounded once, half-even,
+    to a multiple of `unit`, except the largest weight's (the first of equals), which
+    takes what is left, so the shares sum to `amount` exactly."""
+    total = sum(weights)
+    assert total > 0 and all(w >= 0 for w in weights), weights
+    largest = max(range(len(weights)), key=lambda i: (weights[i], -i))
+    shares = [
+        0 if i == largest else divide_half_even(amount * weight, total, unit)
+        for i, weight in enumerate(weights)
+    ]
+    shares[largest] = amount - sum(shares)
+    return shares
 
 
 def divide_half_even(numerator: int, denominator: int, unit: int) -> int:

@@ -191,6 +191,10 @@ class Invoice(models.Model):
     exact_subtotal = models.BigIntegerField(default=0)  # the records' amounts, unrounded
     # The fee lines' sum (part of exact_subtotal and subtotal): revenue:fees, not usage.
     fees = models.BigIntegerField(default=0)
+    # The part of an inclusive tax carved out of revenue:fees, the rest out of
+    # revenue:usage, in proportion to the fee and usage lines (services.tax_carve_out);
+    # 0 under an exclusive tax (and on invoices finalized before the split, as booked).
+    fees_tax = models.BigIntegerField(default=0)
     subtotal = models.BigIntegerField(default=0)  # the sum of the rounded lines
     tax = models.BigIntegerField(default=0)
     total = models.BigIntegerField(default=0)
@@ -231,6 +235,10 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(period_start__lt=models.F("period_end")), name="invoice_period_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(fees_tax__gte=0, fees_tax__lte=models.F("fees")),
+                name="invoice_fees_tax",
             ),
         ]
         indexes = [

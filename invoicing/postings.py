@@ -7,10 +7,13 @@ transfer's pure parse and ledger_verify replays it exactly. In the seller's book
   finalize (tax exclusive):  Dr receivable:<buyer> total / Cr unbilled:<buyer> exact usage
                              / Cr revenue:fees fees (the invoice's fee lines)
                              / Cr tax:payable tax / rounding: Cr (rounded up) or Dr (down)
-  finalize (tax inclusive):  the same without Cr tax:payable, and the tax carved out of
-                             revenue: Dr revenue:usage tax / Cr tax:payable tax
+  finalize (tax inclusive):  the same, the tax carved out of each revenue in proportion
+                             (the invoice's fees_tax out of revenue:fees, netted with its
+                             Cr: Cr revenue:fees fees - fees_tax / Dr revenue:usage
+                             tax - fees_tax / Cr tax:payable tax)
   void:                      the mirror image of the finalization
-  credit note:               Dr revenue:usage net - fees / Dr revenue:fees fees
+  credit note:               Dr revenue:usage net - fees / Dr revenue:fees fees (the
+                             fee revenue's share of net, after the carve-out)
                              / Dr tax:payable tax
                              / Cr receivable:<buyer> (what is open) / Cr wallet:<buyer> (rest)
   payment:                   Dr cash:stripe | cash:bank | wallet:<buyer> amount
@@ -88,22 +91,25 @@ def finalize_entry(
     inclusive: bool,
     memo: str,
     fees: int = 0,
+    fees_tax: int = 0,
 ) -> EntrySpec:
     """`exact` is the lines' exact sum, fee lines included (a fee line's exact amount is
     its amount: it is rounded when it is computed), so the usage leaves unbilled at
-    exact - fees and the rounding is the usage lines' alone."""
+    exact - fees and the rounding is the usage lines' alone. An inclusive tax comes out
+    of revenue:fees by `fees_tax` and out of revenue:usage by the rest."""
     rounding = subtotal - exact  # > 0: the lines were rounded up, a gain
     assert total == (subtotal if inclusive else subtotal + tax)
     assert 0 <= fees <= exact
+    assert 0 <= fees_tax <= min(fees, tax) and (inclusive or not fees_tax)
     legs = [
         (accounts.receivable, DEBIT, total),
         (accounts.unbilled, CREDIT, exact - fees),
-        (accounts.fee_revenue, CREDIT, fees),
+        (accounts.fee_revenue, CREDIT, fees - fees_tax),
         (accounts.rounding, CREDIT if rounding > 0 else DEBIT, abs(rounding)),
         (accounts.tax_payable, CREDIT, tax),
     ]
     if inclusive:
-        legs.append((accounts.revenue, DEBIT, tax))
+        legs.append((accounts.revenue, DEBIT, tax - fees_tax))
     return _entry(accounts.book_id, accounts.asset_id, legs, memo)
 
 

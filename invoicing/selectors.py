@@ -194,6 +194,11 @@ def receipt_get(
     return found.filter(public_id=wanted).first()
 
 
+def topup_receipt_get(*, topup_id: int) -> Receipt | None:
+    """A top-up's receipt, if issued (with the payment, or by the scheduled run)."""
+    return receipts_list().filter(topup_id=topup_id).first()
+
+
 @dataclass(frozen=True)
 class InvoiceAmounts:
     paid: int  # payments applied to the receivable

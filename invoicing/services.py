@@ -6,6 +6,7 @@ leaves nothing booked and no number taken (document numbers come from a locked c
 row, invoicing.locks). Amounts are integers in the ledger asset's scale.
 """
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,12 @@ from django.utils import timezone
 from config.errors import DomainError
 from config.fast_insert import bulk_insert, insert_rows
 from invoicing import locks, postings
-from invoicing.currencies import divide_half_even, document_unit, round_half_even
+from invoicing.currencies import (
+    divide_half_even,
+    document_unit,
+    round_half_even,
+    shares_in_proportion,
+)
 from invoicing.errors import (
     BillingProfileMissing,
     BuyerDetailsMissing,
@@ -73,6 +79,8 @@ from payments.models import TopUp
 from pricing.selectors import price_versions_named_list
 from wallets.models import Customer
 from webhooks.services import webhook_event_enqueue
+
+logger = logging.getLogger(__name__)
 
 REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 PREFIX = re.compile(r"^[A-Za-z0-9/_.-]{0,16}$")
@@ -430,6 +438,23 @@ def invoice_totals(
     return Totals(sum(exact_amounts), subtotal, tax, total)
 
 
+def tax_carve_out(*, tax: int, subtotal: int, fees: int, inclusive: bool, unit: int) -> int:
+    """The part of an inclusive tax carved out of revenue:fees (the rest comes out of
+    revenue:usage), in proportion to the fee lines and the usage lines, rounded once to
+    the document's unit, the remainder to the larger. An exclusive tax is carved out of
+    no revenue: 0."""
+    if not inclusive or not tax or not fees:
+        return 0
+    _usage_tax, fees_tax = shares_in_proportion(tax, [subtotal - fees, fees], unit)
+    return fees_tax
+
+
+def fee_revenue_of(invoice: Invoice) -> int:
+    """What the invoice's finalization left on revenue:fees: its fee lines, less their
+    share of an inclusive tax."""
+    return invoice.fees - invoice.fees_tax
+
+
 def _state_change(invoice: Invoice, from_state: str, actor: str, note: str = "") -> None:
     InvoiceStateChange.objects.create(
         invoice=invoice,
@@ -513,6 +538,9 @@ def _totals_apply(
     invoice.exact_subtotal, invoice.subtotal = totals.exact_subtotal, totals.subtotal
     invoice.tax, invoice.total = totals.tax, totals.total
     invoice.fees = fees
+    invoice.fees_tax = tax_carve_out(
+        tax=totals.tax, subtotal=totals.subtotal, fees=fees, inclusive=rate.inclusive, unit=unit
+    )
     invoice.tax_region, invoice.tax_rate_bps = rate.region, rate.rate_bps
     invoice.tax_inclusive, invoice.tax_kind = rate.inclusive, rate.kind
     invoice.legal_note = LEGAL_NOTES.get(rate.kind, "")
@@ -671,6 +699,7 @@ def _finalize_entry(invoice: Invoice, accounts: postings.InvoiceAccounts):
         inclusive=invoice.tax_inclusive,
         memo=f"invoice {invoice.number_text}",
         fees=invoice.fees,
+        fees_tax=invoice.fees_tax,
     )
 
 
@@ -881,14 +910,17 @@ def credit_note_issue(
         else:
             tax = min(tax_left, divide_half_even(gross * invoice.tax, invoice.total, unit))
         net = gross - tax
-        # The fee lines' share of the revenue given back, in proportion (all of what is
-        # left when the rest is credited), so revenue:fees never keeps credited fees.
-        fees_left = invoice.fees - amounts.credited_fees
+        # The fee revenue's share of the revenue given back, in proportion (all of what
+        # is left when the rest is credited), so revenue:fees never keeps credited fees.
+        # Under an inclusive tax both revenues are net of their carve-out (fees_tax), so a
+        # full credit gives each back exactly what its finalization left on it.
+        fee_revenue = fee_revenue_of(invoice)
+        fees_left = fee_revenue - amounts.credited_fees
         revenue = invoice.subtotal - (invoice.tax if invoice.tax_inclusive else 0)
         if gross == creditable or not fees_left:
             fees = fees_left
         else:
-            fees = min(fees_left, net, divide_half_even(net * invoice.fees, revenue, unit))
+            fees = min(fees_left, net, divide_half_even(net * fee_revenue, revenue, unit))
         to_receivable = min(gross, amounts.due(invoice))
         to_wallet = gross - to_receivable
         if not note_lines:
@@ -1062,6 +1094,18 @@ def receipt_issue(*, topup: TopUp, actor: str, now: datetime | None = None) -> R
             total=topup.amount_minor + topup.fee_minor,
             issued_at=topup.paid_at or now,
         )
+
+
+def receipt_issue_on_payment(*, topup: TopUp, actor: str) -> None:
+    """The receipt, in the transaction that books the payment (payments'
+    topup_paid_hooks): the customer's result page finds it as soon as the top-up is
+    paid, and reading that page writes nothing. A seller without a billing profile yet
+    must not make the payment fail: receipt_issue's savepoint rolls back, and the
+    scheduled receipts_issue_pending issues it once the profile exists."""
+    try:
+        receipt_issue(topup=topup, actor=actor)
+    except DomainError as exc:
+        logger.info("receipt of top-up %s left to the scheduled run: %s", topup.public_id, exc.code)
 
 
 @dataclass
@@ -1451,6 +1495,7 @@ _FINALIZED_FIELDS = [
     "tax",
     "total",
     "fees",
+    "fees_tax",
     "tax_region",
     "tax_rate_bps",
     "tax_inclusive",

@@ -2,13 +2,14 @@
 reinstatement is a DunningAction with its reason. One transaction per customer.
 
 Where standing is decided. Each evaluation records, on DunningStanding, the level in
-force, what was overdue and the credits posted to receivable:<customer> so far. The
-authorization path (credit.selectors.credit_funds) reads that row with the receivable's
-live balance: once the credits since the evaluation cover what was overdue (a payment,
-through invoicing, by any method), the customer is in good standing at once, with no
-hook into invoicing and no write on the hot path; the next evaluation (Celery beat)
-records the reinstatement. A write-off is not a payment: it adds itself to the recorded
-credits when it is made (credit.losses.services.write_off_create).
+force, what was overdue and when. The authorization path (credit.selectors.credit_funds)
+reads that row and, for a customer held back, whether an invoice past due at the
+evaluation is still open (credit.losses.selectors.still_overdue_customers): once every
+one is paid or credited (through invoicing, by any method), the customer is in good
+standing at once, with no hook into invoicing and no write on the hot path; a payment on
+a later invoice lifts nothing. The next evaluation (Celery beat) records the
+reinstatement. A write-off is not a payment: one made after the evaluation leaves the
+invoice open there until the next evaluation.
 """
 
 import logging

@@ -217,3 +217,62 @@ def allowances_list(*, as_of: date, book_id: int | None = None) -> list[Allowanc
         if matrix is not None:
             found.append(allowance_of(total, matrix))
     return found
+
+
+# Standing at authorization time (credit.selectors.standing_of): which customers still
+# have an invoice open that was past due when dunning last evaluated them. Only customers
+# dunning holds back are asked, so the usual authorization costs no query of this.
+# Settled = paid or credited (invoicing's rows, recorded in the same transaction as their
+# ledger entries), or voided; a write-off made after the evaluation is not a payment
+# (it stays open here until the next run re-evaluates), one made before was already out
+# of what was overdue (as in aging), and a recovery reopens what its write-off closed.
+_STILL_OVERDUE_SQL = """
+WITH standing AS (
+    SELECT * FROM unnest(%(customers)s::bigint[], %(books)s::bigint[],
+                         %(evaluated)s::timestamptz[]) AS s(customer_id, book_id, evaluated_at)
+), was_overdue AS (
+    SELECT i.id, i.total, s.customer_id, s.evaluated_at
+      FROM standing s
+      JOIN invoicing_invoice i
+        ON i.buyer_customer_id = s.customer_id AND i.seller_book_id = s.book_id
+     WHERE i.state NOT IN ('draft', 'void') AND i.issued_at < s.evaluated_at
+       AND (i.due_at AT TIME ZONE 'UTC')::date < (s.evaluated_at AT TIME ZONE 'UTC')::date
+)
+SELECT DISTINCT o.customer_id FROM was_overdue o
+ WHERE o.total
+       - coalesce((SELECT sum(p.applied) FROM invoicing_invoicepayment p
+                    WHERE p.invoice_id = o.id), 0)
+       - coalesce((SELECT sum(c.to_receivable) FROM invoicing_creditnote c
+                    WHERE c.invoice_id = o.id), 0)
+       - coalesce((SELECT sum(w.amount_minor) FROM credit_writeoff w
+                    WHERE w.invoice_id = o.id AND w.written_off_at < o.evaluated_at), 0)
+       + coalesce((SELECT sum(r.amount_minor) FROM credit_recovery r
+                     JOIN credit_writeoff w ON w.id = r.write_off_id
+                    WHERE w.invoice_id = o.id AND w.written_off_at < o.evaluated_at), 0)
+       > 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """A customer dunning holds back, as of its last evaluation, in its own book."""
+
+    customer_id: int
+    book_id: int
+    evaluated_at: datetime
+
+
+def still_overdue_customers(*, evaluated: Iterable[Evaluated]) -> set[int]:
+    """Those of `evaluated` with an invoice, past due at their evaluation, still open now
+    (one query; none for an empty list)."""
+    evaluated = list(evaluated)
+    if not evaluated:
+        return set()
+    params = {
+        "customers": [e.customer_id for e in evaluated],
+        "books": [e.book_id for e in evaluated],
+        "evaluated": [e.evaluated_at for e in evaluated],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_STILL_OVERDUE_SQL, params)
+        return {customer_id for (customer_id,) in cursor.fetchall()}

@@ -53,6 +53,7 @@ from payments.postings import (
 )
 from payments.stripe.checkout import checkout_session_open
 from payments.topups import amounts as topup_amounts
+from payments.topups import paid_hooks
 from wallets.lots import services as lots
 from wallets.models import Customer
 from wallets.services import authorization_accounts, customer_book_account
@@ -392,6 +393,8 @@ def topup_book(
                 "error",
             ]
         )
+        # Invoicing's receipt, in this transaction (payments.topups.paid_hooks).
+        paid_hooks.topup_paid_hooks_run(topup=topup, actor=actor)
     logger.info("top-up %s booked: %s minor units", topup.public_id, topup.amount_minor)
     from payments.stripe import fees  # it imports this module
 

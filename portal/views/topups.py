@@ -15,9 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.errors import DomainError
-from invoicing.errors import BillingProfileMissing
-from invoicing.models import Receipt
-from invoicing.services import receipt_issue
+from invoicing.selectors import topup_receipt_get
 from payments.models import TopUp
 from payments.selectors import topup_list
 from payments.topups import amounts as topup_amounts
@@ -150,9 +148,9 @@ def topup_done(request):
     )
     topup = _visible_topup(request, found)
     customer = topup.customer
-    receipt = None
-    if topup.state == TopUp.State.PAID:
-        receipt = _receipt(topup, actor_of(request))
+    # Read only: invoicing issues the receipt in the transaction that books the payment
+    # (or, when the seller had no billing profile yet, on its schedule).
+    receipt = topup_receipt_get(topup_id=topup.pk) if topup.state == TopUp.State.PAID else None
     balance = wallet_balance_get(customer=customer)
     return render_page(
         request,
@@ -169,16 +167,6 @@ def topup_done(request):
             "receipt": receipt,
         },
     )
-
-
-def _receipt(topup: TopUp, actor: str) -> Receipt | None:
-    """The receipt of a paid top-up: invoicing issues receipts on a schedule; the result
-    page asks for this one now (receipt_issue is idempotent: one receipt per top-up)."""
-    try:
-        return receipt_issue(topup=topup, actor=actor)
-    except BillingProfileMissing:
-        # The seller has no billing profile yet: the scheduled run issues it once it has.
-        return None
 
 
 @login_required

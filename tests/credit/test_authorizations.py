@@ -90,6 +90,8 @@ def test_a_batch_reads_the_limits_of_all_its_credit_customers_in_one_query(world
         ("approved", ""),
     ]
     assert len(_limit_queries(queries.captured_queries)) == 1
+    # Nobody here is held back by dunning: the overdue invoices are not even read.
+    assert not [q for q in queries.captured_queries if "invoicing_invoice" in q["sql"]]
 
 
 def test_a_prepaid_batch_asks_nothing_of_credit(world):

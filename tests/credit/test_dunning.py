@@ -18,7 +18,7 @@ from credit.models import DunningAction, DunningStanding, DunningStep
 from invoicing import services as invoicing
 from tests.celery_worker import celery_worker_start, celery_worker_stop
 from tests.credit.test_losses import invoiced
-from tests.invoicing.conftest import AFTER_JUNE, JUNE, book_usage, world
+from tests.invoicing.conftest import AFTER_JULY, AFTER_JUNE, JULY, JUNE, book_usage, world
 from tests.payments.stripe_helpers import CARD_DECLINED
 from tests.wallets.factories import ApiKeyFactory, gateway_key
 from tests.wallets.test_authorizations import MAX_IN, MAX_OUT, MODEL, PROVIDER, expected_estimate
@@ -243,6 +243,77 @@ def test_a_write_off_is_not_a_payment_at_authorization(world):
     assert selectors.credit_position_get(customer=globex).standing.level == "suspended"
     [reinstated] = dunning.dunning_evaluate(customer=globex, now=_noon(date(2026, 8, 3)))
     assert reinstated.action == "reinstate"
+
+
+@pytest.mark.django_db
+def test_a_payment_on_a_later_invoice_leaves_the_suspension_of_an_overdue_one(world):
+    """June is overdue and suspends globex; July is issued but not due. Paying July in
+    full (more than June's total) leaves June open: authorizations still refuse, over
+    HTTP. Paying June all but a cent: still refused. The last cent: approved at once,
+    before any run; the next run records the reinstatement."""
+    globex, distributor = world["globex"], world["distributor"]
+    book_usage("globex", month=6)
+    june = invoiced(world, globex, JUNE, AFTER_JUNE)  # due 1 August
+    book_usage("globex", month=7, per_day=6)
+    july = invoiced(world, globex, JULY, AFTER_JULY)  # issued 2 August, due 1 September
+    assert july.total > june.total > 10**7
+    DunningStep.objects.create(book=distributor, position=1, days_past_due=1, action="suspend")
+    evaluated = _noon(date(2026, 8, 3))
+    [suspend] = dunning.dunning_evaluate(customer=globex, now=evaluated)
+    assert suspend.action == "suspend"
+    key, gateway = ApiKeyFactory(customer=globex), _gateway()
+    suspended = ("declined", "customer_suspended")
+    assert _answer(gateway, key) == suspended
+
+    def pay(invoice, amount, hours):
+        invoicing.invoice_payment_record(
+            invoice=invoice,
+            method="bank_transfer",
+            amount=amount,
+            actor="finance",
+            now=evaluated + timedelta(hours=hours),
+        )
+
+    pay(july, july.total, 1)  # the old rule: credits since >= overdue, so lifted
+    assert _answer(gateway, key) == suspended
+    assert selectors.credit_position_get(customer=globex).standing.level == "suspended"
+    cent = 10**7  # invoices are paid in whole cents (USD at the ledger's scale 9)
+    pay(june, june.total - cent, 2)
+    assert _answer(gateway, key) == suspended
+    pay(june, cent, 3)
+    assert _answer(gateway, key) == ("approved", None)
+    standing = selectors.credit_position_get(customer=globex).standing
+    assert (standing.level, standing.lifted_by_payment) == ("good", True)
+    [reinstated] = dunning.dunning_evaluate(customer=globex, now=evaluated + timedelta(days=1))
+    assert reinstated.action == "reinstate"
+
+
+@pytest.mark.django_db
+def test_an_invoice_paid_before_the_evaluation_does_not_hold_the_standing(world):
+    """Only invoices still open hold the standing: June paid, July overdue (evaluated in
+    September) suspends; paying July lifts it although June was past due too."""
+    globex, distributor = world["globex"], world["distributor"]
+    book_usage("globex", month=6)
+    june = invoiced(world, globex, JUNE, AFTER_JUNE)
+    book_usage("globex", month=7)
+    july = invoiced(world, globex, JULY, AFTER_JULY)
+    invoicing.invoice_payment_record(
+        invoice=june, method="bank_transfer", amount=june.total, actor="f", now=AFTER_JULY
+    )
+    DunningStep.objects.create(book=distributor, position=1, days_past_due=1, action="suspend")
+    evaluated = _noon(date(2026, 9, 3))
+    [suspend] = dunning.dunning_evaluate(customer=globex, now=evaluated)
+    assert suspend.overdue_minor == july.total
+    key, gateway = ApiKeyFactory(customer=globex), _gateway()
+    assert _answer(gateway, key) == ("declined", "customer_suspended")
+    invoicing.invoice_payment_record(
+        invoice=july,
+        method="bank_transfer",
+        amount=july.total,
+        actor="f",
+        now=evaluated + timedelta(hours=1),
+    )
+    assert _answer(gateway, key) == ("approved", None)
 
 
 def test_beat_runs_dunning_hourly_and_the_allowance_daily_for_the_last_month_end(settings):

@@ -3,20 +3,21 @@ rounded and taxed like the usage, booked to revenue:fees, tied out and voided ex
 on the one-by-one and the batch paths. invoice.finalized and invoice.overdue reach the
 seller's endpoints through webhooks, in the transaction of the change, once each."""
 
+from copy import copy
 from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, transaction
 
-from invoicing import services, tasks
-from invoicing.currencies import divide_half_even
+from invoicing import checks, services, tasks
+from invoicing.currencies import divide_half_even, shares_in_proportion
 from invoicing.errors import InvalidInvoicingInput, TaxRegionUnknown
 from invoicing.models import Invoice, InvoiceLine
 from ledger.integrity import verify_ledger
 from ledger.models import Account
 from ledger.selectors import account_event_net_get, trial_balance_list
 from tests.invoicing.conftest import AFTER_JUNE, JUNE, book_usage
-from tests.invoicing.test_invoices import UNIT, balance
+from tests.invoicing.test_invoices import UNIT, balance, inclusive_at
 from webhooks.models import WebhookDelivery, WebhookEvent
 from webhooks.services import webhook_endpoint_create
 
@@ -248,3 +249,119 @@ def test_credit_notes_give_the_fees_back_from_fee_revenue_in_proportion(world):
     assert part.tax + rest.tax == invoice.tax
     assert balance(reseller, "revenue:fees") == fees_booked - invoice.fees
     _balanced()
+
+
+def _inclusive_invoice(world, *, bps: int, fixed: int) -> tuple[Invoice, dict[str, int]]:
+    """Apex's fee lines, initech's June under Austria's inclusive 20 %, finalized; and
+    Apex's revenue and tax balances before it."""
+    _with_fee(world, "apex", bps=bps, fixed=fixed)
+    inclusive_at(world)
+    book_usage("initech")
+    before = {code: balance(world["reseller"], code) for code in CODES}
+    invoice = services.invoice_finalize(
+        invoice=_draft(world, "initech"), actor="test", now=AFTER_JUNE
+    )
+    return invoice, before
+
+
+def replace_fields(invoice: Invoice, **fields) -> Invoice:
+    """A copy of the row in memory with other field values (never saved)."""
+    other = copy(invoice)
+    for name, value in fields.items():
+        setattr(other, name, value)
+    return other
+
+
+def _moved(book, code: str, sequence: int) -> int:
+    account = Account.objects.get(book=book, code=code)
+    return account_event_net_get(account_id=account.id, sequence=sequence)
+
+
+CODES = ("revenue:usage", "revenue:fees", "tax:payable")
+
+
+def test_an_inclusive_tax_comes_out_of_usage_and_fee_revenue_in_proportion(world):
+    invoice, before = _inclusive_invoice(world, bps=2000, fixed=10**8)
+    apex = world["reseller"]
+    usage = invoice.subtotal - invoice.fees
+    assert invoice.tax_inclusive and invoice.tax > 0 and 0 < invoice.fees < usage
+    # The fee lines' share, rounded once to the cent; the usage lines (the larger) the rest.
+    assert invoice.fees_tax == divide_half_even(invoice.tax * invoice.fees, invoice.subtotal, UNIT)
+    assert invoice.fees_tax % UNIT == 0 and 0 < invoice.fees_tax < invoice.tax - invoice.fees_tax
+    usage_tax = invoice.tax - invoice.fees_tax
+    seq = invoice.ledger_event_sequence
+    assert _moved(apex, "revenue:fees", seq) == invoice.fees - invoice.fees_tax
+    assert _moved(apex, "revenue:usage", seq) == -usage_tax
+    assert _moved(apex, "tax:payable", seq) == invoice.tax
+    # The same rate on each revenue, to the rounding of one cent.
+    assert abs(invoice.fees_tax * usage - usage_tax * invoice.fees) <= UNIT * invoice.subtotal
+    # What ledger_verify holds the booking to, from the invoice's own fields; the old rule
+    # (all the tax out of revenue:usage) would not pass it.
+    booked = {code: _moved(apex, code[0], seq) for code in checks.finalization_moves(invoice)}
+    assert booked == checks.finalization_moves(invoice)
+    assert booked != checks.finalization_moves(replace_fields(invoice, fees_tax=0))
+    _balanced()
+    # Finalized, the split never changes (the invoice guard of migration 0007).
+    with pytest.raises(DatabaseError, match="never changes"), transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(fees_tax=0)
+
+    # Credit notes give each revenue back its share net of its carve-out: part, then the
+    # rest; after both, each revenue and the tax are exactly where they were before the
+    # usage was invoiced, less the usage lines (which metering had credited).
+    part = services.credit_note_issue(
+        invoice=invoice, reason="other", actor="finance", amount=invoice.total // 3 // UNIT * UNIT
+    )
+    fee_revenue = invoice.fees - invoice.fees_tax
+    assert part.fees == divide_half_even(
+        part.net * fee_revenue, invoice.subtotal - invoice.tax, UNIT
+    )
+    rest = services.credit_note_issue(invoice=invoice, reason="other", actor="finance")
+    assert part.fees + rest.fees == fee_revenue and part.tax + rest.tax == invoice.tax
+    assert balance(apex, "revenue:fees") == before["revenue:fees"]
+    assert balance(apex, "tax:payable") == before["tax:payable"]
+    assert balance(apex, "revenue:usage") == before["revenue:usage"] - usage
+    _balanced()
+
+
+def test_a_void_reverses_the_inclusive_split_exactly(world):
+    invoice, before = _inclusive_invoice(world, bps=250, fixed=5 * 10**9)
+    apex = world["reseller"]
+    # Here the fee lines are the larger: the usage lines' share is the one rounded.
+    usage = invoice.subtotal - invoice.fees
+    assert invoice.fees > usage > 0
+    usage_tax = divide_half_even(invoice.tax * usage, invoice.subtotal, UNIT)
+    assert invoice.fees_tax == invoice.tax - usage_tax > 0
+    voided = services.invoice_void(invoice=invoice, actor="test")
+    for code in CODES:
+        assert _moved(apex, code, voided.void_event_sequence) == -_moved(
+            apex, code, invoice.ledger_event_sequence
+        )
+    assert {code: balance(apex, code) for code in CODES} == before
+    _balanced()
+
+
+def test_the_batch_finalization_splits_an_inclusive_tax_the_same_way(world):
+    one, _before = _inclusive_invoice(world, bps=250, fixed=5 * 10**9)
+    fees_tax = one.fees_tax
+    services.invoice_void(invoice=one, actor="t")
+    report = services.invoices_draft_period(
+        seller_book=world["reseller"],
+        period_start=JUNE[0],
+        period_end=JUNE[1],
+        actor="t",
+        now=AFTER_JUNE,
+    )
+    finalized = services.invoices_finalize(invoices=report.invoices, actor="t", now=AFTER_JUNE)
+    assert finalized.failed == {}
+    batch = Invoice.objects.get(buyer_key="initech", state="finalized")
+    assert (batch.fees, batch.tax, batch.fees_tax) == (one.fees, one.tax, fees_tax)
+    _balanced()
+
+
+def test_shares_in_proportion_sum_to_the_amount_and_round_once():
+    assert shares_in_proportion(100 * UNIT, [3, 1], UNIT) == [75 * UNIT, 25 * UNIT]
+    # 1/3 of 1.00 rounds to 0.33; the larger weight takes the rest, 0.67.
+    assert shares_in_proportion(100 * UNIT, [2, 1], UNIT) == [67 * UNIT, 33 * UNIT]
+    # Equal weights: the first is the largest; half a cent rounds half-even (to 0.02).
+    assert shares_in_proportion(5 * UNIT, [1, 1], UNIT) == [3 * UNIT, 2 * UNIT]
+    assert shares_in_proportion(0, [5, 1], UNIT) == [0, 0]

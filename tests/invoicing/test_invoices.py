@@ -202,7 +202,8 @@ def test_a_finalized_invoice_and_its_lines_never_change(world):
     ties_out(invoice)
 
 
-def test_an_inclusive_tax_is_carved_out_of_the_rounded_subtotal(world):
+def inclusive_at(world) -> None:
+    """Initech (Apex's customer) in Austria: 20 %, prices include tax."""
     from tests.invoicing.conftest import PRICES_FROM
 
     services.tax_rate_add(
@@ -216,6 +217,10 @@ def test_an_inclusive_tax_is_carved_out_of_the_rounded_subtotal(world):
     services.buyer_details_set(
         customer=world["initech"], legal_name="Initech GmbH", region="AT", actor="t"
     )
+
+
+def test_an_inclusive_tax_is_carved_out_of_the_rounded_subtotal(world):
+    inclusive_at(world)
     book_usage("initech")
     revenue_before = balance(world["reseller"], "revenue:usage")
     invoice = finalize(draft(world, customer=world["initech"]))

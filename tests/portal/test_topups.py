@@ -5,6 +5,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from invoicing.models import Receipt
+from invoicing.services import receipts_issue_pending
 from payments.models import AutoTopUpSettings, CardSetup, TopUp
 from tests.payments.stripe_helpers import checkout_session, post_event, setup_session, stripe_event
 from wallets.selectors import wallet_balance_get
@@ -73,23 +75,59 @@ def test_pay_opens_checkout_then_the_signed_webhook_credits_the_wallet_and_a_rec
     assert waiting.status_code == 200 and waiting.context["waiting"]
     assert 'http-equiv="refresh"' in waiting.content.decode()
 
-    # Stripe's signed webhook books the payment.
+    # Stripe's signed webhook books the payment, and in the same transaction the receipt.
     booked = post_event(stripe_event("checkout.session.completed", checkout_session(topup)))
     assert booked.status_code == 200, booked.content
+    receipt = Receipt.objects.get(topup=topup)
+    assert receipt.number_text.startswith("TD-R-") and receipt.total == 21_100_000_000
+    assert receipt.issued_at == TopUp.objects.get().paid_at
     paid = acme_client.get(done)
     assert paid.context["paid"]
     after = wallet_balance_get(customer=acme)
     assert after.available - (before.available if before else 0) == 20 * NANOS
     assert paid.context["available_minor"] == after.available
-    receipt = paid.context["receipt"]
-    assert receipt.number_text.startswith("TD-R-") and receipt.total == 21_100_000_000
-    # Reloading the page issues no second receipt.
+    assert paid.context["receipt"].pk == receipt.pk
+    assert 'id="receipt-link"' in paid.content.decode()
+    # Reloading the page finds the same receipt and writes nothing.
     assert acme_client.get(done).context["receipt"].pk == receipt.pk
+    assert Receipt.objects.count() == 1
     pdf = acme_client.get(reverse("portal:receipt_pdf", args=["acme", receipt.public_id]))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     # The dashboard shows the new balance; the top-up list shows it paid.
     listed = acme_client.get(reverse("portal:topup", args=["acme"]))
     assert [row["topup"].state for row in listed.context["topups"]] == ["paid"]
+
+
+def test_without_the_sellers_billing_profile_the_payment_books_and_the_page_writes_nothing(
+    acme_client, world, stripe_mock
+):
+    """No billing profile yet: the receipt cannot be numbered. The payment still books (the
+    receipt's savepoint rolls back), the result page says the receipt is on its way and
+    issues none, and the scheduled run issues it once the profile exists."""
+    from invoicing import services as invoicing_services
+
+    acme_client.post(reverse("portal:topup_pay", args=["acme"]), {"amount": "20"})
+    topup = TopUp.objects.get()
+    booked = post_event(stripe_event("checkout.session.completed", checkout_session(topup)))
+    assert booked.status_code == 200, booked.content
+    assert TopUp.objects.get().state == TopUp.State.PAID
+    done = reverse("portal:topup_done") + f"?session_id={topup.stripe_checkout_session_id}"
+    for _ in range(2):
+        paid = acme_client.get(done)
+        assert paid.context["paid"] and paid.context["receipt"] is None
+        assert "Your receipt will be on the invoices page shortly." in paid.content.decode()
+    assert not Receipt.objects.exists()
+
+    invoicing_services.billing_profile_set(
+        book=world["distributor"],
+        legal_name="TokenDistributor Ltd",
+        currency=world["usd"],
+        receipt_prefix="TD-R-",
+        actor="test",
+    )
+    assert receipts_issue_pending(actor="test").done == 1
+    receipt = acme_client.get(done).context["receipt"]
+    assert receipt.topup_id == topup.pk and receipt.number_text == "TD-R-000001"
 
 
 def test_another_customers_session_is_404_on_the_result_page(acme_client, world, stripe_mock):

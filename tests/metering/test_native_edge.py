@@ -34,6 +34,7 @@ from tests.metering.test_consumer import consume_all, run_consumer
 
 # One marker for the prompt and the completion, the one LiteLLM's records carry too.
 from tests.metering.test_litellm_edge import SECRET, _Reads
+from tests.metering.test_litellm_edge import _kept as _kept_by_keys
 from tests.metering.test_litellm_edge import _with_content as _litellm_with_content
 from tests.metering.test_litellm_fast import _JSON, ABSENT, ODD_VALUES, _outcome, _set
 from tests.metering.test_native_ingest import (
@@ -229,15 +230,7 @@ def _kept(kind: str, path: str) -> bool:
         if path in ("id", "data"):  # the envelope is kept whenever the adapter opens it
             return True
         path = path.removeprefix("data.")
-        return path in openrouter._READ_KEYS
-    keys: object = MODULES[kind]._READ_KEYS
-    for name in path.split("."):
-        if keys is None:  # inside a value kept whole
-            return True
-        if not isinstance(keys, dict) or name not in keys:
-            return False
-        keys = keys[name]
-    return True
+    return _kept_by_keys(path, MODULES[kind]._READ_KEYS)
 
 
 @pytest.mark.parametrize("kind", sorted(MODULES))

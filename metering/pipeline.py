@@ -401,9 +401,10 @@ def _as_kept(row: DeadLetterRow) -> DeadLetterRow:
     """The dead letter as we may store it: a native record (a `kind` header) keeps only
     what its adapter reads (`edge_value`), so no prompt or completion produced straight to
     Kafka is stored by us, in this table or the DLQ topic. The HTTP path stripped its
-    records already (the same bytes again). One whose shape we cannot read (not JSON, or
-    a kind no adapter takes) is kept without its bytes, the reason saying so; the source
-    topic and offset still point at it. A UsageEvent (no `kind`) is our own schema: kept."""
+    records already (stripping again keeps the same record). One whose shape we cannot
+    read (not JSON, or a kind no adapter takes) is kept without its bytes, the reason
+    saying so; the source topic and offset still point at it. A UsageEvent (no `kind`)
+    is our own schema: kept."""
     if not row.message.headers:
         return row
     kind, _args = _headers_of(row.message)

@@ -97,8 +97,8 @@ def ingest_native(kind: str, records: list, *, args: dict[str, str], kafka_serve
     """Native records of one adapter `kind`, each with the same `args` (source, customer,
     ...): produced with a `kind` header, or adapted by the direct pipeline. The record
     itself is kept in its provider's format, so a refused one is a dead letter that replays
-    with the same adapter; of a LiteLLM record only what its adapter reads is kept (the
-    prompt and the completion never reach Kafka nor a dead letter: litellm.edge_record)."""
+    with the same adapter; of a record only what its adapter reads is kept (the prompt and
+    the completion never reach Kafka nor a dead letter: `<adapter>.edge_record`)."""
     edge_record = EDGE_RECORDS.get(kind)
     if edge_record is not None:
         records = [edge_record(record) for record in records]

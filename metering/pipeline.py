@@ -11,6 +11,7 @@ token counts zero, or rated to zero price, wholesale and cost) is a dead letter 
 `not_billable`: kept, never booked, the same answer alone or in a batch.
 """
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -26,7 +27,7 @@ from config.text import NUL
 from ledger import services as ledger_services
 from ledger.posting_rules import entry_payload
 from ledger.services import AccountRef, NewEvent, ledger_errors
-from metering.adapters import adapt_message
+from metering.adapters import adapt_message, edge_value
 from metering.customers import CustomerDirectory
 from metering.models import ConsumerOffset, DeadLetter
 from metering.postings import USAGE_BATCH_EVENT, aggregate_legs, batch_entries
@@ -231,14 +232,18 @@ def _decoded_headers(headers: tuple[tuple[str, bytes], ...]) -> tuple[str | None
     return kind, decoded
 
 
+def _headers_of(message: RawMessage) -> tuple[str | None, dict[str, str]]:
+    try:
+        return _decoded_headers(message.headers)
+    except TypeError:  # a header that is not hashable: decode it without the cache
+        return _decoded_headers.__wrapped__(message.headers)
+
+
 def parse_message(message: RawMessage) -> UsageEvent:
     """A `UsageEvent`, or with a `kind` header a native record its adapter turns into one."""
     if not message.headers:
         return parse_usage_event(message.value)
-    try:
-        kind, args = _decoded_headers(message.headers)
-    except TypeError:  # a header that is not hashable: decode it without the cache
-        kind, args = _decoded_headers.__wrapped__(message.headers)
+    kind, args = _headers_of(message)
     if kind is None:
         return parse_usage_event(message.value)
     return adapt_message(kind, message.value, args)
@@ -296,6 +301,8 @@ class Pipeline:
         entries = self._entries(fresh)
         result.processed = len(fresh)
         result.rejected = len(result.dead_letters)
+        # What the dead-letter row and the DLQ message (before_commit) may keep.
+        result.dead_letters = [_as_kept(row) for row in result.dead_letters]
 
         with ledger_errors(), transaction.atomic():
             if fresh:
@@ -385,6 +392,29 @@ class Pipeline:
             )
             for row in rows
         )
+
+
+NOT_KEPT = "its {size} bytes are not kept: {why}"
+
+
+def _as_kept(row: DeadLetterRow) -> DeadLetterRow:
+    """The dead letter as we may store it: a native record (a `kind` header) keeps only
+    what its adapter reads (`edge_value`), so no prompt or completion produced straight to
+    Kafka is stored by us, in this table or the DLQ topic. The HTTP path stripped its
+    records already (stripping again keeps the same record). One whose shape we cannot
+    read (not JSON, or a kind no adapter takes) is kept without its bytes, the reason
+    saying so; the source topic and offset still point at it. A UsageEvent (no `kind`)
+    is our own schema: kept."""
+    if not row.message.headers:
+        return row
+    kind, _args = _headers_of(row.message)
+    if kind is None:
+        return row
+    value, reason = edge_value(kind, row.message.value), row.reason
+    if value is None:
+        size, why = len(row.message.value), "a record we cannot read may hold a prompt"
+        value, reason = b"", f"{reason} ({NOT_KEPT.format(size=size, why=why)})"
+    return DeadLetterRow(dataclasses.replace(row.message, value=value), row.reason_code, reason)
 
 
 def _storable_headers(headers: tuple[tuple[str, bytes], ...]) -> list[list[str]]:

@@ -49,12 +49,16 @@ def adapt(kind: str, payload: Any, **kwargs: Any) -> UsageEvent:
 
 # The native endpoints and Kafka's `kind` header: the provider formats we accept as is.
 NATIVE_KINDS: Final = ("openai", "anthropic", "openrouter", "litellm")
-# What the HTTP ingest path keeps of a native record, per kind (in Kafka and in dead
-# letters): a LiteLLM record without the prompt, the completion and whatever else its
-# adapter never reads (litellm.edge_record). The others are kept whole for now (OpenAI's
-# and Anthropic's responses do hold the completion).
-EDGE_RECORDS: Final[dict[str, Callable[[Any], Any]]] = {"litellm": litellm.edge_record}
-
+# What we keep of a native record, per kind (in Kafka and in dead letters): only what its
+# adapter reads, so never the prompt nor the completion (`<adapter>.edge_record`). The HTTP
+# ingest path keeps nothing else; the consumer strips a record produced straight to Kafka
+# before it dead-letters it (`edge_value`).
+EDGE_RECORDS: Final[dict[str, Callable[[Any], Any]]] = {
+    "openai": openai.edge_record,
+    "anthropic": anthropic.edge_record,
+    "openrouter": openrouter.edge_record,
+    "litellm": litellm.edge_record,
+}
 # What a message may say beside its record (Kafka headers; the native endpoints set them).
 MESSAGE_ARGS: Final = (
     "source",
@@ -140,6 +144,26 @@ def adapt_message(kind: str, value: bytes, args: Mapping[str, str]) -> UsageEven
     return adapter(_json_record(value), **kwargs)
 
 
+def edge_value(kind: str, value: bytes) -> bytes | None:
+    """What we may keep of a message's record of adapter `kind` (its `kind` header): the
+    JSON of its `edge_record`, whose adapting answers as the whole record's does; None
+    when nothing of it can be kept: it is not JSON, or its kind has no edge record (no
+    adapter of ours reads it), so its shape cannot say where a prompt would be. Always
+    re-encoded, even when nothing is dropped: a key given twice, the first one holding a
+    prompt, must not survive in the bytes."""
+    edge_record = EDGE_RECORDS.get(kind)
+    if edge_record is None:
+        return None
+    try:
+        record = _json_record(value)
+    except InvalidUsageEvent:
+        return None
+    try:
+        return json.dumps(edge_record(record)).encode()
+    except RecursionError:  # a kept-whole value nested deeper than json.dumps goes
+        return None
+
+
 __all__ = [
     "ADAPTERS",
     "EDGE_RECORDS",
@@ -148,4 +172,5 @@ __all__ = [
     "Adapter",
     "adapt",
     "adapt_message",
+    "edge_value",
 ]

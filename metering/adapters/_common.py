@@ -318,3 +318,17 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "an array"
     return type(value).__name__
+
+
+def project(value: Any, keys: dict[str, Any]) -> Any:
+    """`value` with only the `keys` named (an edge record, see each adapter's
+    `edge_record`): a key mapped to None is kept whole, one mapped to a dict is projected
+    in turn. A value that is not an object is kept as sent, so the adapter's answer to it
+    (a refusal naming the field) is the same on the projection as on the whole."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: item if keys[key] is None else project(item, keys[key])
+        for key, item in value.items()
+        if key in keys
+    }

@@ -49,6 +49,7 @@ from metering.adapters._common import (
     mapping_or_empty,
     metadata,
     normalise_provider,
+    project,
     refuse,
     require_customer,
     require_mapping,
@@ -121,3 +122,17 @@ def _context(usage: Mapping[str, Any]) -> dict[str, Any]:
         "service_tier": usage.get("service_tier"),
         "inference_geo": usage.get("inference_geo"),
     }
+
+
+# What `to_usage_event` ever reads of a Message, plus `type` (the shape's own name, for a
+# replay after an adapter fix): the completion (`content`, thinking blocks and tool calls
+# included), `stop_sequence` and the rest are never read. `usage` is kept whole: counts,
+# the cache split by TTL, server-tool requests, tier and region, nothing the customer wrote.
+_READ_KEYS: dict[str, Any] = {"id": None, "type": None, "model": None, "usage": None}
+
+
+def edge_record(record: Any) -> Any:
+    """The Message with only the keys the adapter reads (the same event or refusal as on
+    the whole one), without its content: what the HTTP ingest path and the consumer's dead
+    letters keep."""
+    return project(record, _READ_KEYS)

@@ -93,6 +93,7 @@ from metering.adapters._common import (
     normalise_provider,
     number_as_text,
     optional_mapping,
+    project,
     refuse,
     require_mapping,
     text,
@@ -399,14 +400,4 @@ def edge_record(record: Any) -> Any:
     keeps this and never the whole record, in Kafka and in dead letters alike, so the
     customer's content is never stored. A value that is not an object where one is read
     is kept as sent: the adapter's answer to it stands."""
-    return _project(record, _READ_KEYS)
-
-
-def _project(value: Any, keys: dict[str, Any]) -> Any:
-    if not isinstance(value, dict):
-        return value
-    return {
-        key: item if keys[key] is None else _project(item, keys[key])
-        for key, item in value.items()
-        if key in keys
-    }
+    return project(record, _READ_KEYS)

@@ -58,6 +58,7 @@ from metering.adapters._common import (
     metadata,
     normalise_provider,
     optional_mapping,
+    project,
     refuse,
     require_customer,
     require_mapping,
@@ -179,3 +180,29 @@ def _optional_count(container: Mapping[str, Any], key: str, path: str) -> int | 
 def _positive_or_none(container: Mapping[str, Any], key: str) -> int | None:
     value = container.get(key)
     return value if type(value) is int and value > 0 else None
+
+
+# What `to_usage_event` ever reads of a response, plus `object` (the shape's own name,
+# which a replay after an adapter fix may want to dispatch on): everything else of a
+# response, above all the completion (`choices`, `output`) and what echoes the request
+# (`instructions`, `tools`, `metadata`, `user`), is never read, so dropping it changes no
+# outcome. `usage` is kept whole: counts and their details, nothing the customer wrote.
+_READ_KEYS: dict[str, Any] = {
+    "id": None,
+    "object": None,
+    "created": None,
+    "created_at": None,
+    "status": None,
+    "model": None,
+    "service_tier": None,
+    "usage": None,
+}
+
+
+def edge_record(record: Any) -> Any:
+    """The response with only the keys the adapter reads: still an OpenAI response (this
+    adapter, on it, gives the same event or refusal as on the whole one), without the
+    completion or the request's echo. The HTTP ingest path keeps this and never the whole
+    response, in Kafka and in dead letters alike; so does the consumer's dead letter of a
+    record produced straight to Kafka."""
+    return project(record, _READ_KEYS)

@@ -60,6 +60,7 @@ from metering.adapters._common import (
     metadata,
     normalise_provider,
     number_as_text,
+    project,
     require_customer,
     require_mapping,
     text,
@@ -146,3 +147,42 @@ def _counts(record: Mapping[str, Any]) -> tuple[dict[str, int], str]:
         "reasoning_tokens": reasoning,
     }
     return counts, basis
+
+
+# What `to_usage_event` ever reads of a generation record (of `data`, when it comes
+# whole): its ids, model, timestamp, counts and the context kept in metadata. The rest
+# (`origin`, `app_id`, latencies, finish reasons, `provider_responses`, and whatever a
+# gateway copying this shape adds, such as the prompt or the completion) is never read.
+_READ_KEYS: dict[str, Any] = dict.fromkeys(
+    (
+        "id",
+        "upstream_id",
+        "model",
+        "created_at",
+        "provider_name",
+        "tokens_prompt",
+        "tokens_completion",
+        "native_tokens_prompt",
+        "native_tokens_completion",
+        "native_tokens_cached",
+        "native_tokens_cache_creation",
+        "native_tokens_reasoning",
+        "is_byok",
+        "cancelled",
+        "api_type",
+        "external_user",
+        "service_tier",
+        "total_cost",
+        "upstream_inference_cost",
+    )
+)
+
+
+def edge_record(record: Any) -> Any:
+    """The record with only the keys the adapter reads, in the same envelope (`{"data":
+    ...}` stays so, for the adapter reads `data` exactly when the top level has no `id`):
+    the same event or refusal as on the whole record. What the HTTP ingest path and the
+    consumer's dead letters keep."""
+    if isinstance(record, dict) and "id" not in record and "data" in record:
+        return {"data": project(record["data"], _READ_KEYS)}
+    return project(record, _READ_KEYS)

@@ -134,9 +134,8 @@ class _Reads(dict):
         return super().values()
 
 
-def _kept(path: str) -> bool:
-    """Whether edge_record keeps what the dotted `path` reads."""
-    keys: object = _READ_KEYS
+def _kept(path: str, keys: object = _READ_KEYS) -> bool:
+    """Whether edge_record keeps what the dotted `path` reads (by an adapter's read keys)."""
     for name in path.split("."):
         if keys is None:  # inside a value kept whole
             return True

@@ -1,14 +1,21 @@
 """Reads of contracts and commitments: live balances (from the ledger), draw-downs, the
-forecast of each commitment's run-out against its expiry."""
+forecast of each commitment's run-out against its expiry, and the upstream savings the
+draw-down booked (what cogs:<provider> is below the usage's list cost)."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from ledger import selectors as ledger_selectors
-from settlement.commitments.models import Commitment, Contract, DrawdownLine
+from settlement.commitments.models import (
+    Commitment,
+    Contract,
+    DrawdownDiscount,
+    DrawdownLine,
+)
 from settlement.errors import CommitmentNotFound, ContractNotFound
 
 FORECAST_DAYS_DEFAULT = 7
@@ -186,4 +193,90 @@ def commitment_forecasts_list(
     return [
         commitment_forecast(commitment=commitment, days=days, now=now)
         for commitment in commitment_list(provider=provider)
+    ]
+
+
+# --- upstream savings -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSavings:
+    """What the draw-down took off the list cost metering booked to cogs:<provider>, for
+    usage of one distributor book, currency and provider (and model and day, when asked):
+    `discounts_minor` the contract's discount on usage no commitment covered (the
+    DrawdownDiscount rows), `commitments_minor` list less money drawn from commitments in
+    money, `token_packs_minor` list less money drawn from commitments in tokens (below
+    zero when the pack's tokens are dearer than list)."""
+
+    book_id: int
+    currency: str  # the asset code
+    provider: str
+    model: str | None
+    usage_day: date | None
+    list_minor: int  # list cost of the drawn usage (covered and discounted)
+    discounts_minor: int
+    commitments_minor: int
+    token_packs_minor: int
+
+    @property
+    def savings_minor(self) -> int:
+        """How far cogs:<provider> is below the list cost: the three summed."""
+        return self.discounts_minor + self.commitments_minor + self.token_packs_minor
+
+
+def upstream_savings_list(
+    *, since: date, until: date, by_model: bool = False, by_day: bool = False
+) -> list[UpstreamSavings]:
+    """The upstream savings of the usage that occurred from day `since` to day `until`
+    (both included, UTC), per distributor book x currency x provider, and per model and
+    usage day when asked: two grouped reads, of DrawdownLine and DrawdownDiscount by
+    usage_day. Only drawn batches count: usage after the draw-down's watermark is still
+    at list in the ledger too, so these and cogs:<provider> agree at any time."""
+    keys = ["book_id", "currency", "provider"]
+    if by_model:
+        keys.append("model")
+    if by_day:
+        keys.append("usage_day")
+    found: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    lines = (
+        DrawdownLine.objects.filter(usage_day__gte=since, usage_day__lte=until)
+        .annotate(
+            book_id=F("commitment__contract__book_id"),
+            currency=F("commitment__contract__currency__code"),
+            provider=F("commitment__contract__provider"),
+            in_tokens=Q(commitment__tokens__isnull=False),
+        )
+        .values(*keys, "in_tokens")
+        .annotate(list=Sum("list_minor"), drawn=Sum("amount_minor"))
+        .order_by()
+    )
+    for row in lines:
+        sums = found[tuple(row[k] for k in keys)]
+        sums[0] += row["list"]
+        sums[3 if row["in_tokens"] else 2] += row["list"] - row["drawn"]
+    discounts = (
+        DrawdownDiscount.objects.filter(usage_day__gte=since, usage_day__lte=until)
+        .annotate(
+            book_id=F("contract__book_id"),
+            currency=F("contract__currency__code"),
+            provider=F("contract__provider"),
+        )
+        .values(*keys)
+        .annotate(list=Sum("list_minor"), discount=Sum("amount_minor"))
+        .order_by()
+    )
+    for row in discounts:
+        sums = found[tuple(row[k] for k in keys)]
+        sums[0] += row["list"]
+        sums[1] += row["discount"]
+    return [
+        UpstreamSavings(
+            key[0],
+            key[1],
+            key[2],
+            key[3] if by_model else None,
+            key[-1] if by_day else None,
+            *sums,
+        )
+        for key, sums in sorted(found.items(), key=lambda item: tuple(map(str, item[0])))
     ]

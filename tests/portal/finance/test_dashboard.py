@@ -165,6 +165,9 @@ def test_margins_tie_out_to_revenue_less_cost_in_every_book(seeded):
         for account in Account.objects.filter(code__startswith="cogs:")
     )
     assert usd.sums.margin_minor == revenue - cogs == total(records(), "margin_minor")
+    # The seeded contract has no discount and its commitment pays list: no savings.
+    assert usd.sums.savings_minor == 0
+    assert usd.sums.margin_after_savings_minor == revenue - cogs
     assert usd.sums.price_minor == total(records(), "price_minor")
     assert usd.sums.requests == records().count() == len(DAILY) * DAYS_BACK
     # Per day: each day's records, and the days add up to the total.

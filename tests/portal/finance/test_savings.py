@@ -26,8 +26,8 @@ from settlement.commitments.drawdown import commitments_draw_down_all
 from settlement.commitments.models import Commitment, DrawdownDiscount, DrawdownLine
 from settlement.commitments.selectors import upstream_savings_list
 from settlement.commitments.services import commitment_purchase, contract_create
-from tests.metering.conftest import raw, usage
-from tests.portal.finance.conftest import DAILY, USD, records, today_utc
+from tests.metering.conftest import raw
+from tests.portal.finance.conftest import USD, daily_usage, records, today_utc
 
 pytestmark = pytest.mark.django_db
 
@@ -51,19 +51,7 @@ def drawn(world):
     now = timezone.now()
     today = today_utc(now)
     first_day = today - timedelta(days=DAYS)
-    events = [
-        usage(
-            customer,
-            model,
-            provider,
-            input=1500 + 31 * day + n,
-            output=300 + 7 * day,
-            cache_read=(day * 17) % 400,
-            occurred_at=(first_day + timedelta(days=day, hours=9, minutes=n)).isoformat(),
-        )
-        for day in range(DAYS)
-        for n, (customer, model, provider) in enumerate(DAILY)
-    ]
+    events = daily_usage(first_day, DAYS)
     # Two batches: the draw-down's lines per batch, model and day are summed back.
     half = len(events) // 2
     for chunk in (events[:half], events[half:]):

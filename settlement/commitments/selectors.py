@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet, Sum, Value
 from django.utils import timezone
 
 from ledger import selectors as ledger_selectors
@@ -233,44 +233,48 @@ def upstream_savings_list(
     watermark is still at list in the ledger too, so these and cogs:<provider> agree at
     any time.
 
-    Two grouped reads, of DrawdownLine per commitment and DrawdownDiscount per contract
-    (their (commitment|contract, usage_day) indexes, skip-scanned by the day range),
-    without joins: the few commitments and contracts are mapped to their book, currency
-    and provider here. Grouping by the joined text columns made PostgreSQL sort every
-    line of the period (ten times the cost of reading them, benchmarks/savings_bench.py)."""
+    One read of the contracts and commitments, then one of DrawdownLine per commitment
+    and DrawdownDiscount per contract, grouped (a UNION ALL; their (commitment|contract,
+    usage_day) indexes, skip-scanned by the day range), without joins: the few
+    commitments and contracts are mapped to their book, currency and provider here.
+    Grouping by the joined text columns made PostgreSQL sort every line of the period
+    (ten times the cost of reading them, benchmarks/savings_bench.py)."""
     keys = [k for k, wanted in (("model", by_model), ("usage_day", by_day)) if wanted]
-    terms = {
-        pk: (book_id, currency, provider)
-        for pk, book_id, currency, provider in Contract.objects.values_list(
-            "pk", "book_id", "currency__code", "provider"
-        )
-    }
-    of_commitment = {
-        pk: (terms[contract_id], tokens is not None)
-        for pk, contract_id, tokens in Commitment.objects.values_list("pk", "contract_id", "tokens")
-    }
-    found: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    # Every contract with each of its commitments (a contract without any: once, None).
+    terms, of_commitment = {}, {}
+    contracts = Contract.objects.values_list(
+        "pk", "book_id", "currency__code", "provider", "commitments__pk", "commitments__tokens"
+    )
+    for contract_id, book_id, currency, provider, commitment_id, tokens in contracts:
+        terms[contract_id] = (book_id, currency, provider)
+        if commitment_id is not None:
+            of_commitment[commitment_id] = (terms[contract_id], tokens is not None)
+    # One round trip: the lines per commitment (kind 0) and the discounts per contract
+    # (kind 1), each grouped by the keys asked for.
     lines = (
         DrawdownLine.objects.filter(usage_day__gte=since, usage_day__lte=until)
         .values("commitment_id", *keys)
-        .annotate(list=Sum("list_minor"), drawn=Sum("amount_minor"))
+        .annotate(list=Sum("list_minor"), less=Sum("amount_minor"), kind=Value(0))
         .order_by()
     )
-    for row in lines:
-        group, in_tokens = of_commitment[row["commitment_id"]]
-        sums = found[group + tuple(row[k] for k in keys)]
-        sums[0] += row["list"]
-        sums[3 if in_tokens else 2] += row["list"] - row["drawn"]
     discounts = (
         DrawdownDiscount.objects.filter(usage_day__gte=since, usage_day__lte=until)
         .values("contract_id", *keys)
-        .annotate(list=Sum("list_minor"), discount=Sum("amount_minor"))
+        .annotate(list=Sum("list_minor"), less=Sum("amount_minor"), kind=Value(1))
         .order_by()
     )
-    for row in discounts:
-        sums = found[terms[row["contract_id"]] + tuple(row[k] for k in keys)]
+    found: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for row in lines.union(discounts, all=True):
+        if row["kind"] == 0:
+            group, in_tokens = of_commitment[row["commitment_id"]]
+            # list less drawn: what a commitment in money or in tokens saved
+            saved, index = row["list"] - row["less"], 3 if in_tokens else 2
+        else:
+            # the union names the contract's id as the lines' first column
+            group, saved, index = terms[row["commitment_id"]], row["less"], 1
+        sums = found[group + tuple(row[k] for k in keys)]
         sums[0] += row["list"]
-        sums[1] += row["discount"]
+        sums[index] += saved
     return [
         UpstreamSavings(
             key[0],

@@ -371,12 +371,12 @@ def margins_get(
     *, since: datetime, until: datetime, ledger: LedgerBalances | None = None
 ) -> Margins:
     """Price, wholesale, cost and margin of the usage that occurred in [since, until):
-        in total, per day, per model and per reseller. A usage record's amounts are what
-        its batch posted (metering/postings.py), so over the same records these tie out
-        to revenue:usage in the ledger, and with the draw-down's savings added to cogs:*
-    (settlement's upstream_savings_list: metering books usage at list, the draw-down moves
-    cogs to what it really cost). Two scans of the period's records, two grouped reads of
-    the draw-down's lines and discounts."""
+    in total, per day, per model and per reseller. A usage record's amounts are what
+    its batch posted (metering/postings.py), so over the same records these tie out
+    to revenue:usage in the ledger, and with the draw-down's savings to cogs:*
+    (settlement's upstream_savings_list: metering books usage at list, the draw-down
+    moves cogs to what it really cost). Two scans of the period's records, one grouped
+    read of the draw-down's lines and discounts."""
     scales = dict(Asset.objects.values_list("code", "scale"))
     books = {book.id: book for book in Book.objects.all()}
     ledger = ledger or ledger_balances_get()
@@ -414,15 +414,8 @@ def margins_get(
         per_model[(found.provider, found.model, found.currency)].savings_minor += saved
         savings_by_day[(found.usage_day, found.currency)] += saved
         sums = savings[(books[found.book_id].code, found.provider, found.currency)]
-        for i, amount in enumerate(
-            (
-                found.list_minor,
-                found.discounts_minor,
-                found.commitments_minor,
-                found.token_packs_minor,
-                saved,
-            )
-        ):
+        kinds = (found.discounts_minor, found.commitments_minor, found.token_packs_minor)
+        for i, amount in enumerate((found.list_minor, *kinds, saved)):
             sums[i] += amount
     models = sorted(
         (

@@ -3,8 +3,10 @@
 Every balance comes from the ledger (`ledger.selectors`), every forecast from
 settlement's (`settlement.commitments.selectors`), margins from metering's usage
 records (`metering.selectors.usage_margin_*`), whose sums the ledger's usage postings
-are made of (metering/postings.py): so each figure here ties out to the ledger to the
-unit, and carries the address of the ledger statement (or balances list) behind it.
+are made of (metering/postings.py), at list cost; the upstream savings from settlement's
+draw-down (`upstream_savings_list`), which moved cogs:<provider> below list by exactly
+them: so each figure here ties out to the ledger to the unit, and carries the address
+of the ledger statement (or balances list) behind it.
 Amounts stay integers in the asset's scale; the template turns them into text.
 """
 
@@ -289,6 +291,9 @@ class MarginSums:
     wholesale_minor: int = 0
     cost_minor: int = 0
     margin_minor: int = 0
+    # What the draw-down took off the list cost (discounts, commitments, token packs):
+    # the ledger's cogs is cost_minor - savings_minor.
+    savings_minor: int = 0
 
     def add(self, row: dict) -> None:
         self.requests += row["requests"]
@@ -297,6 +302,11 @@ class MarginSums:
         self.wholesale_minor += row["wholesale"] or 0
         self.cost_minor += row["cost"]
         self.margin_minor += row["margin"]
+
+    @property
+    def margin_after_savings_minor(self) -> int:
+        """Price less what the usage really cost: revenue - cogs in the ledger."""
+        return self.margin_minor + self.savings_minor
 
     @property
     def seller_margin_minor(self) -> int:
@@ -319,6 +329,23 @@ class MarginRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SavingsRow:
+    """The upstream savings of a period's usage in one distributor book, provider and
+    currency, by kind, linked to the book's cogs:<provider> (which they lowered)."""
+
+    book: str
+    provider: str
+    code: str
+    scale: int
+    list_minor: int  # list cost of the usage the draw-down drew
+    discounts_minor: int
+    commitments_minor: int
+    token_packs_minor: int
+    savings_minor: int
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Margins:
     since: datetime
     until: datetime
@@ -328,6 +355,16 @@ class Margins:
     per_reseller: list[MarginRow]  # resellers' books, linked to their revenue:usage
     negative_models: list[MarginRow]  # every model whose margin in the period is below 0
     models_count: int
+    savings: list[SavingsRow] = field(default_factory=list)  # per book, provider, currency
+
+
+def _usage_days(since: datetime, until: datetime) -> dict[str, date]:
+    """The UTC days of usage of [since, until), as the draw-down dates it (the period's
+    bounds are whole days, but for `until`: now)."""
+    return {
+        "since": since.astimezone(UTC).date(),
+        "until": (until - timedelta(microseconds=1)).astimezone(UTC).date(),
+    }
 
 
 def margins_get(
@@ -336,7 +373,10 @@ def margins_get(
     """Price, wholesale, cost and margin of the usage that occurred in [since, until):
     in total, per day, per model and per reseller. A usage record's amounts are what
     its batch posted (metering/postings.py), so over the same records these tie out
-    to revenue:usage and cogs:* in the ledger. Two scans of the period's records."""
+    to revenue:usage in the ledger, and with the draw-down's savings to cogs:*
+    (settlement's upstream_savings_list: metering books usage at list, the draw-down
+    moves cogs to what it really cost). Two scans of the period's records, one grouped
+    read of the draw-down's lines and discounts."""
     scales = dict(Asset.objects.values_list("code", "scale"))
     books = {book.id: book for book in Book.objects.all()}
     ledger = ledger or ledger_balances_get()
@@ -358,6 +398,25 @@ def margins_get(
         per_model[(row["provider"], row["model"], currency)].add(row)
         if book.kind == Book.Kind.RESELLER:
             per_book[(book.code, currency)].add(row)
+    # The draw-down's savings by usage day and model: into the totals, the models (a
+    # model drawn but without usage in the period cannot be: lines are by usage day)
+    # and the days; per provider for the savings table. Not per reseller: a commitment
+    # is the distributor's, whoever sold the usage it covered.
+    savings_by_day: dict[tuple, int] = defaultdict(int)
+    savings: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for found in commitment_selectors.upstream_savings_list(
+        **_usage_days(since, until),
+        by_model=True,
+        by_day=True,
+    ):
+        saved = found.savings_minor
+        total[found.currency].savings_minor += saved
+        per_model[(found.provider, found.model, found.currency)].savings_minor += saved
+        savings_by_day[(found.usage_day, found.currency)] += saved
+        sums = savings[(books[found.book_id].code, found.provider, found.currency)]
+        kinds = (found.discounts_minor, found.commitments_minor, found.token_packs_minor)
+        for i, amount in enumerate((found.list_minor, *kinds, saved)):
+            sums[i] += amount
     models = sorted(
         (
             MarginRow(
@@ -375,6 +434,7 @@ def margins_get(
     for row in metering_selectors.usage_margin_days_list(since=since, until=until):
         sums = MarginSums()
         sums.add(row | {"tokens": 0, "wholesale": None})
+        sums.savings_minor = savings_by_day.get((row["day"], row["currency"]), 0)
         per_day.append(MarginRow((row["day"],), row["currency"], scales[row["currency"]], sums))
     return Margins(
         since=since,
@@ -399,22 +459,35 @@ def margins_get(
         ],
         negative_models=[row for row in models if row.sums.margin_minor < 0],
         models_count=len(models),
+        savings=[
+            SavingsRow(
+                book,
+                provider,
+                currency,
+                scales[currency],
+                *sums,
+                cogs.get((book, currency, COGS_PREFIX + provider)),
+            )
+            for (book, provider, currency), sums in sorted(savings.items())
+        ],
     )
 
 
 def margin_export_rows(*, since: datetime, until: datetime):
     """The period's usage summed per day, model and seller book, for the CSV export:
     (day, book code, provider, model, currency, scale, requests, tokens, price,
-    wholesale, cost, margin), by day, book, provider and model."""
+    wholesale, cost, margin, upstream savings, margin after savings), by day, book,
+    provider and model. The savings are the distributor's (its commitments and
+    contracts lowered its cogs:<provider>): on its book's row of the day and model,
+    a row of their own (no usage of its customers) where only a reseller's sold it."""
     scales = dict(Asset.objects.values_list("code", "scale"))
     books = dict(Book.objects.values_list("id", "code"))
     routes = metering_selectors.usage_margin_routes_list(since=since, until=until, by_day=True)
-    rows = [
-        (
-            row["day"],
-            books[row["seller_book_id"]],
-            row["provider"],
-            row["model"],
+    rows: dict[tuple, list] = {}
+    for row in routes:
+        key = (row["day"], books[row["seller_book_id"]], row["provider"], row["model"])
+        rows[key + (row["currency"],)] = [
+            *key,
             row["currency"],
             scales[row["currency"]],
             row["requests"],
@@ -423,11 +496,20 @@ def margin_export_rows(*, since: datetime, until: datetime):
             row["wholesale"],
             row["cost"],
             row["margin"],
-        )
-        for row in routes
-    ]
-    rows.sort(key=lambda r: r[:5])
-    return rows
+            0,
+        ]
+    for found in commitment_selectors.upstream_savings_list(
+        **_usage_days(since, until), by_model=True, by_day=True
+    ):
+        if not found.savings_minor:
+            continue
+        key = (found.usage_day, books[found.book_id], found.provider, found.model, found.currency)
+        if key not in rows:
+            rows[key] = [*key, scales[found.currency], 0, 0, 0, None, 0, 0, 0]
+        rows[key][12] += found.savings_minor
+    exported = [(*row, row[11] + row[12]) for row in rows.values()]
+    exported.sort(key=lambda r: r[:5])
+    return exported
 
 
 # --- the page ---------------------------------------------------------------------------

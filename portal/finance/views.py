@@ -157,6 +157,12 @@ MARGIN_CSV_HEADER = (
     "cost_minor",
     "margin",
     "margin_minor",
+    # Added after the columns above (a reader of the old ones is unaffected): what the
+    # draw-down took off the list cost, and the margin on what the usage really cost.
+    "upstream_savings",
+    "upstream_savings_minor",
+    "margin_after_savings",
+    "margin_after_savings_minor",
 )
 
 
@@ -164,8 +170,9 @@ MARGIN_CSV_HEADER = (
 @login_required
 @permission_required(FINANCE_PERMISSION, raise_exception=True)
 def margin_csv(request):
-    """The period's margin per usage day, seller book and model: exact decimal strings
-    beside the integers in the currency's minor units (config/csv_export.py)."""
+    """The period's margin per usage day, seller book and model, at list cost and after
+    the upstream savings: exact decimal strings beside the integers in the currency's
+    minor units (config/csv_export.py)."""
     _form, days = _period_days(request, selectors.EXPORT_DAYS_CHOICES)
     since, until = selectors.period_bounds(now=timezone.now(), days=days)
 

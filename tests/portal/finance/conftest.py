@@ -52,6 +52,23 @@ def today_utc(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
 
 
+def daily_usage(first_day: datetime, days: int) -> list[dict]:
+    """The DAILY requests of each day from `first_day`, at 9:00 UTC, a minute apart."""
+    return [
+        usage(
+            customer,
+            model,
+            provider,
+            input=1500 + 31 * day + n,
+            output=300 + 7 * day,
+            cache_read=(day * 17) % 400,
+            occurred_at=(first_day + timedelta(days=day, hours=9, minutes=n)).isoformat(),
+        )
+        for day in range(days)
+        for n, (customer, model, provider) in enumerate(DAILY)
+    ]
+
+
 @dataclass
 class Seeded:
     now: datetime
@@ -107,22 +124,7 @@ def seed(world, now: datetime | None = None) -> Seeded:  # noqa: F811
         actor="test",
     ).commitment
     first_day = today - timedelta(days=DAYS_BACK)
-    events = []
-    for day in range(DAYS_BACK):
-        at = first_day + timedelta(days=day, hours=9)
-        for n, (customer, model, provider) in enumerate(DAILY):
-            events.append(
-                usage(
-                    customer,
-                    model,
-                    provider,
-                    input=1500 + 31 * day + n,
-                    output=300 + 7 * day,
-                    cache_read=(day * 17) % 400,
-                    occurred_at=(at + timedelta(minutes=n)).isoformat(),
-                )
-            )
-    result = Pipeline().process([raw(event) for event in events])
+    result = Pipeline().process([raw(event) for event in daily_usage(first_day, DAYS_BACK)])
     assert result.rejected == 0, result
     commitments_draw_down_all()
     # globex's last two whole months, each invoiced and finalized the day after it ended:

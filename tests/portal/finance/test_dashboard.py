@@ -30,6 +30,11 @@ from tests.portal.finance.conftest import (
 pytestmark = pytest.mark.django_db
 
 DASHBOARD = "/portal/finance/"
+# The tiles that link to the period's margin CSV, and the column they are the sum of.
+CSV_COLUMN_OF_TILE = {
+    "savings": "upstream_savings_minor",
+    "margin_after_savings": "margin_after_savings_minor",
+}
 MARGIN_CSV = "/portal/finance/margin.csv"
 
 
@@ -160,6 +165,9 @@ def test_margins_tie_out_to_revenue_less_cost_in_every_book(seeded):
         for account in Account.objects.filter(code__startswith="cogs:")
     )
     assert usd.sums.margin_minor == revenue - cogs == total(records(), "margin_minor")
+    # The seeded contract has no discount and its commitment pays list: no savings.
+    assert usd.sums.savings_minor == 0
+    assert usd.sums.margin_after_savings_minor == revenue - cogs
     assert usd.sums.price_minor == total(records(), "price_minor")
     assert usd.sums.requests == records().count() == len(DAILY) * DAYS_BACK
     # Per day: each day's records, and the days add up to the total.
@@ -263,6 +271,8 @@ def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(
         "unbilled",
         "stripe",
         "margin",
+        "savings",
+        "margin_after_savings",
     }
     for figure, minor, url in tiles:
         answer = client.get(url.replace("&amp;", "&"))
@@ -273,6 +283,8 @@ def test_every_tile_links_to_the_ledger_export_it_is_the_sum_of(
             linked = sum(int(row[column]) for row in rows for column in past_due)
         elif figure == "expected_loss":  # credit's allowance: matrix x aging per bucket
             linked = sum(int(row["allowance_minor"]) for row in rows)
+        elif figure in CSV_COLUMN_OF_TILE:  # the period's margin CSV: its column summed
+            linked = sum(int(row[CSV_COLUMN_OF_TILE[figure]]) for row in rows)
         elif "balance_minor" in rows[0]:  # the balances list behind a sum
             linked = sum(int(row["balance_minor"]) for row in rows)
         else:  # one account's statement: its last running balance

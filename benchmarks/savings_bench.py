@@ -27,20 +27,16 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-BENCH_DB = os.environ.get("BENCH_SAVINGS_DB", "bench_savings")
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:15432/postgres")
+from benchmarks._bench_db import (  # noqa: E402  (after the path is set)
+    bench_database_name,
+    bench_django_setup,
+    bench_django_teardown,
+)
+
+BENCH_DB = bench_database_name(os.environ.get("BENCH_SAVINGS_DB", "bench_savings"))
 MODELS = ["gpt-4o", "gpt-4o-mini", "o4-mini", "claude-sonnet-4-5", "gemini-2.5-pro", "deepseek"]
 RUNS = 5
 TODAY = date(2027, 1, 1)
-
-
-def recreate_database(drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
 
 
 def build(batches: int, lines: int, discounts: int) -> None:
@@ -163,12 +159,7 @@ def main() -> None:
     parser.add_argument("--discounts", type=int, default=2)
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
-    recreate_database()
-    os.environ["DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    import django
-
-    django.setup()
+    bench_django_setup(BENCH_DB)
     from settlement.commitments.models import DrawdownDiscount, DrawdownLine
     from settlement.commitments.selectors import upstream_savings_list
 
@@ -198,11 +189,7 @@ def main() -> None:
         print("plan of the line query, 30 days:")
         print(explain(TODAY - timedelta(days=30), until))
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep_db:
-            recreate_database(drop_only=True)
+        bench_django_teardown(BENCH_DB, keep=args.keep_db)
 
 
 if __name__ == "__main__":

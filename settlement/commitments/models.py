@@ -181,7 +181,11 @@ class DrawdownLine(models.Model):
                 name="settlement_drawdown_line_ranges",
             ),
         ]
-        indexes = [models.Index(fields=["commitment", "usage_day"])]
+        # by day alone too: finance's upstream savings of a period read every commitment's
+        indexes = [
+            models.Index(fields=["commitment", "usage_day"]),
+            models.Index(fields=["usage_day"], name="settlement_line_day_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount_minor} of commitment {self.commitment_id} ({self.model})"
@@ -206,7 +210,10 @@ class DrawdownDiscount(models.Model):
                 name="settlement_drawdown_discount_ranges",
             ),
         ]
-        indexes = [models.Index(fields=["contract", "usage_day"])]
+        indexes = [
+            models.Index(fields=["contract", "usage_day"]),
+            models.Index(fields=["usage_day"], name="settlement_discount_day_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"discount {self.amount_minor} of contract {self.contract_id} ({self.model})"

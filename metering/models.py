@@ -76,6 +76,13 @@ class UsageRecord(models.Model):
             # index finds a batch's records as well as a b-tree would; a b-tree cost a
             # fifth of the records' COPY time.
             BrinIndex(fields=["ledger_event"], name="usage_record_event_brin"),
+            # Settlement's per-request reconciliation: a statement's request ids looked up
+            # by provider (the dedupe key leads with source, which a statement does not
+            # know), and one model's records of one day a statement of requests lacks.
+            models.Index(fields=["provider", "event_id"], name="usage_record_provider_event"),
+            models.Index(
+                fields=["provider", "model", "occurred_at"], name="usage_record_provider_day"
+            ),
         ]
 
     def __str__(self) -> str:

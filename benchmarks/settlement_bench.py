@@ -241,6 +241,11 @@ def main() -> None:
     parser.add_argument("--reconcile", action="store_true", help="the reconciliation bench")
     parser.add_argument("--requests", type=int, default=10_000_000)
     parser.add_argument("--batch-records", type=int, default=1000)
+    parser.add_argument(
+        "--per-request", action="store_true", help="with --reconcile: OpenRouter generations"
+    )
+    parser.add_argument("--generations", type=int, default=200_000)
+    parser.add_argument("--background", type=int, default=1_000_000)
     args = parser.parse_args()
     if args.reconcile:
         from benchmarks.settlement_reconcile_bench import main as reconcile_main

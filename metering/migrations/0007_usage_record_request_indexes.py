@@ -17,12 +17,18 @@ class Migration(migrations.Migration):
     operations = [
         AddIndexConcurrently(
             model_name="usagerecord",
-            index=models.Index(fields=["provider", "event_id"], name="usage_record_provider_event"),
+            index=models.Index(
+                condition=models.Q(("provider", "openrouter")),
+                fields=["event_id"],
+                name="usage_record_openrouter_id",
+            ),
         ),
         AddIndexConcurrently(
             model_name="usagerecord",
             index=models.Index(
-                fields=["provider", "model", "occurred_at"], name="usage_record_provider_day"
+                condition=models.Q(("provider", "openrouter")),
+                fields=["model", "occurred_at"],
+                name="usage_record_openrouter_day",
             ),
         ),
     ]

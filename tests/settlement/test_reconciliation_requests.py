@@ -224,9 +224,9 @@ def test_both_reads_of_single_requests_can_use_their_index(openrouter):
     assert [r.event_id for r in found] == ["gen-0000", "gen-0001", "gen-0002"]
     assert [r.event_id for r in unlisted] == ["gen-0003", "gen-0004"]
     by_ids, of_day = queries.captured_queries
-    plan = _plan(by_ids, without="usage_record_provider_day")
-    assert _scans(plan, "usage_record_provider_event")
+    plan = _plan(by_ids, without="usage_record_openrouter_day")
+    assert _scans(plan, "usage_record_openrouter_id")
     assert "event_id)::text = ANY" in plan.split("Index Cond:")[1].split("\n")[0]
-    plan = _plan(of_day, without="usage_record_provider_event")
-    assert _scans(plan, "usage_record_provider_day")
+    plan = _plan(of_day, without="usage_record_openrouter_id")
+    assert _scans(plan, "usage_record_openrouter_day")
     assert "occurred_at <" in plan.split("Index Cond:")[1].split("\n")[0]

@@ -1,5 +1,6 @@
-"""Reconciliation of a month of 10 million requests, by day x model (run through
-`benchmarks/settlement_bench.py --reconcile`, whose docstring says what is timed).
+"""Reconciliation of a month of 10 million requests, by day x model, and of a month of
+OpenRouter generations request by request (`--per-request`); run through
+`benchmarks/settlement_bench.py --reconcile`, whose docstring says what is timed.
 
 The records are written straight into metering's table by one INSERT ... SELECT FROM
 generate_series per million in the private database `bench_settlement_recon`: the

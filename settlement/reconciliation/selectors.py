@@ -4,6 +4,7 @@ statements' lines, per request where a statement has them), runs and differences
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import QuerySet, Sum
@@ -87,7 +88,30 @@ def rollup_days_list(*, contract: Contract, since: date, until: date):
     return through, [row[1:] for row in rows if row[1] is not None]
 
 
-def _theirs(lines: list[StatementLine]) -> Totals:
+class _Line(NamedTuple):
+    """What a comparison reads of a statement line (a tuple: a month of generations is
+    hundreds of thousands of lines, model instances cost most of a run)."""
+
+    usage_day: date
+    model: str
+    request_id: str
+    kind: str
+    requests: int | None
+    tokens_split: bool
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    total_tokens: int | None
+    cost_minor: int | None
+    fx: bool
+
+
+def _theirs(lines: list[_Line]) -> Totals:
+    return _theirs_one(lines[0]) if len(lines) == 1 else _theirs_many(lines)
+
+
+def _theirs_many(lines: list[_Line]) -> Totals:
     usage = [line for line in lines if line.kind == "usage"]
     counted = usage or [line for line in lines if line.total_tokens is not None]
     costs = [line for line in lines if line.kind == "cost" and line.cost_minor is not None]
@@ -111,6 +135,25 @@ def _theirs(lines: list[StatementLine]) -> Totals:
     )
 
 
+def _theirs_one(line: _Line) -> Totals:
+    """_theirs of one line (a request's), the same sums without the lists."""
+    cost = line.cost_minor if line.kind == "cost" else None
+    fx = cost is not None and line.fx
+    if line.kind != "usage" and line.total_tokens is None:
+        return Totals(None, None, None, None, cost, False, fx)
+    split = line.tokens_split
+    sides = (line.input_tokens, line.cache_read_tokens, line.cache_write_tokens)
+    return Totals(
+        line.requests,
+        None if not split or None in sides else sum(sides),
+        line.output_tokens if split else None,
+        line.total_tokens,
+        cost,
+        split,
+        fx,
+    )
+
+
 def _record_totals(record) -> Totals:
     return _ours_totals(
         1,
@@ -128,10 +171,13 @@ def sides_get(*, contract: Contract, since: date, until: date) -> Sides:
     ours: dict[Key, Totals] = {
         (day, model, ""): _ours_totals(*sums) for day, model, *sums in rollup
     }
-    lines_of: dict[tuple[date, str], list[StatementLine]] = defaultdict(list)
-    for line in StatementLine.objects.filter(
-        contract=contract, usage_day__gte=since, usage_day__lt=until
-    ).order_by("pk"):
+    lines_of: dict[tuple[date, str], list[_Line]] = defaultdict(list)
+    for row in (
+        StatementLine.objects.filter(contract=contract, usage_day__gte=since, usage_day__lt=until)
+        .order_by("pk")
+        .values_list(*_Line._fields)
+    ):
+        line = _Line(*row)
         lines_of[(line.usage_day, line.model)].append(line)
     theirs: dict[Key, Totals] = {}
     checks: dict[Key, tuple[Totals, Totals | None]] = {}
@@ -152,7 +198,7 @@ def sides_get(*, contract: Contract, since: date, until: date) -> Sides:
                 _theirs(day_level) if day_level else None,
             )
         day_total = ours.pop((day, model, ""), None)
-        by_id: dict[str, list[StatementLine]] = defaultdict(list)
+        by_id: dict[str, list[_Line]] = defaultdict(list)
         for line in per_request:
             by_id[line.request_id].append(line)
         for request_id, request_lines in by_id.items():

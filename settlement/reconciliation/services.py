@@ -41,7 +41,8 @@ def findings_list(*, contract: Contract, since: date, until: date):
     sides = selectors.sides_get(contract=contract, since=since, until=until)
     terms = _terms(contract)
     found: dict[selectors.Key, Finding] = {}
-    keys = sorted(set(sides.ours) | set(sides.theirs) | set(sides.trued))
+    # Any order: the run writes its differences sorted (a month per request is 10^5 keys).
+    keys = sides.ours.keys() | sides.theirs.keys() | sides.trued.keys()
     ours_total = theirs_total = 0
     for key in keys:
         finding = compare(

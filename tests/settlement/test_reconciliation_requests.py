@@ -230,3 +230,19 @@ def test_both_reads_of_single_requests_can_use_their_index(openrouter):
     plan = _plan(of_day, without="usage_record_openrouter_id")
     assert _scans(plan, "usage_record_openrouter_day")
     assert "occurred_at <" in plan.split("Index Cond:")[1].split("\n")[0]
+
+
+def test_one_lines_totals_are_the_general_sums_of_it():
+    base = selectors._Line(JUNE, QWEN, "gen-1", "cost", 1, True, 900, 120, 100, 0, 1120, 5, False)
+    variants = [
+        base,
+        base._replace(kind="usage", cost_minor=None),
+        base._replace(tokens_split=False, input_tokens=None, output_tokens=None),
+        base._replace(cache_write_tokens=None),
+        base._replace(total_tokens=None, requests=None),  # a cost row without tokens
+        base._replace(fx=True),
+        base._replace(cost_minor=None, fx=True),
+        base._replace(kind="usage", total_tokens=None, requests=None),
+    ]
+    for line in variants:
+        assert selectors._theirs_one(line) == selectors._theirs_many([line]), line

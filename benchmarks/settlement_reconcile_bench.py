@@ -524,9 +524,9 @@ def plans(ids: list[str], day: date, model: str) -> dict[str, list[str]]:
     return {"by ids": explain(by_ids, None), "of day": explain(of_day, None)}
 
 
-def unindexed(ids: list[str], day: date, model: str) -> tuple[float, float]:
+def unindexed(ids: list[str], day: date, model: str) -> tuple[float, float, str]:
     """The same bare lookup and one day's unlisted read with metering 0007's indexes
-    dropped (in a transaction rolled back): what the gap was."""
+    dropped (in a transaction rolled back): what the gap was; and the lookup's scan."""
     from django.db import connection, transaction
 
     class RolledBack(Exception):
@@ -537,6 +537,14 @@ def unindexed(ids: list[str], day: date, model: str) -> tuple[float, float]:
             cursor.execute("DROP INDEX usage_record_openrouter_id")
             cursor.execute("DROP INDEX usage_record_openrouter_day")
             lookup_s, _found = bare_lookup(ids)
+            # PostgreSQL 18 skip-scans the dedupe key (source, event_id) when there are
+            # few sources; 17 cannot (it reads the table): say which this run had.
+            cursor.execute(
+                "EXPLAIN SELECT 1 FROM metering_usagerecord"
+                " WHERE provider = 'openrouter' AND event_id = ANY(%s)",
+                [ids[:1000]],
+            )
+            scan = next(row[0] for row in cursor.fetchall() if "Scan" in row[0])
             started = time.perf_counter()
             from metering import selectors
 
@@ -551,7 +559,7 @@ def unindexed(ids: list[str], day: date, model: str) -> tuple[float, float]:
             day_s = time.perf_counter() - started
             raise RolledBack
     except RolledBack:
-        return lookup_s, day_s
+        return lookup_s, day_s, scan.strip().split("  (")[0]
 
 
 def per_request_main(args) -> None:
@@ -611,7 +619,7 @@ def per_request_main(args) -> None:
             if i
         ]
         explained = plans(day_ids, day, model)
-        no_index_lookup_s, no_index_day_s = unindexed(ids, day, model)
+        no_index_lookup_s, no_index_day_s, no_index_scan = unindexed(ids, day, model)
         found = {
             (d.usage_day, d.model, d.request_id): d.kind
             for d in Difference.objects.filter(run=result.run)
@@ -631,12 +639,13 @@ def per_request_main(args) -> None:
         )
         print(
             f"unindexed {no_index_lookup_s:8.3f} s  the same bare lookup without metering "
-            f"0007's indexes; one day x model's unlisted read: {no_index_day_s:.3f} s"
+            f"0007's indexes ({no_index_scan}); one day x model's unlisted read: "
+            f"{no_index_day_s:.3f} s"
         )
         print(f"import    {import_s:8.3f} s  the generation records and the daily activity")
         for name, plan in explained.items():
             print(f"EXPLAIN ANALYZE, {name} ({len(day_ids):,} ids of {day} {model}):")
-            for row in plan[:4] + [plan[-1]]:
+            for row in [r for r in plan if "Scan" in r or "Sort Key" in r] + [plan[-1]]:
                 print("    " + row)
         assert found == injected, (
             sorted(set(found.items()) - set(injected.items()))[:5],

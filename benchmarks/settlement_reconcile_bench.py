@@ -77,15 +77,19 @@ def build_world():
         tolerance_minor=1000,
         actor="bench",
     )
-    # Nano-dollars per token, exactly (Decimal(str(x)) of the catalogue's numbers).
-    prices = [
+    return contract, distributor, nano_prices(subset, MODELS)
+
+
+def nano_prices(entries: dict, models: list[str]) -> list[tuple[int, int]]:
+    """Nano-dollars per input and output token, exactly (Decimal(str(x)) of the
+    catalogue's numbers)."""
+    return [
         (
-            int(Decimal(str(subset[m]["input_cost_per_token"])) * 10**9),
-            int(Decimal(str(subset[m]["output_cost_per_token"])) * 10**9),
+            int(Decimal(str(entries[m]["input_cost_per_token"])) * 10**9),
+            int(Decimal(str(entries[m]["output_cost_per_token"])) * 10**9),
         )
-        for m in MODELS
+        for m in models
     ]
-    return contract, distributor, prices
 
 
 def generate(
@@ -355,14 +359,7 @@ def build_openrouter(distributor):
         tolerance_minor=1000,
         actor="bench",
     )
-    prices = [
-        (
-            int(Decimal(str(entries[m]["input_cost_per_token"])) * 10**9),
-            int(Decimal(str(entries[m]["output_cost_per_token"])) * 10**9),
-        )
-        for m in entries
-    ]
-    return contract, list(entries), prices
+    return contract, list(entries), nano_prices(entries, list(entries))
 
 
 def distributor_usd():
@@ -512,19 +509,28 @@ def plans(ids: list[str], day: date, model: str) -> dict[str, list[str]]:
         selectors.usage_requests_by_event_ids(
             provider="openrouter", event_ids=ids, through_sequence=10**12
         )
-        selectors.usage_requests_of_day(
-            provider="openrouter",
-            model=model,
-            day=day,
-            through_sequence=10**12,
-            excluding=ids,
-            limit=1000,
-        )
+        unlisted_read(ids, day, model)
     by_ids, of_day = (query["sql"] for query in queries.captured_queries)
     return {"by ids": explain(by_ids, None), "of day": explain(of_day, None)}
 
 
-def unindexed(ids: list[str], day: date, model: str) -> tuple[float, float, str]:
+def unlisted_read(day_ids: list[str], day: date, model: str) -> None:
+    """A day and model's records its statement lacks, as reconciliation reads them."""
+    from metering import selectors
+
+    selectors.usage_requests_of_day(
+        provider="openrouter",
+        model=model,
+        day=day,
+        through_sequence=10**12,
+        excluding=day_ids,
+        limit=1000,
+    )
+
+
+def unindexed(
+    ids: list[str], day_ids: list[str], day: date, model: str
+) -> tuple[float, float, str]:
     """The same bare lookup and one day's unlisted read with metering 0007's indexes
     dropped (in a transaction rolled back): what the gap was; and the lookup's scan."""
     from django.db import connection, transaction
@@ -546,16 +552,7 @@ def unindexed(ids: list[str], day: date, model: str) -> tuple[float, float, str]
             )
             scan = next(row[0] for row in cursor.fetchall() if "Scan" in row[0])
             started = time.perf_counter()
-            from metering import selectors
-
-            selectors.usage_requests_of_day(
-                provider="openrouter",
-                model=model,
-                day=day,
-                through_sequence=10**12,
-                excluding=ids,
-                limit=1000,
-            )
+            unlisted_read(day_ids, day, model)
             day_s = time.perf_counter() - started
             raise RolledBack
     except RolledBack:
@@ -619,7 +616,7 @@ def per_request_main(args) -> None:
             if i
         ]
         explained = plans(day_ids, day, model)
-        no_index_lookup_s, no_index_day_s, no_index_scan = unindexed(ids, day, model)
+        no_index_lookup_s, no_index_day_s, no_index_scan = unindexed(ids, day_ids, day, model)
         found = {
             (d.usage_day, d.model, d.request_id): d.kind
             for d in Difference.objects.filter(run=result.run)

@@ -36,6 +36,21 @@ records (one ledger sequence each). It times:
   reconcile: reconciliation_run of the month against an OpenAI usage and costs statement
             with three injected differences (a missing day, a price change, extra
             requests), which it must find, and only those. Goal: under 10 s.
+
+    .venv/bin/python benchmarks/settlement_bench.py --reconcile --per-request \
+        [--generations 200000] [--background 1000000]
+
+Reconciliation per request: --background OpenAI records and --generations OpenRouter
+ones over June (four OpenAI models at the catalogue's prices under OpenRouter's ids),
+written the same way, the rollup built, OpenRouter's generation records of them and its
+daily activity imported with injected differences (50 requests missing from the
+generations over ten days, 10 priced differently, 20 we never metered, one day whose
+activity counts three requests more than its generations), and June reconciled request
+by request: it must find those and only those. It prints the run's time beside its
+floor (one bare indexed lookup of the statement's ids plus one read of its lines), the
+same lookup and one day's unlisted read with metering 0007's indexes dropped (rolled
+back), and EXPLAIN ANALYZE of the run's two reads. BENCH_RECONCILE_DB names the private
+database (default `bench_settlement_recon`).
 """
 
 import argparse
@@ -247,6 +262,11 @@ def main() -> None:
     parser.add_argument("--reconcile", action="store_true", help="the reconciliation bench")
     parser.add_argument("--requests", type=int, default=10_000_000)
     parser.add_argument("--batch-records", type=int, default=1000)
+    parser.add_argument(
+        "--per-request", action="store_true", help="with --reconcile: OpenRouter generations"
+    )
+    parser.add_argument("--generations", type=int, default=200_000)
+    parser.add_argument("--background", type=int, default=1_000_000)
     args = parser.parse_args()
     if args.reconcile:
         from benchmarks.settlement_reconcile_bench import main as reconcile_main

@@ -1,5 +1,6 @@
-"""Reconciliation of a month of 10 million requests, by day x model (run through
-`benchmarks/settlement_bench.py --reconcile`, whose docstring says what is timed).
+"""Reconciliation of a month of 10 million requests, by day x model, and of a month of
+OpenRouter generations request by request (`--per-request`); run through
+`benchmarks/settlement_bench.py --reconcile`, whose docstring says what is timed.
 
 The records are written straight into metering's table by one INSERT ... SELECT FROM
 generate_series per million in the private database `bench_settlement_recon`: the
@@ -8,6 +9,8 @@ Every figure is printed beside its floor, measured in the same run.
 """
 
 import json
+import os
+import random
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +23,7 @@ from benchmarks._bench_db import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = bench_database_name("bench_settlement_recon")
+BENCH_DB = bench_database_name(os.environ.get("BENCH_RECONCILE_DB", "bench_settlement_recon"))
 CATALOGUE = (REPO_ROOT / "../shared/data/model_prices_litellm.json").resolve()
 # Ten real OpenAI models of the catalogue, cheap and dear.
 MODELS = [
@@ -70,23 +73,39 @@ def build_world():
         tolerance_minor=1000,
         actor="bench",
     )
-    # Nano-dollars per token, exactly (Decimal(str(x)) of the catalogue's numbers).
-    prices = [
+    return contract, distributor, nano_prices(subset, MODELS)
+
+
+def nano_prices(entries: dict, models: list[str]) -> list[tuple[int, int]]:
+    """Nano-dollars per input and output token, exactly (Decimal(str(x)) of the
+    catalogue's numbers)."""
+    return [
         (
-            int(Decimal(str(subset[m]["input_cost_per_token"])) * 10**9),
-            int(Decimal(str(subset[m]["output_cost_per_token"])) * 10**9),
+            int(Decimal(str(entries[m]["input_cost_per_token"])) * 10**9),
+            int(Decimal(str(entries[m]["output_cost_per_token"])) * 10**9),
         )
-        for m in MODELS
+        for m in models
     ]
-    return contract, distributor, prices
 
 
-def generate(requests: int, batch_records: int, book_id: int, prices) -> float:
-    """`requests` records over June, ten models round-robin, tokens spread by a hash of
-    the row number; cost at the catalogue's list prices. One ledger sequence per batch."""
+def generate(
+    requests: int,
+    batch_records: int,
+    book_id: int,
+    prices,
+    *,
+    provider: str = "openai",
+    models: list[str] = MODELS,
+    source: str = "bench",
+    id_prefix: str = "r",
+    first_sequence: int = 1,
+) -> float:
+    """`requests` records over June, the models round-robin, tokens spread by a hash of
+    the row number; cost at the catalogue's list prices. One ledger sequence per batch,
+    from `first_sequence`."""
     from django.db import connection
 
-    models_sql = "ARRAY[" + ",".join(f"'{m}'" for m in MODELS) + "]"
+    models_sql = "ARRAY[" + ",".join(f"'{m}'" for m in models) + "]"
     in_sql = "ARRAY[" + ",".join(str(p[0]) for p in prices) + "]::bigint[]"
     out_sql = "ARRAY[" + ",".join(str(p[1]) for p in prices) + "]::bigint[]"
     month_s = (JULY - JUNE).days * 86_400
@@ -103,15 +122,15 @@ def generate(requests: int, batch_records: int, book_id: int, prices) -> float:
                     margin_minor, price_remainder_atto, cost_remainder_atto, upstream_price_id,
                     retail_price_book_id, retail_override_id, wholesale_price_book_id,
                     seller_book_id, ledger_event_sequence, metadata)
-                SELECT 'bench', 'r' || i, occurred, occurred, 'c' || (i %% 200), '', m.model,
-                       'openai', '', '', t.input, t.output, 0, 0, 0, 'USD',
+                SELECT %(source)s, %(prefix)s || i, occurred, occurred, 'c' || (i %% 200), '',
+                       m.model, %(provider)s, '', '', t.input, t.output, 0, 0, 0, 'USD',
                        c.cost * 12 / 10, NULL, c.cost, c.cost * 2 / 10, 0, 0, 0, NULL, NULL,
-                       NULL, %(book)s, 1 + i / %(per_batch)s, '{{}}'::jsonb
+                       NULL, %(book)s, %(sequence)s + i / %(per_batch)s, '{{}}'::jsonb
                   FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i,
                        LATERAL (SELECT timestamptz '2026-06-01 00:00:00+00'
                                        + make_interval(secs => (i * %(month_s)s)::float8
                                                                / %(requests)s) AS occurred) o,
-                       LATERAL (SELECT 1 + (i %% 10)::int AS k) kk,
+                       LATERAL (SELECT 1 + (i %% %(models)s)::int AS k) kk,
                        LATERAL (SELECT ({models_sql})[kk.k] AS model) m,
                        LATERAL (SELECT 100 + (i * 7919) %% 4000 AS input,
                                        10 + (i * 104729) %% 800 AS output) t,
@@ -125,6 +144,11 @@ def generate(requests: int, batch_records: int, book_id: int, prices) -> float:
                     "last": last,
                     "month_s": month_s,
                     "requests": requests,
+                    "source": source,
+                    "prefix": id_prefix,
+                    "provider": provider,
+                    "sequence": first_sequence,
+                    "models": len(models),
                 },
             )
         progress(f"{last + 1:,} records written")
@@ -232,6 +256,9 @@ def rollup_read(contract) -> float:
 
 
 def main(args) -> None:
+    if args.per_request:
+        per_request_main(args)
+        return
     bench_django_setup(BENCH_DB)
 
     from settlement.reconciliation.models import Difference
@@ -279,5 +306,333 @@ def main(args) -> None:
         )
         assert found == injected, (found, injected)
         print("the three injected differences were found, and only those")
+    finally:
+        bench_django_teardown(BENCH_DB, keep=args.keep_db)
+
+
+# --- per request: a month of OpenRouter generations ------------------------------------
+
+# OpenRouter resells OpenAI's models at OpenAI's list prices: the catalogue's entries,
+# under OpenRouter's model ids (the catalogue has no OpenRouter entries of its own).
+OPENROUTER_MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano"]
+MISSING_DAYS, MISSING_PER_DAY, PRICED, EXTRA = 10, 5, 10, 20
+
+
+def build_openrouter(distributor):
+    from pricing import services as pricing_services
+    from settlement.commitments.services import contract_create
+
+    catalogue = json.loads(CATALOGUE.read_text())
+    entries = {
+        f"openai/{m}": {**catalogue[m], "litellm_provider": "openrouter"} for m in OPENROUTER_MODELS
+    }
+    pricing_services.catalog_import(
+        data=entries,
+        effective_from=datetime(2026, 1, 2, tzinfo=UTC),  # after OpenAI's, another source
+        actor="bench",
+        source_name="openrouter",
+    )
+    contract = contract_create(
+        book=distributor,
+        provider="openrouter",
+        name="bench",
+        currency=distributor_usd(),
+        tolerance_bps=10,
+        tolerance_minor=1000,
+        actor="bench",
+    )
+    return contract, list(entries), nano_prices(entries, list(entries))
+
+
+def distributor_usd():
+    from ledger.models import Asset
+
+    return Asset.objects.get(code="USD")
+
+
+def generations_statement(or_models):
+    """OpenRouter's generation records of the month (GET /api/v1/generation's `data`,
+    the fields the import reads) from our records, and its /api/v1/activity summed from
+    them (the provider's two statements agreeing), with injected differences: requests
+    missing from the generations, a price change, generations we never metered, and one
+    day whose activity counts three requests more than its generations."""
+    from django.db import connection
+
+    from settlement.reconciliation.selectors import STATEMENTS_CHECK
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_id, occurred_at, model, input_tokens, output_tokens, cost_minor"
+            "  FROM metering_usagerecord WHERE provider = 'openrouter' ORDER BY id"
+        )
+        rows = cursor.fetchall()
+    rng = random.Random(13)
+    by_day: dict[date, list[int]] = {}
+    for n, row in enumerate(rows):
+        by_day.setdefault(row[1].astimezone(UTC).date(), []).append(n)
+    injected: dict[tuple, str] = {}
+    dropped: set[int] = set()
+    for day in rng.sample(sorted(by_day), MISSING_DAYS):
+        for n in rng.sample(by_day[day], MISSING_PER_DAY):
+            dropped.add(n)
+            injected[(day, rows[n][2], rows[n][0])] = "missing_theirs"
+    priced = set(rng.sample([n for n in range(len(rows)) if n not in dropped], PRICED))
+    generations = []
+    for n, (event_id, occurred, model, inputs, outputs, cost) in enumerate(rows):
+        if n in dropped:
+            continue
+        total = Decimal(cost) / 10**9
+        if n in priced:
+            total *= Decimal("1.5")
+            injected[(occurred.astimezone(UTC).date(), model, event_id)] = "price"
+        generations.append(generation(event_id, occurred, model, inputs, outputs, total))
+    for n in range(EXTRA):
+        occurred = datetime(2026, 6, 1 + n, 12, tzinfo=UTC)
+        model = or_models[n % len(or_models)]
+        generations.append(generation(f"gen-x{n}", occurred, model, 500, 50, Decimal("0.0002")))
+        injected[(occurred.date(), model, f"gen-x{n}")] = "missing_ours"
+    activity: dict[tuple[date, str], dict] = {}
+    for g in generations:
+        key = (date.fromisoformat(g["created_at"][:10]), g["model"])
+        row = activity.setdefault(
+            key, {"requests": 0, "prompt": 0, "completion": 0, "usage": Decimal(0)}
+        )
+        row["requests"] += 1
+        row["prompt"] += g["native_tokens_prompt"]
+        row["completion"] += g["native_tokens_completion"]
+        row["usage"] += g["total_cost"]
+    counted_more = (JUNE + timedelta(days=17), or_models[1])
+    activity[counted_more]["requests"] += 3
+    injected[(*counted_more, STATEMENTS_CHECK)] = "tokens"
+    activity_doc = {
+        "data": [
+            {
+                "date": f"{day.isoformat()} 00:00:00",
+                "model": model,
+                "model_permaslug": model,
+                "endpoint_id": "ep-1",
+                "provider_name": "OpenAI",
+                "usage": row["usage"],
+                "byok_usage_inference": Decimal(0),
+                "requests": row["requests"],
+                "prompt_tokens": row["prompt"],
+                "completion_tokens": row["completion"],
+                "reasoning_tokens": 0,
+            }
+            for (day, model), row in sorted(activity.items())
+        ]
+    }
+    return dumps({"data": generations}), dumps(activity_doc), injected
+
+
+def generation(event_id, occurred, model, inputs, outputs, total_cost) -> dict:
+    return {
+        "id": event_id,
+        "created_at": occurred.isoformat(),
+        "model": model,
+        "native_tokens_prompt": inputs,
+        "native_tokens_completion": outputs,
+        "native_tokens_reasoning": 0,
+        "native_tokens_cached": 0,
+        "total_cost": total_cost,
+        "is_byok": False,
+    }
+
+
+def dumps(document) -> bytes:
+    from tests.settlement import statement_files as files
+
+    return files.json_bytes(document)
+
+
+def bare_lookup(ids: list[str]) -> tuple[float, int]:
+    """The floor: our records of every id of the statement, in one indexed read."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_id, occurred_at, seller_book_id, currency, model, input_tokens,"
+            "       output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,"
+            "       cost_minor FROM metering_usagerecord"
+            " WHERE provider = 'openrouter' AND event_id = ANY(%s)",
+            [ids],
+        )
+        found = len(cursor.fetchall())
+    return time.perf_counter() - started, found
+
+
+def lines_read(contract) -> float:
+    """The floor's other half: the statement's lines of the month, read once."""
+    from settlement.statements.models import StatementLine
+
+    started = time.perf_counter()
+    list(StatementLine.objects.filter(contract=contract).values_list("request_id", "cost_minor"))
+    return time.perf_counter() - started
+
+
+def explain(sql: str, params) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF) " + sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def plans(ids: list[str], day: date, model: str) -> dict[str, list[str]]:
+    """EXPLAIN ANALYZE of the two reads of single requests as reconciliation makes them
+    (one day and model's ids; the records of a day and model its statement lacks)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from metering import selectors
+
+    with CaptureQueriesContext(connection) as queries:
+        selectors.usage_requests_by_event_ids(
+            provider="openrouter", event_ids=ids, through_sequence=10**12
+        )
+        unlisted_read(ids, day, model)
+    by_ids, of_day = (query["sql"] for query in queries.captured_queries)
+    return {"by ids": explain(by_ids, None), "of day": explain(of_day, None)}
+
+
+def unlisted_read(day_ids: list[str], day: date, model: str) -> None:
+    """A day and model's records its statement lacks, as reconciliation reads them."""
+    from metering import selectors
+
+    selectors.usage_requests_of_day(
+        provider="openrouter",
+        model=model,
+        day=day,
+        through_sequence=10**12,
+        excluding=day_ids,
+        limit=1000,
+    )
+
+
+def unindexed(
+    ids: list[str], day_ids: list[str], day: date, model: str
+) -> tuple[float, float, str]:
+    """The same bare lookup and one day's unlisted read with metering 0007's indexes
+    dropped (in a transaction rolled back): what the gap was; and the lookup's scan."""
+    from django.db import connection, transaction
+
+    class RolledBack(Exception):
+        pass
+
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DROP INDEX usage_record_openrouter_id")
+            cursor.execute("DROP INDEX usage_record_openrouter_day")
+            lookup_s, _found = bare_lookup(ids)
+            # PostgreSQL 18 skip-scans the dedupe key (source, event_id) when there are
+            # few sources; 17 cannot (it reads the table): say which this run had.
+            cursor.execute(
+                "EXPLAIN SELECT 1 FROM metering_usagerecord"
+                " WHERE provider = 'openrouter' AND event_id = ANY(%s)",
+                [ids[:1000]],
+            )
+            scan = next(row[0] for row in cursor.fetchall() if "Scan" in row[0])
+            started = time.perf_counter()
+            unlisted_read(day_ids, day, model)
+            day_s = time.perf_counter() - started
+            raise RolledBack
+    except RolledBack:
+        return lookup_s, day_s, scan.strip().split("  (")[0]
+
+
+def per_request_main(args) -> None:
+    bench_django_setup(BENCH_DB)
+    from settlement.reconciliation.models import Difference
+    from settlement.reconciliation.services import reconciliation_run
+    from settlement.statements.models import StatementLine
+    from settlement.statements.services import statement_import
+
+    background, requests, per_batch = args.background, args.generations, args.batch_records
+    try:
+        progress("building the world: OpenAI and OpenRouter models of the catalogue, contracts")
+        _contract, distributor, prices = build_world()
+        contract, or_models, or_prices = build_openrouter(distributor)
+        progress(f"writing {background:,} OpenAI records, then {requests:,} OpenRouter ones")
+        generate(background, per_batch, distributor.pk, prices)
+        last = -(-background // per_batch)
+        generate(
+            requests,
+            per_batch,
+            distributor.pk,
+            or_prices,
+            provider="openrouter",
+            models=or_models,
+            source="openrouter-gw",
+            id_prefix="gen-",
+            first_sequence=last + 1,
+        )
+        batches = last + 1 + (requests - 1) // per_batch
+        progress(f"building the rollup over {batches:,} batches")
+        build_rollup(batches)
+        progress("building the generation records and the daily activity")
+        generations, activity, injected = generations_statement(or_models)
+        started = time.perf_counter()
+        statement_import(contract=contract, content=generations, actor="bench")
+        statement_import(contract=contract, content=activity, actor="bench")
+        import_s = time.perf_counter() - started
+        ids = list(
+            StatementLine.objects.filter(contract=contract)
+            .exclude(request_id="")
+            .values_list("request_id", flat=True)
+        )
+        progress("reconciling June per request")
+        started = time.perf_counter()
+        result = reconciliation_run(contract=contract, since=JUNE, until=JULY, actor="bench")
+        reconcile_s = time.perf_counter() - started
+        lookup_s, found_n = bare_lookup(ids)
+        read_s = lines_read(contract)
+        day, model = JUNE + timedelta(days=11), or_models[2]
+        day_ids = [
+            i
+            for i in StatementLine.objects.filter(
+                contract=contract, usage_day=day, model=model
+            ).values_list("request_id", flat=True)
+            if i
+        ]
+        explained = plans(day_ids, day, model)
+        no_index_lookup_s, no_index_day_s, no_index_scan = unindexed(ids, day_ids, day, model)
+        found = {
+            (d.usage_day, d.model, d.request_id): d.kind
+            for d in Difference.objects.filter(run=result.run)
+        }
+        print(
+            f"\n{requests:,} OpenRouter generations of June among {background + requests:,} "
+            f"usage records; {len(generations):,} + {len(activity):,} bytes of statements"
+        )
+        print(
+            f"reconcile {reconcile_s:8.3f} s  June per request "
+            f"({result.run.keys_compared:,} keys, {result.differences} differences)"
+        )
+        print(
+            f"floor     {lookup_s + read_s:8.3f} s  = {lookup_s:.3f} s a bare indexed lookup of "
+            f"the statement's {len(ids):,} ids ({found_n:,} found) + {read_s:.3f} s reading "
+            f"its lines once"
+        )
+        print(
+            f"unindexed {no_index_lookup_s:8.3f} s  the same bare lookup without metering "
+            f"0007's indexes ({no_index_scan}); one day x model's unlisted read: "
+            f"{no_index_day_s:.3f} s"
+        )
+        print(f"import    {import_s:8.3f} s  the generation records and the daily activity")
+        for name, plan in explained.items():
+            print(f"EXPLAIN ANALYZE, {name} ({len(day_ids):,} ids of {day} {model}):")
+            for row in [r for r in plan if "Scan" in r or "Sort Key" in r] + [plan[-1]]:
+                print("    " + row)
+        assert found == injected, (
+            sorted(set(found.items()) - set(injected.items()))[:5],
+            sorted(set(injected.items()) - set(found.items()))[:5],
+        )
+        print(
+            f"the {len(injected)} injected differences were found, and only those: "
+            f"{MISSING_DAYS * MISSING_PER_DAY} requests missing from the generations, "
+            f"{PRICED} priced differently, {EXTRA} we never metered, and one day x model "
+            "whose activity counts three requests more than its generations"
+        )
     finally:
         bench_django_teardown(BENCH_DB, keep=args.keep_db)

@@ -76,6 +76,23 @@ class UsageRecord(models.Model):
             # index finds a batch's records as well as a b-tree would; a b-tree cost a
             # fifth of the records' COPY time.
             BrinIndex(fields=["ledger_event"], name="usage_record_event_brin"),
+            # Settlement's per-request reconciliation: a statement's request ids (the
+            # dedupe key leads with source, which a statement does not know; PostgreSQL
+            # 17 cannot skip-scan it), and one model's records of one day a statement of
+            # requests lacks. Partial: only OpenRouter's statements list requests (its
+            # generations), and the same pair over every record made bulk inserts of the
+            # others 50-90% slower; a provider whose statements come to list requests
+            # gets its own.
+            models.Index(
+                fields=["event_id"],
+                name="usage_record_openrouter_id",
+                condition=Q(provider="openrouter"),
+            ),
+            models.Index(
+                fields=["model", "occurred_at"],
+                name="usage_record_openrouter_day",
+                condition=Q(provider="openrouter"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -506,7 +506,8 @@ def usage_requests_by_event_ids(
     *, provider: str, event_ids: Sequence[str], through_sequence: int
 ) -> list[RequestUsage]:
     """The records of a provider with these event ids (an OpenRouter generation's id is
-    its record's event id), booked by an event up to `through_sequence`."""
+    its record's event id), booked by an event up to `through_sequence`. OpenRouter's
+    are one scan of the partial index usage_record_openrouter_id (metering 0007)."""
     if not event_ids:
         return []
     with connection.cursor() as cursor:
@@ -528,7 +529,9 @@ def usage_requests_of_day(
     limit: int = 1000,
 ) -> list[RequestUsage]:
     """A provider's records of one model on one UTC day booked up to `through_sequence`,
-    other than `excluding`, at most `limit` (the ones a statement of requests lacks)."""
+    other than `excluding`, at most `limit` (the ones a statement of requests lacks).
+    OpenRouter's are read in order along usage_record_openrouter_day (metering 0007):
+    at most the day's records of the model, never the table."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with connection.cursor() as cursor:
         cursor.execute(

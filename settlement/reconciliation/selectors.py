@@ -4,6 +4,7 @@ statements' lines, per request where a statement has them), runs and differences
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import QuerySet, Sum
@@ -27,6 +28,11 @@ from settlement.statements.models import Statement, StatementLine
 REQUESTS_LISTED_MAX = 1000
 
 Key = tuple[date, str, str]  # usage day, model, request id ("" for the whole day)
+# Statements that list requests (one line per request id).
+PER_REQUEST_FORMATS = [Statement.Format.OPENROUTER_GENERATIONS]
+# The request id of a day and model's check of its day-level statement (OpenRouter's
+# daily activity) against its statement of requests: no provider's request id looks so.
+STATEMENTS_CHECK = "(daily activity)"
 
 
 @dataclass(slots=True)
@@ -38,6 +44,9 @@ class Sides:
     theirs: dict[Key, Totals]
     covered_days: set[date]
     trued: dict[Key, int]
+    # A day and model with a statement of requests and a day-level one (or a day-level
+    # one covering the day without it): (the requests summed, the day-level lines).
+    statement_checks: dict[Key, tuple[Totals, Totals | None]]
 
 
 def _ours_totals(requests, inputs, outputs, reads, writes, reasoning, cost) -> Totals:
@@ -79,7 +88,30 @@ def rollup_days_list(*, contract: Contract, since: date, until: date):
     return through, [row[1:] for row in rows if row[1] is not None]
 
 
-def _theirs(lines: list[StatementLine]) -> Totals:
+class _Line(NamedTuple):
+    """What a comparison reads of a statement line (a tuple: a month of generations is
+    hundreds of thousands of lines, model instances cost most of a run)."""
+
+    usage_day: date
+    model: str
+    request_id: str
+    kind: str
+    requests: int | None
+    tokens_split: bool
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    total_tokens: int | None
+    cost_minor: int | None
+    fx: bool
+
+
+def _theirs(lines: list[_Line]) -> Totals:
+    return _theirs_one(lines[0]) if len(lines) == 1 else _theirs_many(lines)
+
+
+def _theirs_many(lines: list[_Line]) -> Totals:
     usage = [line for line in lines if line.kind == "usage"]
     counted = usage or [line for line in lines if line.total_tokens is not None]
     costs = [line for line in lines if line.kind == "cost" and line.cost_minor is not None]
@@ -103,6 +135,25 @@ def _theirs(lines: list[StatementLine]) -> Totals:
     )
 
 
+def _theirs_one(line: _Line) -> Totals:
+    """_theirs of one line (a request's), the same sums without the lists."""
+    cost = line.cost_minor if line.kind == "cost" else None
+    fx = cost is not None and line.fx
+    if line.kind != "usage" and line.total_tokens is None:
+        return Totals(None, None, None, None, cost, False, fx)
+    split = line.tokens_split
+    sides = (line.input_tokens, line.cache_read_tokens, line.cache_write_tokens)
+    return Totals(
+        line.requests,
+        None if not split or None in sides else sum(sides),
+        line.output_tokens if split else None,
+        line.total_tokens,
+        cost,
+        split,
+        fx,
+    )
+
+
 def _record_totals(record) -> Totals:
     return _ours_totals(
         1,
@@ -120,30 +171,51 @@ def sides_get(*, contract: Contract, since: date, until: date) -> Sides:
     ours: dict[Key, Totals] = {
         (day, model, ""): _ours_totals(*sums) for day, model, *sums in rollup
     }
-    lines_of: dict[tuple[date, str], list[StatementLine]] = defaultdict(list)
-    for line in StatementLine.objects.filter(
-        contract=contract, usage_day__gte=since, usage_day__lt=until
-    ).order_by("pk"):
+    lines_of: dict[tuple[date, str], list[_Line]] = defaultdict(list)
+    for row in (
+        StatementLine.objects.filter(contract=contract, usage_day__gte=since, usage_day__lt=until)
+        .order_by("pk")
+        .values_list(*_Line._fields)
+    ):
+        line = _Line(*row)
         lines_of[(line.usage_day, line.model)].append(line)
     theirs: dict[Key, Totals] = {}
+    checks: dict[Key, tuple[Totals, Totals | None]] = {}
+    day_level_days = _covered(contract, since, until, per_request=False)
+    distributors = _distributors()
     for (day, model), lines in lines_of.items():
         per_request = [line for line in lines if line.request_id]
         if not per_request:
             theirs[(day, model, "")] = _theirs(lines)
             continue
         # A statement of requests: compared request by request (day-level lines of the
-        # same day and model, e.g. daily activity, would count the same usage again).
+        # same day and model, e.g. daily activity, would count the same usage again);
+        # the day-level statement is checked against the requests' sum instead.
+        day_level = [line for line in lines if not line.request_id]
+        if day_level or day in day_level_days:
+            checks[(day, model, STATEMENTS_CHECK)] = (
+                _theirs(per_request),
+                _theirs(day_level) if day_level else None,
+            )
         day_total = ours.pop((day, model, ""), None)
-        by_id: dict[str, list[StatementLine]] = defaultdict(list)
+        by_id: dict[str, list[_Line]] = defaultdict(list)
         for line in per_request:
             by_id[line.request_id].append(line)
         for request_id, request_lines in by_id.items():
             theirs[(day, model, request_id)] = _theirs(request_lines)
-        matched = _requests_ours(contract, sorted(by_id), through, ours, day, model)
-        if day_total is not None and day_total.requests > matched:
-            _unlisted_ours(contract, day, model, sorted(by_id), through, ours, day_total)
+        request_ids = sorted(by_id)
+        matched = _requests_ours(contract, request_ids, through, ours, day, model, distributors)
+        if day_total is not None and day_total.requests > len(matched):
+            _unlisted_ours(
+                contract, day, model, request_ids, through, ours, day_total, matched, distributors
+            )
     return Sides(
-        through, ours, theirs, _covered(contract, since, until), _trued(contract, since, until)
+        through,
+        ours,
+        theirs,
+        _covered(contract, since, until),
+        _trued(contract, since, until),
+        checks,
     )
 
 
@@ -156,22 +228,25 @@ def _mine(contract: Contract, record, distributors) -> bool:
     return book == contract.book_id and record.currency == contract.currency.code
 
 
-def _requests_ours(contract, request_ids, through, ours, day, model) -> int:
-    distributors = _distributors()
-    found = 0
+def _requests_ours(contract, request_ids, through, ours, day, model, distributors) -> list[Key]:
+    """Our records of the statement's request ids (one indexed lookup per day and
+    model), put in `ours`; their keys."""
+    found: list[Key] = []
     for record in metering_selectors.usage_requests_by_event_ids(
         provider=contract.provider, event_ids=request_ids, through_sequence=through
     ):
         if _mine(contract, record, distributors):
             # Keyed by the statement's day and model: a record of another day or model
             # under the same id is still this request (the difference says how).
-            ours[(day, model, record.event_id)] = _record_totals(record)
-            found += 1
+            key = (day, model, record.event_id)
+            ours[key] = _record_totals(record)
+            found.append(key)
     return found
 
 
-def _unlisted_ours(contract, day, model, request_ids, through, ours, day_total) -> None:
-    distributors = _distributors()
+def _unlisted_ours(
+    contract, day, model, request_ids, through, ours, day_total, matched, distributors
+) -> None:
     records = metering_selectors.usage_requests_of_day(
         provider=contract.provider,
         model=model,
@@ -184,23 +259,29 @@ def _unlisted_ours(contract, day, model, request_ids, through, ours, day_total) 
     for record in listed:
         ours[(day, model, record.event_id)] = _record_totals(record)
     if len(records) == REQUESTS_LISTED_MAX:
-        # The rest of the day, summed: the day's total less every request listed.
-        rest = [day_total] + [ours[k] for k in ours if k[:2] == (day, model) and k[2]]
-        first, *others = rest
+        # The rest of the day, summed: the day's total less every request listed (the
+        # ones matched and the ones unlisted, this day's and model's keys only).
+        others = [ours[key] for key in matched] + [_record_totals(r) for r in listed]
         ours[(day, model, "")] = Totals(
-            first.requests - sum(o.requests for o in others),
-            first.input_side - sum(o.input_side for o in others),
-            first.output_side - sum(o.output_side for o in others),
-            first.total_tokens - sum(o.total_tokens for o in others),
-            first.cost_minor - sum(o.cost_minor for o in others),
+            day_total.requests - sum(o.requests for o in others),
+            day_total.input_side - sum(o.input_side for o in others),
+            day_total.output_side - sum(o.output_side for o in others),
+            day_total.total_tokens - sum(o.total_tokens for o in others),
+            day_total.cost_minor - sum(o.cost_minor for o in others),
         )
 
 
-def _covered(contract: Contract, since: date, until: date) -> set[date]:
-    days: set[date] = set()
-    for start, end in Statement.objects.filter(
+def _covered(
+    contract: Contract, since: date, until: date, *, per_request: bool | None = None
+) -> set[date]:
+    """The days statements speak for; `per_request` False: only statements by day."""
+    statements = Statement.objects.filter(
         contract=contract, period_start__lt=until, period_end__gt=since
-    ).values_list("period_start", "period_end"):
+    )
+    if per_request is False:
+        statements = statements.exclude(format__in=PER_REQUEST_FORMATS)
+    days: set[date] = set()
+    for start, end in statements.values_list("period_start", "period_end"):
         day = max(start, since)
         while day < min(end, until):
             days.add(day)

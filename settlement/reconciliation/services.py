@@ -9,7 +9,7 @@ still stands: under the contract's lock the key is compared again, and a differe
 books or statements have moved on from since the run is refused (difference_stale).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from django.db import transaction
@@ -41,7 +41,8 @@ def findings_list(*, contract: Contract, since: date, until: date):
     sides = selectors.sides_get(contract=contract, since=since, until=until)
     terms = _terms(contract)
     found: dict[selectors.Key, Finding] = {}
-    keys = sorted(set(sides.ours) | set(sides.theirs) | set(sides.trued))
+    # Any order: the run writes its differences sorted (a month per request is 10^5 keys).
+    keys = sides.ours.keys() | sides.theirs.keys() | sides.trued.keys()
     ours_total = theirs_total = 0
     for key in keys:
         finding = compare(
@@ -59,7 +60,46 @@ def findings_list(*, contract: Contract, since: date, until: date):
             theirs_total += theirs.cost_minor
         if finding is not None:
             found[key] = finding
-    return sides.through_sequence, len(keys), found, ours_total, theirs_total
+    for key, (requests_sum, day_level) in sides.statement_checks.items():
+        finding = _statements_check(requests_sum, day_level, terms)
+        if finding is not None:
+            found[key] = finding
+    compared = len(keys) + len(sides.statement_checks)
+    return sides.through_sequence, compared, found, ours_total, theirs_total
+
+
+def _statements_check(requests_sum, day_level, terms: Terms) -> Finding | None:
+    """The provider's day-level statement (OpenRouter's daily activity) against its
+    requests of the day summed, within the contract's tolerance: a difference between
+    the provider's own statements, never booked (the requests are what is reconciled
+    with our metering, request by request)."""
+    # Both sides are the provider's bill: no discount to apply to either.
+    check = compare(
+        ours=replace(requests_sum, cost_minor=requests_sum.cost_minor or 0),
+        theirs=day_level,
+        covered=True,
+        trued_minor=0,
+        terms=Terms(0, terms.tolerance_bps, terms.tolerance_minor),
+    )
+    if check is None:
+        return None
+    summed = (
+        f"the day's requests sum to {check.ours_requests} requests, {check.ours_tokens}"
+        f" tokens, cost {check.ours_cost_minor}"
+    )
+    if day_level is None:
+        said = "the day-level statement (daily activity) covers the day without this model"
+    else:
+        said = (
+            f"the day-level statement (daily activity) says {check.theirs_requests} requests,"
+            f" {check.theirs_tokens} tokens, cost {check.theirs_cost_minor}"
+        )
+    return replace(
+        check,
+        delta_minor=0,
+        explanation=f"the provider's statements disagree: {said}; {summed}."
+        " Only the requests are reconciled with our usage: nothing to book here.",
+    )
 
 
 def _check_period(since: date, until: date) -> None:
@@ -146,6 +186,11 @@ def difference_accept(*, difference: Difference, actor: str, note: str = "") -> 
         existing = TrueUp.objects.filter(difference=difference).first()
         if existing is not None:
             return Acceptance(existing, True)
+        if difference.request_id == selectors.STATEMENTS_CHECK:
+            raise NothingToTrueUp(
+                "the provider's statements disagree with each other: nothing to book",
+                details={"difference": difference.pk, "kind": difference.kind},
+            )
         if difference.delta_minor == 0:
             raise NothingToTrueUp(
                 "the statement names no cost for this difference: nothing to book",

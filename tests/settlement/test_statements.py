@@ -255,3 +255,13 @@ def test_no_contract_for_the_provider_is_a_clear_error(world):
 
     with pytest.raises(UnknownContract):
         statement_contract_get(provider="openai")
+
+
+def test_an_imported_line_writes_every_column_of_the_model():
+    """Lines are COPYed as tuples (settlement.statements.services._LINE_COLUMNS): a field
+    added to StatementLine must be added there too, or the import would leave it out."""
+    from settlement.statements.models import StatementLine
+    from settlement.statements.services import _LINE_COLUMNS
+
+    fields = [f.column for f in StatementLine._meta.concrete_fields if not f.primary_key]
+    assert sorted(_LINE_COLUMNS) == sorted(fields)

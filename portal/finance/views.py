@@ -91,7 +91,8 @@ class Chart:
 
 
 def _charts(per_day: list[selectors.MarginRow]) -> list[Chart]:
-    """Margin per day as bars (one chart per currency), in whole pixels from the integer
+    """Margin after upstream savings per day (revenue less the ledger's cogs: what the
+    day really earned) as bars, one chart per currency, in whole pixels from the integer
     margins: the chart spans the highest margin to the lowest loss (zero included), the
     axis where zero falls."""
     by_currency: dict[str, list[selectors.MarginRow]] = {}
@@ -99,13 +100,13 @@ def _charts(per_day: list[selectors.MarginRow]) -> list[Chart]:
         by_currency.setdefault(row.code, []).append(row)
     charts = []
     for code, rows in by_currency.items():
-        top = max(0, *(row.sums.margin_minor for row in rows))
-        bottom = min(0, *(row.sums.margin_minor for row in rows))
+        top = max(0, *(row.sums.margin_after_savings_minor for row in rows))
+        bottom = min(0, *(row.sums.margin_after_savings_minor for row in rows))
         span = (top - bottom) or 1
         axis_y = CHART_HEIGHT * top // span
         bars = []
         for n, row in enumerate(rows):
-            margin = row.sums.margin_minor
+            margin = row.sums.margin_after_savings_minor
             height = max(1, abs(margin) * CHART_HEIGHT // span) if margin else 0
             y = axis_y - height if margin >= 0 else axis_y
             label = f"{row.key[0].isoformat()}: {from_minor_units(margin, row.scale)} {code}"

@@ -291,3 +291,22 @@ def test_the_page_shows_the_savings_and_links_them(drawn, finance_client):
     finance_client.cookies["django_language"] = "zh-hans"
     chinese = finance_client.get("/portal/finance/?days=90").content.decode()
     assert "Upstream savings" not in chinese and "Margin after savings" not in chinese
+
+
+def test_the_chart_draws_each_days_margin_after_savings(drawn, finance_client):
+    """The per-day bars are what each day really earned (revenue less the ledger's cogs),
+    not the margin at list: a bar's tooltip is its day's exact margin after savings."""
+    page = finance_client.get("/portal/finance/?days=90").content.decode()
+    margins = selectors.finance_dashboard_get(now=drawn["now"], period_days=90).margins
+    tooltips = re.findall(r"<rect [^>]*><title>([^<]+)</title></rect>", page)
+    days = [row for row in margins.per_day if row.code == "USD"]
+    assert len(tooltips) == len(days) > 0
+    saved = [row for row in days if row.sums.savings_minor]
+    assert saved, "the draw-down saved on some day"
+    for tooltip, row in zip(tooltips, days, strict=True):
+        day, amount = tooltip.split(": ")
+        assert day == row.key[0].isoformat()
+        assert (
+            Decimal(amount.removesuffix(" USD"))
+            == Decimal(row.sums.margin_after_savings_minor) / USD
+        )

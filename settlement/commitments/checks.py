@@ -13,6 +13,7 @@ from settlement.commitments.models import (
     DrawdownLine,
 )
 from settlement.commitments.postings import BREAKAGE_EVENT, DRAWDOWN_EVENT, PURCHASE_EVENT
+from settlement.commitments.selectors import commitment_ledger_balances_get
 from settlement.commitments.services import (
     capacity_account_code,
     cogs_account_code,
@@ -185,7 +186,7 @@ def _balances_check(report) -> None:
         money, tokens = drawn.get(commitment.pk, (0, 0))
         broken_money, broken_tokens = broken.get(commitment.pk, (0, 0))
         expected = commitment.amount_minor - money - broken_money
-        actual = ledger_selectors.account_balance_get(account_id=commitment.account_id).balance
+        actual, actual_tokens = commitment_ledger_balances_get(commitment=commitment)
         if actual != expected:
             report.problem(
                 f"commitment {commitment.pk}: the ledger holds {actual}, its rows say {expected}"
@@ -193,11 +194,6 @@ def _balances_check(report) -> None:
         if commitment.tokens is None:
             continue
         expected_tokens = commitment.tokens - tokens - broken_tokens
-        actual_tokens = (
-            ledger_selectors.account_balance_get(account_id=commitment.token_account_id).balance
-            if commitment.token_account_id
-            else None
-        )
         if actual_tokens != expected_tokens:
             report.problem(
                 f"commitment {commitment.pk}: the ledger holds {actual_tokens} tokens, its rows "

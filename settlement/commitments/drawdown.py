@@ -57,6 +57,7 @@ from settlement.commitments.models import (
     DrawdownLine,
 )
 from settlement.commitments.postings import BREAKAGE_EVENT, DRAWDOWN_EVENT, drawdown_payload
+from settlement.commitments.selectors import commitment_ledger_balances_get
 from settlement.commitments.services import (
     BREAKAGE_ACCOUNT_CODE,
     cogs_account_code,
@@ -156,10 +157,7 @@ def _open_commitments() -> list[_Open]:
     return [
         _Open(
             commitment,
-            ledger_selectors.account_balance_get(account_id=commitment.account_id).balance,
-            ledger_selectors.account_balance_get(account_id=commitment.token_account_id).balance
-            if commitment.token_account_id
-            else None,
+            *commitment_ledger_balances_get(commitment=commitment),
             commitment.contract.book_id,
             commitment.contract.provider,
             commitment.contract.currency.code,
@@ -498,12 +496,7 @@ def commitments_expire(
         )
         events, rows = [], []
         for commitment in due:
-            left = ledger_selectors.account_balance_get(account_id=commitment.account_id).balance
-            tokens_left = (
-                ledger_selectors.account_balance_get(account_id=commitment.token_account_id).balance
-                if commitment.token_account_id
-                else None
-            )
+            left, tokens_left = commitment_ledger_balances_get(commitment=commitment)
             rows.append(
                 Breakage(
                     commitment=commitment, amount_minor=left, tokens=tokens_left, created_at=now

@@ -70,8 +70,21 @@ class CommitmentBalance:
     tokens_remaining: int | None = None
 
 
-def _balance(account_id: int | None) -> int:
-    return ledger_selectors.account_balance_get(account_id=account_id).balance if account_id else 0
+def commitment_ledger_balances_get(*, commitment: Commitment) -> tuple[int, int | None]:
+    """What the ledger holds of a commitment: its money (prepaid_capacity:<p>:<id>; 0
+    before the purchase made the account) and, for one in tokens, its tokens
+    (prepaid_tokens:<p>:<id>; None for one in money)."""
+    money = (
+        ledger_selectors.account_balance_get(account_id=commitment.account_id).balance
+        if commitment.account_id
+        else 0
+    )
+    tokens = (
+        ledger_selectors.account_balance_get(account_id=commitment.token_account_id).balance
+        if commitment.token_account_id
+        else None
+    )
+    return money, tokens
 
 
 def commitment_balance_get(*, commitment: Commitment) -> CommitmentBalance:
@@ -80,16 +93,17 @@ def commitment_balance_get(*, commitment: Commitment) -> CommitmentBalance:
     )
     breakage = commitment.breakage if _has_breakage(commitment) else None
     in_tokens = commitment.tokens is not None
+    money_left, tokens_left = commitment_ledger_balances_get(commitment=commitment)
     return CommitmentBalance(
         commitment.amount_minor,
         sums["drawn"] or 0,
         breakage.amount_minor if breakage else 0,
-        _balance(commitment.account_id),
+        money_left,
         sums["covered"] or 0,
         commitment.tokens,
         (sums["tokens"] or 0) if in_tokens else None,
         ((breakage.tokens or 0) if breakage else 0) if in_tokens else None,
-        _balance(commitment.token_account_id) if in_tokens else None,
+        (tokens_left or 0) if in_tokens else None,
     )
 
 
